@@ -1,0 +1,181 @@
+"""Import and export of library files: Zotero API JSON, CSL-JSON and BibTeX.
+
+A ``file:NAME`` library is replaced as a whole on import, in one transaction: a
+malformed file raises :class:`InputFileError` naming the file and position, and the
+store is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import LibraryRef
+from .errors import ConfigError, InputFileError
+from .store import Library, Store
+
+FORMATS = ("zotero-json", "csl-json", "bibtex")
+
+
+@dataclass
+class ParsedFiles:
+    """Zotero API objects read from files: ``{key, version, data}`` dicts."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    collections: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    library: str
+    items: int
+    collections: int
+    sources: list[str]
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry.") from exc
+    except OSError as exc:
+        raise InputFileError(f"{path} cannot be read ({exc.strerror}).") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; nothing was imported."
+        ) from exc
+
+
+def _check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(objects, list):
+        raise InputFileError(f"{path} should hold a JSON array of Zotero {what}; nothing was imported.")
+    for i, obj in enumerate(objects):
+        data = obj.get("data") if isinstance(obj, dict) else None
+        if not isinstance(data, dict):
+            raise InputFileError(f"{path}: entry {i + 1} has no 'data' object; nothing was imported.")
+        if not (obj.get("key") or data.get("key")):
+            raise InputFileError(f"{path}: entry {i + 1} has no key; nothing was imported.")
+        if what == "items" and not data.get("itemType"):
+            raise InputFileError(f"{path}: item {obj.get('key') or data.get('key')} has no itemType; nothing was imported.")
+        if what == "collections" and not isinstance(data.get("name"), str):
+            raise InputFileError(f"{path}: collection {obj.get('key') or data.get('key')} has no name; nothing was imported.")
+    return objects
+
+
+def _is_zotero_item_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and "data" in value[0]
+
+
+def read_path(path: Path) -> ParsedFiles:
+    """Read one path: a Zotero export folder, a Zotero JSON file, CSL-JSON or BibTeX."""
+    parsed = ParsedFiles(sources=[str(path)])
+    if path.is_dir():
+        items_file, colls_file = path / "items.json", path / "collections.json"
+        if not items_file.exists():
+            raise InputFileError(f"{path} has no items.json: point at a Zotero export folder or at a file.")
+        parsed.items = _check_zotero_objects(items_file, _load_json(items_file), "items")
+        if colls_file.exists():
+            parsed.collections = _check_zotero_objects(colls_file, _load_json(colls_file), "collections")
+        return parsed
+    if not path.exists():
+        raise InputFileError(f"{path} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix in (".bib", ".bibtex"):
+        from .bibtex import read_bibtex  # noqa: PLC0415 - only BibTeX imports need bibtexparser
+
+        return read_bibtex(path)
+    value = _load_json(path)
+    if isinstance(value, dict) and "items" in value:
+        parsed.items = _check_zotero_objects(path, value["items"], "items")
+        parsed.collections = _check_zotero_objects(path, value.get("collections", []), "collections")
+        return parsed
+    if _is_zotero_item_list(value):
+        parsed.items = _check_zotero_objects(path, value, "items")
+        return parsed
+    if isinstance(value, list):
+        from .csljson import csl_to_zotero_objects  # noqa: PLC0415
+
+        parsed.items = csl_to_zotero_objects(path, value)
+        return parsed
+    raise InputFileError(
+        f"{path} is neither a Zotero API export, CSL-JSON nor BibTeX; nothing was imported."
+    )
+
+
+def import_files(store: Store, library: LibraryRef, paths: list[Path]) -> ImportResult:
+    """Replace the content of the file library ``library`` with the given files."""
+    if library.kind != "file":
+        raise ConfigError(f"Files import into a file:NAME library, not {library.name}; use --library file:NAME.")
+    if not paths:
+        raise ConfigError("Name at least one file or folder to import.")
+    merged = ParsedFiles()
+    for path in paths:
+        part = read_path(Path(path))
+        merged.items += part.items
+        merged.collections += part.collections
+        merged.sources += part.sources
+    source = "; ".join(merged.sources)
+    with store.transaction():
+        lib = store.ensure_library(library.name, "file", library.remote_id, source=source)
+        store.clear_library(lib)
+        store.upsert_collections(lib, merged.collections)
+        store.upsert_items(lib, merged.items)
+        versions = [int(o.get("version", 0) or 0) for o in merged.items + merged.collections]
+        store.set_library_version(lib, max(versions, default=0))
+    return ImportResult(library.name, len(merged.items), len(merged.collections), merged.sources)
+
+
+def selected_items(store: Store, lib: Library, collection: str | None) -> list[dict[str, Any]]:
+    """API objects to export: a collection and its sub-collections, or the whole library."""
+    if collection is None:
+        return [i.object for i in store.items(lib, include_children=True)]
+    keys = [c.key for c in store.descendants(lib, store.resolve_collection(lib, collection).key)]
+    tops = list(store.items(lib, collections=keys))
+    children = store.children_by_parent(lib)
+    out = []
+    for item in tops:
+        out.append(item.object)
+        out += [c.object for c in children.get(item.key, [])]
+    return out
+
+
+def export_library(store: Store, lib: Library, fmt: str, out: Path, *, collection: str | None = None) -> int:
+    """Write a library (or one collection) to ``out``; returns the number of items written."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
+    objects = selected_items(store, lib, collection)
+    if fmt == "zotero-json":
+        if out.suffix.lower() == ".json":
+            payload: Any = objects
+            if collection is None:
+                payload = {"items": objects, "collections": [c.object for c in store.collections(lib)]}
+            _write_text(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_text(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
+            colls = [c.object for c in store.collections(lib)]
+            _write_text(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")
+        return len(objects)
+    tops = [o for o in objects if not o["data"].get("parentItem") and o["data"]["itemType"] not in ("note", "attachment", "annotation")]
+    if fmt == "csl-json":
+        from .csljson import zotero_to_csl  # noqa: PLC0415
+
+        _write_text(out, json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n")
+    else:
+        from .bibtex import write_bibtex  # noqa: PLC0415
+
+        _write_text(out, write_bibtex([o["data"] for o in tops]))
+    return len(tops)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write through a temporary file so a failed export never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,636 @@
+"""The local store: one SQLite file holding every synced or imported library.
+
+This is the only module that runs SQL. Everything downstream (checks, link audits,
+rendering) reads from here, so it works offline. Writes happen in transactions: a
+batch is either all in or all out, and a library's version only moves after a whole
+clean sync pass, so a run killed at any point leaves the store as before or as after.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from .errors import NotFoundError, StoreError
+
+SCHEMA_VERSION = 2
+
+# Each entry migrates from version i to i+1. Never edit a released entry: append one.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: libraries, items, collections, tags, sync log
+    """
+    CREATE TABLE libraries (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,          -- group:ID, user:ID, local, file:NAME
+        kind TEXT NOT NULL,                 -- group | user | local | file
+        remote_id TEXT NOT NULL,
+        title TEXT,                         -- the group's name, when known
+        version INTEGER NOT NULL DEFAULT 0, -- library version of the last clean pass
+        synced_at TEXT,
+        source TEXT                         -- API URL or imported file paths
+    );
+    CREATE TABLE items (
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        item_type TEXT NOT NULL,
+        parent_key TEXT,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        title TEXT,
+        date TEXT,
+        url TEXT,
+        doi TEXT,
+        object TEXT NOT NULL,               -- the whole Zotero API object, as received
+        PRIMARY KEY (library_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX items_parent ON items(library_id, parent_key);
+    CREATE TABLE collections (
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        parent_key TEXT,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        object TEXT NOT NULL,
+        PRIMARY KEY (library_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE item_collections (
+        library_id INTEGER NOT NULL,
+        item_key TEXT NOT NULL,
+        collection_key TEXT NOT NULL,
+        PRIMARY KEY (library_id, item_key, collection_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_collections_coll ON item_collections(library_id, collection_key);
+    CREATE TABLE item_tags (
+        library_id INTEGER NOT NULL,
+        item_key TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        type INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (library_id, item_key, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_tags_tag ON item_tags(library_id, tag);
+    CREATE TABLE sync_log (
+        id INTEGER PRIMARY KEY,
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,               -- running | ok | failed
+        from_version INTEGER,
+        to_version INTEGER,
+        added INTEGER DEFAULT 0,
+        updated INTEGER DEFAULT 0,
+        deleted INTEGER DEFAULT 0,
+        unchanged INTEGER DEFAULT 0,
+        requests INTEGER DEFAULT 0,
+        message TEXT
+    );
+    """,
+    # 1 -> 2: the retry list of the sync protocol (objects whose fetch failed)
+    """
+    CREATE TABLE sync_retry (
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        object_type TEXT NOT NULL,          -- item | collection
+        key TEXT NOT NULL,
+        PRIMARY KEY (library_id, object_type, key)
+    ) WITHOUT ROWID;
+    """,
+]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Library:
+    id: int
+    name: str
+    kind: str
+    remote_id: str
+    title: str | None
+    version: int
+    synced_at: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Collection:
+    key: str
+    version: int
+    name: str
+    parent_key: str | None
+    path: str  # "Parent/Child", names joined by "/"
+    object: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stored item. ``data`` is Zotero's ``data`` JSON, untouched."""
+
+    key: str
+    version: int
+    item_type: str
+    parent_key: str | None
+    trashed: bool
+    object: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.object.get("data", {})
+
+    @property
+    def tags(self) -> list[str]:
+        return [t.get("tag", "") for t in self.data.get("tags", [])]
+
+    @property
+    def collections(self) -> list[str]:
+        return list(self.data.get("collections", []))
+
+
+@dataclass
+class UpsertCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _doi_of(data: dict[str, Any]) -> str | None:
+    doi = data.get("DOI")
+    if doi:
+        return str(doi).strip()
+    for line in str(data.get("extra", "")).splitlines():
+        k, _, v = line.partition(":")
+        if k.strip().upper() == "DOI" and v.strip():
+            return v.strip()
+    return None
+
+
+def _title_of(data: dict[str, Any]) -> str | None:
+    # Some types keep their title under a base-field alias (statute.nameOfAct, case.caseName…).
+    for name in ("title", "nameOfAct", "caseName", "subject", "note"):
+        if data.get(name):
+            return str(data[name])
+    return None
+
+
+def _date_of(data: dict[str, Any]) -> str | None:
+    for name in ("date", "dateEnacted", "dateDecided", "issueDate"):
+        if data.get(name):
+            return str(data[name])
+    return None
+
+
+class Store:
+    """A zotcurate store file. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if str(path) != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"The store {self.path} cannot be opened ({exc}); "
+                "point --store at another file or move this one aside."
+            ) from exc
+        self._in_tx = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} was written by a newer zotcurate (schema {current}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade zotcurate."
+            )
+        for version in range(current, SCHEMA_VERSION):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside are committed together, or not at all."""
+        if self._in_tx:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    # -- libraries -------------------------------------------------------------------
+
+    def library(self, name: str) -> Library | None:
+        row = self.db.execute("SELECT * FROM libraries WHERE name = ?", (name,)).fetchone()
+        return Library(**dict(row)) if row else None
+
+    def require_library(self, name: str) -> Library:
+        lib = self.library(name)
+        if lib is None:
+            known = [lib.name for lib in self.libraries()]
+            hint = f" Known: {', '.join(known)}." if known else ""
+            raise NotFoundError(
+                f"The store {self.path} has no library '{name}'; run 'zotcurate sync --library "
+                f"{name}' or 'zotcurate import … --library {name}' first.{hint}"
+            )
+        return lib
+
+    def libraries(self) -> list[Library]:
+        rows = self.db.execute("SELECT * FROM libraries ORDER BY name").fetchall()
+        return [Library(**dict(r)) for r in rows]
+
+    def ensure_library(self, name: str, kind: str, remote_id: str, *, source: str | None = None) -> Library:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO libraries(name, kind, remote_id, source) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET source = COALESCE(excluded.source, source)",
+                (name, kind, remote_id, source),
+            )
+        lib = self.library(name)
+        assert lib is not None
+        return lib
+
+    def set_library_version(self, lib: Library, version: int, *, title: str | None = None) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE libraries SET version = ?, synced_at = ?, title = COALESCE(?, title) WHERE id = ?",
+                (version, now_iso(), title, lib.id),
+            )
+
+    def set_library_title(self, lib: Library, title: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE libraries SET title = ? WHERE id = ?", (title, lib.id))
+
+    def clear_library(self, lib: Library) -> None:
+        """Forget every object of a library (for --full and re-imports), keeping its row."""
+        with self.transaction():
+            for table in ("items", "collections", "item_collections", "item_tags", "sync_retry"):
+                self.db.execute(f"DELETE FROM {table} WHERE library_id = ?", (lib.id,))
+            self.db.execute("UPDATE libraries SET version = 0 WHERE id = ?", (lib.id,))
+
+    # -- writes ----------------------------------------------------------------------
+
+    def item_versions(self, lib: Library) -> dict[str, int]:
+        rows = self.db.execute("SELECT key, version FROM items WHERE library_id = ?", (lib.id,))
+        return {r[0]: r[1] for r in rows}
+
+    def collection_versions(self, lib: Library) -> dict[str, int]:
+        rows = self.db.execute("SELECT key, version FROM collections WHERE library_id = ?", (lib.id,))
+        return {r[0]: r[1] for r in rows}
+
+    def upsert_items(self, lib: Library, objects: Iterable[dict[str, Any]]) -> UpsertCounts:
+        """Insert or replace items (whole API objects ``{key, version, data, …}``)."""
+        counts = UpsertCounts()
+        with self.transaction():
+            for obj in objects:
+                data = obj.get("data") or {}
+                key = obj.get("key") or data.get("key")
+                version = int(obj.get("version", data.get("version", 0)) or 0)
+                if not key or not data.get("itemType"):
+                    raise StoreError(f"An item without key or itemType cannot be stored: {str(obj)[:80]}")
+                old = self.db.execute(
+                    "SELECT version, object FROM items WHERE library_id = ? AND key = ?", (lib.id, key)
+                ).fetchone()
+                text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+                if old is not None and old[0] == version and old[1] == text:
+                    counts.unchanged += 1
+                    continue
+                if old is None:
+                    counts.added += 1
+                else:
+                    counts.updated += 1
+                self.db.execute(
+                    "INSERT OR REPLACE INTO items(library_id, key, version, item_type, parent_key, trashed,"
+                    " title, date, url, doi, object) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        lib.id,
+                        key,
+                        version,
+                        data["itemType"],
+                        data.get("parentItem") or None,
+                        1 if data.get("deleted") else 0,
+                        _title_of(data),
+                        _date_of(data),
+                        data.get("url") or None,
+                        _doi_of(data),
+                        text,
+                    ),
+                )
+                self.db.execute(
+                    "DELETE FROM item_collections WHERE library_id = ? AND item_key = ?", (lib.id, key)
+                )
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO item_collections VALUES (?, ?, ?)",
+                    [(lib.id, key, c) for c in data.get("collections", [])],
+                )
+                self.db.execute("DELETE FROM item_tags WHERE library_id = ? AND item_key = ?", (lib.id, key))
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO item_tags VALUES (?, ?, ?, ?)",
+                    [(lib.id, key, t["tag"], int(t.get("type", 0) or 0)) for t in data.get("tags", []) if t.get("tag")],
+                )
+                self.db.execute(
+                    "DELETE FROM sync_retry WHERE library_id = ? AND object_type = 'item' AND key = ?",
+                    (lib.id, key),
+                )
+        return counts
+
+    def upsert_collections(self, lib: Library, objects: Iterable[dict[str, Any]]) -> UpsertCounts:
+        counts = UpsertCounts()
+        with self.transaction():
+            for obj in objects:
+                data = obj.get("data") or {}
+                key = obj.get("key") or data.get("key")
+                version = int(obj.get("version", data.get("version", 0)) or 0)
+                if not key or "name" not in data:
+                    raise StoreError(f"A collection without key or name cannot be stored: {str(obj)[:80]}")
+                old = self.db.execute(
+                    "SELECT version, object FROM collections WHERE library_id = ? AND key = ?", (lib.id, key)
+                ).fetchone()
+                text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+                if old is not None and old[0] == version and old[1] == text:
+                    counts.unchanged += 1
+                    continue
+                if old is None:
+                    counts.added += 1
+                else:
+                    counts.updated += 1
+                self.db.execute(
+                    "INSERT OR REPLACE INTO collections(library_id, key, version, name, parent_key, trashed, object)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (
+                        lib.id,
+                        key,
+                        version,
+                        data["name"],
+                        data.get("parentCollection") or None,
+                        1 if data.get("deleted") else 0,
+                        text,
+                    ),
+                )
+                self.db.execute(
+                    "DELETE FROM sync_retry WHERE library_id = ? AND object_type = 'collection' AND key = ?",
+                    (lib.id, key),
+                )
+        return counts
+
+    def delete_items(self, lib: Library, keys: Iterable[str]) -> int:
+        n = 0
+        with self.transaction():
+            for key in keys:
+                cur = self.db.execute("DELETE FROM items WHERE library_id = ? AND key = ?", (lib.id, key))
+                n += cur.rowcount
+                self.db.execute("DELETE FROM item_collections WHERE library_id = ? AND item_key = ?", (lib.id, key))
+                self.db.execute("DELETE FROM item_tags WHERE library_id = ? AND item_key = ?", (lib.id, key))
+                self.db.execute(
+                    "DELETE FROM sync_retry WHERE library_id = ? AND object_type = 'item' AND key = ?", (lib.id, key)
+                )
+        return n
+
+    def delete_collections(self, lib: Library, keys: Iterable[str]) -> int:
+        n = 0
+        with self.transaction():
+            for key in keys:
+                cur = self.db.execute("DELETE FROM collections WHERE library_id = ? AND key = ?", (lib.id, key))
+                n += cur.rowcount
+                self.db.execute(
+                    "DELETE FROM sync_retry WHERE library_id = ? AND object_type = 'collection' AND key = ?",
+                    (lib.id, key),
+                )
+        return n
+
+    def add_retry(self, lib: Library, object_type: str, keys: Iterable[str]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sync_retry VALUES (?, ?, ?)", [(lib.id, object_type, k) for k in keys]
+            )
+
+    def retry_keys(self, lib: Library, object_type: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT key FROM sync_retry WHERE library_id = ? AND object_type = ? ORDER BY key", (lib.id, object_type)
+        )
+        return [r[0] for r in rows]
+
+    # -- sync log --------------------------------------------------------------------
+
+    def start_sync_log(self, lib: Library, from_version: int) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO sync_log(library_id, started_at, status, from_version) VALUES (?, ?, 'running', ?)",
+                (lib.id, now_iso(), from_version),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_sync_log(self, log_id: int, *, status: str, to_version: int | None = None, added: int = 0,
+                        updated: int = 0, deleted: int = 0, unchanged: int = 0, requests: int = 0,
+                        message: str | None = None) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sync_log SET finished_at = ?, status = ?, to_version = ?, added = ?, updated = ?,"
+                " deleted = ?, unchanged = ?, requests = ?, message = ? WHERE id = ?",
+                (now_iso(), status, to_version, added, updated, deleted, unchanged, requests, message, log_id),
+            )
+
+    def sync_log(self, lib: Library, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM sync_log WHERE library_id = ? ORDER BY id DESC LIMIT ?", (lib.id, limit)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- reads -----------------------------------------------------------------------
+
+    def counts(self, lib: Library) -> dict[str, int]:
+        q = self.db.execute
+        top = q(
+            "SELECT COUNT(*) FROM items WHERE library_id = ? AND parent_key IS NULL AND trashed = 0"
+            " AND item_type NOT IN ('note', 'attachment', 'annotation')",
+            (lib.id,),
+        ).fetchone()[0]
+        by_type = dict(
+            q(
+                "SELECT item_type, COUNT(*) FROM items WHERE library_id = ? AND trashed = 0 GROUP BY item_type",
+                (lib.id,),
+            ).fetchall()
+        )
+        return {
+            "items": top,
+            "notes": by_type.get("note", 0),
+            "attachments": by_type.get("attachment", 0),
+            "trashed": q("SELECT COUNT(*) FROM items WHERE library_id = ? AND trashed = 1", (lib.id,)).fetchone()[0],
+            "collections": q("SELECT COUNT(*) FROM collections WHERE library_id = ?", (lib.id,)).fetchone()[0],
+            "tags": q("SELECT COUNT(DISTINCT tag) FROM item_tags WHERE library_id = ?", (lib.id,)).fetchone()[0],
+        }
+
+    def item(self, lib: Library, key: str) -> Item | None:
+        row = self.db.execute(
+            "SELECT key, version, item_type, parent_key, trashed, object FROM items WHERE library_id = ? AND key = ?",
+            (lib.id, key),
+        ).fetchone()
+        return _item(row) if row else None
+
+    def items(
+        self,
+        lib: Library,
+        *,
+        collections: Sequence[str] | None = None,
+        include_trashed: bool = False,
+        include_children: bool = False,
+        keys: Sequence[str] | None = None,
+    ) -> Iterator[Item]:
+        """Items of a library, streamed in key order.
+
+        ``collections``: only items filed directly in one of these collection keys.
+        Children (notes, attachments, annotations) are left out unless
+        ``include_children``; trashed items unless ``include_trashed``.
+        """
+        sql = "SELECT i.key, i.version, i.item_type, i.parent_key, i.trashed, i.object FROM items i WHERE i.library_id = ?"
+        args: list[Any] = [lib.id]
+        if not include_trashed:
+            sql += " AND i.trashed = 0"
+        if not include_children:
+            sql += " AND i.parent_key IS NULL AND i.item_type NOT IN ('note', 'attachment', 'annotation')"
+        if collections is not None:
+            marks = ",".join("?" * len(collections)) or "NULL"
+            sql += (
+                f" AND i.key IN (SELECT item_key FROM item_collections WHERE library_id = ?"
+                f" AND collection_key IN ({marks}))"
+            )
+            args += [lib.id, *collections]
+        if keys is not None:
+            marks = ",".join("?" * len(keys)) or "NULL"
+            sql += f" AND i.key IN ({marks})"
+            args += list(keys)
+        sql += " ORDER BY i.key"
+        for row in self.db.execute(sql, args):
+            yield _item(row)
+
+    def children(self, lib: Library, parent_key: str, *, include_trashed: bool = False) -> list[Item]:
+        sql = (
+            "SELECT key, version, item_type, parent_key, trashed, object FROM items"
+            " WHERE library_id = ? AND parent_key = ?"
+        )
+        if not include_trashed:
+            sql += " AND trashed = 0"
+        return [_item(r) for r in self.db.execute(sql + " ORDER BY key", (lib.id, parent_key))]
+
+    def children_by_parent(self, lib: Library, *, include_trashed: bool = False) -> dict[str, list[Item]]:
+        """Every child item grouped by parent key, in one query (for whole-library passes)."""
+        sql = (
+            "SELECT key, version, item_type, parent_key, trashed, object FROM items"
+            " WHERE library_id = ? AND parent_key IS NOT NULL"
+        )
+        if not include_trashed:
+            sql += " AND trashed = 0"
+        out: dict[str, list[Item]] = {}
+        for row in self.db.execute(sql + " ORDER BY key", (lib.id,)):
+            item = _item(row)
+            out.setdefault(item.parent_key or "", []).append(item)
+        return out
+
+    def collections(self, lib: Library, *, include_trashed: bool = False) -> list[Collection]:
+        """All collections with their paths, parents before children, siblings by name."""
+        rows = self.db.execute(
+            "SELECT key, version, name, parent_key, trashed, object FROM collections WHERE library_id = ?",
+            (lib.id,),
+        ).fetchall()
+        by_key = {r["key"]: r for r in rows if include_trashed or not r["trashed"]}
+        children: dict[str | None, list[str]] = {}
+        for key, r in by_key.items():
+            parent = r["parent_key"] if r["parent_key"] in by_key else None
+            children.setdefault(parent, []).append(key)
+        out: list[Collection] = []
+
+        def walk(parent: str | None, prefix: str) -> None:
+            for key in sorted(children.get(parent, []), key=lambda k: (by_key[k]["name"].casefold(), k)):
+                r = by_key[key]
+                path = f"{prefix}/{r['name']}" if prefix else r["name"]
+                out.append(Collection(key, r["version"], r["name"], r["parent_key"], path, json.loads(r["object"])))
+                walk(key, path)
+
+        walk(None, "")
+        return out
+
+    def collection_item_counts(self, lib: Library) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT ic.collection_key, COUNT(*) FROM item_collections ic JOIN items i"
+            " ON i.library_id = ic.library_id AND i.key = ic.item_key"
+            " WHERE ic.library_id = ? AND i.trashed = 0 AND i.parent_key IS NULL GROUP BY ic.collection_key",
+            (lib.id,),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def resolve_collection(self, lib: Library, ref: str) -> Collection:
+        """Find a collection by key or by path ("Parent/Child"); a clear error otherwise."""
+        colls = self.collections(lib)
+        wanted = ref.strip().strip("/")
+        for c in colls:
+            if c.key == wanted or c.path == wanted:
+                return c
+        folded = [c for c in colls if c.path.casefold() == wanted.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        close = get_close_matches(wanted, [c.path for c in colls], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else " List them with 'zotcurate collections'."
+        raise NotFoundError(f"The library {lib.name} has no collection '{ref}'.{hint}")
+
+    def descendants(self, lib: Library, key: str) -> list[Collection]:
+        """The collection and all its sub-collections, in tree order."""
+        colls = self.collections(lib)
+        root = next((c for c in colls if c.key == key), None)
+        if root is None:
+            return []
+        return [c for c in colls if c.key == key or c.path.startswith(root.path + "/")]
+
+
+def _item(row: sqlite3.Row | tuple[Any, ...]) -> Item:
+    return Item(
+        key=row[0],
+        version=row[1],
+        item_type=row[2],
+        parent_key=row[3],
+        trashed=bool(row[4]),
+        object=json.loads(row[5]),
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside our string literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,1 @@
+"""The bundled CSL styles and Word reference document (installed as zotcurate.styles)."""
