@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,7 +21,7 @@ from rich.table import Table
 def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, title: str | None = None,
                  width: int | None = None) -> str:
     """A plain-text table (no colour codes), for terminals and tests alike."""
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD)
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:

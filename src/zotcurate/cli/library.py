@@ -3,13 +3,15 @@ status, collections."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
-from .. import formats
-from ..config import LibraryRef
-from ..output import render_table, to_json
+from .. import diagnose, formats, sync
+from ..config import DEFAULT_API_URL, LibraryRef, mask_secret, write_config_file
+from ..errors import ConfigError
+from ..output import progress_for, render_table, to_json
 from ..store import Store
 from . import AppContext, cli, pass_app
 
@@ -121,3 +123,98 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
         return
     for c in colls:
         click.echo(f"{'  ' * c.path.count('/')}{c.name} ({counts.get(c.key, 0)})  [{c.key}]")
+
+
+@cli.command("sync")
+@click.option("--library", "-l", "library", metavar="LIB", help="group:ID, user:ID or local (default: from config).")
+@click.option("--full", is_flag=True, help="Compare every object with Zotero instead of only what changed.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_app
+def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None:
+    """Bring the local copy of a Zotero library up to date, incrementally.
+
+    Only what changed since the last sync is downloaded; with nothing changed this is one
+    request. A run that is interrupted is finished by the next one, losing nothing.
+
+    \b
+    Examples:
+      ZOTERO_API_KEY=… zotcurate sync --library group:12345
+      zotcurate sync                  # the library from 'zotcurate init'
+    """
+    settings = app.settings(library=library)
+    ref = settings.require_library()
+    with app.open_store(settings) as store, progress_for(app.interactive, _err, app.quiet) as progress:
+        result = sync.sync_library(store, settings, ref, full=full, progress=progress)
+    if fmt == "json":
+        click.echo(to_json(result.as_dict()), nl=False)
+    else:
+        click.echo(result.summary())
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@cli.command("init")
+@click.option("--api-key", envvar="ZOTERO_API_KEY", help="The key (else asked, hidden). Create one at zotero.org/settings/keys.")
+@click.option("--group", "group", metavar="ID", help="The group to use (else chosen from the list).")
+@pass_app
+def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
+    """Set up: ask for the API key, list the groups it can read, write the config file (mode 0600)."""
+    settings = app.settings()
+    if not api_key:
+        api_key = click.prompt("Zotero API key", hide_input=True).strip()
+    app._secrets.append(api_key)
+    probe = dataclasses.replace(settings, api_key=api_key)
+    info, groups = diagnose.readable_groups(probe)
+    click.echo(f"The key belongs to {info.username or 'user ' + info.user_id}. Groups it can read:")
+    for g in groups:
+        click.echo(f"  {g['id']:>10}  {g['name']}")
+    if not groups:
+        click.echo("  (none: give the key read access to your group at https://www.zotero.org/settings/keys)")
+    if group is None:
+        default = groups[0]["id"] if groups else None
+        group = click.prompt("Group ID to use", default=default)
+    if groups and str(group) not in {g["id"] for g in groups}:
+        raise ConfigError(f"The key cannot read group {group}: choose one of the groups listed above.")
+    values = {"api_key": api_key, "library": f"group:{group}"}
+    if settings.api_url != DEFAULT_API_URL:
+        values["api_url"] = settings.api_url
+    write_config_file(settings.config_path, values)
+    click.echo(f"Wrote {settings.config_path} (readable only by you). Next: zotcurate sync")
+
+
+@cli.command("doctor")
+@pass_app
+def doctor_cmd(app: AppContext) -> int:
+    """Check config, API key scope, network and store; explain each problem in one sentence."""
+    settings = app.settings()
+    findings = diagnose.diagnose(settings)
+    for f in findings:
+        click.echo(f"{'ok     ' if f.ok else 'PROBLEM'}  {f.check:<8} {app.redact(f.message)}")
+    bad = [f for f in findings if not f.ok]
+    return bad[0].exit_code if bad else 0
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Show the settings in force."""
+
+
+@config_group.command("show")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@pass_app
+def config_show(app: AppContext, fmt: str) -> None:
+    """Print each setting and where it comes from; the API key is masked."""
+    s = app.settings()
+    rows = [
+        {"setting": "api_key", "value": mask_secret(s.api_key), "source": s.sources.get("api_key")},
+        {"setting": "library", "value": s.library.name if s.library else None, "source": s.sources.get("library")},
+        {"setting": "store", "value": str(s.store_path), "source": s.sources.get("store")},
+        {"setting": "api_url", "value": s.api_url, "source": s.sources.get("api_url")},
+        {"setting": "config_file", "value": str(s.config_path), "source": "ZOTCURATE_CONFIG" if app.env.get("ZOTCURATE_CONFIG") else "default"},
+    ]
+    if fmt == "json":
+        click.echo(to_json(rows), nl=False)
+    else:
+        click.echo(render_table(rows, ["setting", "value", "source"]), nl=False)
