@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import NotFoundError, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates from version i to i+1. Never edit a released entry: append one.
 MIGRATIONS: list[str] = [
@@ -100,6 +100,26 @@ MIGRATIONS: list[str] = [
         key TEXT NOT NULL,
         PRIMARY KEY (library_id, object_type, key)
     ) WITHOUT ROWID;
+    """,
+    # 2 -> 3: link audit history, one row per check of one item's link (zotcurate.links)
+    """
+    CREATE TABLE link_checks (
+        id INTEGER PRIMARY KEY,
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        item_key TEXT NOT NULL,
+        kind TEXT NOT NULL,                 -- url | doi
+        url TEXT NOT NULL,                  -- the address requested (a DOI through its resolver)
+        checked_at TEXT NOT NULL,           -- ISO datetime, UTC
+        verdict TEXT NOT NULL,              -- ok | redirected | broken | transient | blocked | invalid
+        status INTEGER,                     -- last HTTP status, NULL on network errors
+        final_url TEXT,                     -- where the redirect chain ended
+        new_url TEXT,                       -- the target of the permanent redirects, if any
+        hops TEXT,                          -- JSON [[url, status], ...] of every redirect hop
+        elapsed REAL,                       -- seconds, waits included
+        detail TEXT
+    );
+    CREATE INDEX link_checks_link ON link_checks(library_id, item_key, url, checked_at);
+    CREATE INDEX link_checks_time ON link_checks(library_id, checked_at);
     """,
 ]
 
@@ -617,6 +637,48 @@ class Store:
         if root is None:
             return []
         return [c for c in colls if c.key == key or c.path.startswith(root.path + "/")]
+
+    # -- link audit history (zotcurate.links) ----------------------------------------
+
+    _LINK_COLUMNS = ("item_key", "kind", "url", "checked_at", "verdict", "status", "final_url", "new_url",
+                     "hops", "elapsed", "detail")
+
+    def add_link_checks(self, lib: Library, checks: Iterable[dict[str, Any]]) -> int:
+        """Record link checks (dicts with the columns of ``link_checks``; ``hops`` a list)."""
+        rows = [
+            tuple(json.dumps(c.get("hops") or []) if col == "hops" else c.get(col) for col in self._LINK_COLUMNS)
+            for c in checks
+        ]
+        with self.transaction():
+            self.db.executemany(
+                f"INSERT INTO link_checks(library_id, {', '.join(self._LINK_COLUMNS)})"
+                f" VALUES (?, {', '.join('?' * len(self._LINK_COLUMNS))})",
+                [(lib.id, *row) for row in rows],
+            )
+        return len(rows)
+
+    def link_history(self, lib: Library, item_keys: Sequence[str] | None = None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Every recorded check, grouped by ``(item_key, url)``, oldest first."""
+        sql = f"SELECT {', '.join(self._LINK_COLUMNS)} FROM link_checks WHERE library_id = ?"
+        args: list[Any] = [lib.id]
+        if item_keys is not None:
+            sql += f" AND item_key IN ({','.join('?' * len(item_keys)) or 'NULL'})"
+            args += list(item_keys)
+        out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in self.db.execute(sql + " ORDER BY checked_at, id", args):
+            check = dict(row)
+            check["hops"] = json.loads(check["hops"] or "[]")
+            out.setdefault((check["item_key"], check["url"]), []).append(check)
+        return out
+
+    def links_last_checked(self, lib: Library, item_keys: Sequence[str] | None = None) -> str | None:
+        """ISO datetime of the latest link check among these items (all items if None), or None."""
+        sql = "SELECT MAX(checked_at) FROM link_checks WHERE library_id = ?"
+        args: list[Any] = [lib.id]
+        if item_keys is not None:
+            sql += f" AND item_key IN ({','.join('?' * len(item_keys)) or 'NULL'})"
+            args += list(item_keys)
+        return self.db.execute(sql, args).fetchone()[0]
 
 
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> Item:
