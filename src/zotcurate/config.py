@@ -185,15 +185,17 @@ def load_settings(
         return None
 
     key = pick("api_key", api_key, ("ZOTERO_API_KEY",))
-    lib_text = pick("library", library, ())
-    if lib_text is None and env.get("ZOTERO_LIBRARY_ID"):
+    lib_text = library or None
+    if lib_text:
+        sources["library"] = "option"
+    elif env.get("ZOTERO_LIBRARY_ID"):
         lib_type = (env.get("ZOTERO_LIBRARY_TYPE") or "group").strip().lower()
         if lib_type not in ("group", "user"):
-            raise ConfigError(
-                f"ZOTERO_LIBRARY_TYPE is '{lib_type}'; it must be 'group' or 'user'."
-            )
+            raise ConfigError(f"ZOTERO_LIBRARY_TYPE is '{lib_type}'; it must be 'group' or 'user'.")
         lib_text = f"{lib_type}:{env['ZOTERO_LIBRARY_ID'].strip()}"
         sources["library"] = "environment (ZOTERO_LIBRARY_ID)"
+    else:
+        lib_text = pick("library", None, ())
     store_value = pick("store", store, ("ZOTCURATE_STORE",))
     url = pick("api_url", api_url, ("ZOTCURATE_API_URL",))
     local_url = file_values.get("local_url") or env.get("ZOTCURATE_LOCAL_URL") or DEFAULT_LOCAL_URL
