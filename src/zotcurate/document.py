@@ -1,0 +1,105 @@
+"""The neutral document model that rendering builds and the writers walk.
+
+One model, small writers (as pybtex does with its backends): ``render`` turns the store
+into a :class:`Document`; ``markdown_writer`` and ``docx_writer`` each turn a Document
+into their own format and know nothing of the store, the manifest or citeproc.
+
+A Document is a title block plus a flat list of blocks. Paragraphs carry a *role* (what
+the paragraph is: a citation, a commentary, a link line…) which each writer maps to its
+own styling, so a Word user can restyle every commentary at once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+
+from .textmodel import Span
+
+# Paragraph roles. Writers map them to styles; unknown roles fall back to BODY.
+BODY = "body"
+PREAMBLE = "preamble"
+CITATION = "citation"
+LINK = "link"
+COMMENTARY = "commentaire"
+NOTICE = "notice"  # the link-check sentence and similar editorial statements
+
+ROLES = (BODY, PREAMBLE, CITATION, LINK, COMMENTARY, NOTICE)
+
+
+@dataclass(frozen=True)
+class FootnoteRef:
+    """A footnote call inside a paragraph; ``number`` indexes ``Document.footnotes``."""
+
+    number: int
+
+
+Inline = Span | FootnoteRef
+
+
+@dataclass
+class Heading:
+    level: int  # 1 = a part; the document title sits above level 1
+    spans: list[Span]
+    anchor: str | None = None
+
+
+@dataclass
+class Paragraph:
+    spans: list[Inline]
+    role: str = BODY
+    key: str | None = None  # the Zotero item this paragraph belongs to, if any
+
+
+@dataclass
+class ListBlock:
+    """A bulleted or numbered list; each item is one run of inlines."""
+
+    items: list[list[Inline]]
+    ordered: bool = False
+    role: str = BODY
+    key: str | None = None
+
+
+Block = Heading | Paragraph | ListBlock
+
+
+@dataclass
+class Document:
+    title: str = ""
+    subtitle: str = ""
+    authors: list[str] = field(default_factory=list)
+    date: str = ""
+    lang: str = "fr-FR"
+    toc: bool = False
+    toc_title: str = "Sommaire"
+    blocks: list[Block] = field(default_factory=list)
+    footnotes: dict[int, list[Span]] = field(default_factory=dict)
+
+    def add_footnote(self, spans: list[Span]) -> FootnoteRef:
+        """Register a footnote; numbers run through the whole document in call order."""
+        number = len(self.footnotes) + 1
+        self.footnotes[number] = spans
+        return FootnoteRef(number)
+
+
+# C0/C1 control characters (but tab and newline), lone surrogates and non-characters
+# cannot go into XML and make no sense in Markdown: they are dropped, never passed on.
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """User text made safe for any writer: NFC, no control characters, tabs as spaces."""
+    text = unicodedata.normalize("NFC", text)
+    return _BAD_CHARS.sub("", text).replace("\t", " ").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def clean_spans(spans: list[Span]) -> list[Span]:
+    """Spans with clean text; empty spans are dropped."""
+    out = []
+    for s in spans:
+        text = clean_text(s.text)
+        if text:
+            out.append(s if text == s.text else replace(s, text=text))
+    return out

@@ -1,0 +1,164 @@
+"""Document → Markdown: CommonMark with pandoc-compatible footnotes (``[^1]``).
+
+Every piece of user text is escaped so that it renders as written in any CommonMark
+viewer and in pandoc: a title with ``*``, ``_``, ``[``, ``<``, ``#`` or ``|`` stays a
+title, and a commentary that starts with "1." or "-" does not become a list.
+Formatting CommonMark lacks (small caps, superscript, subscript) is written as inline
+HTML, which CommonMark and pandoc both accept.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from .document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text
+from .textmodel import Span
+
+# Characters that mean something somewhere in CommonMark, GFM or pandoc's Markdown
+# (pandoc: ^ superscript, ~ subscript, $ math, @ citations). Backslash-escaping any
+# ASCII punctuation is valid CommonMark, so over-escaping is harmless.
+_ESCAPE = re.compile(r"([\\`*_\[\]<>#|~^$@])")
+# "&amp;" would be read as an entity: escape & only where it would start one.
+_ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+# Line starts that open a block: lists (incl. pandoc's "a." / "iv)" fancy lists),
+# quotes, thematic breaks, setext underlines, pandoc definition lists and divs.
+_LINE_START_NUM = re.compile(r"^(\d{1,9}|[A-Za-z]|[ivxlcdmIVXLCDM]+)([.)])(?=\s|$)")
+_LINE_START_MARK = re.compile(r"^([-+=>:])")
+_SPACES = re.compile(r"\s+")
+
+
+def escape(text: str) -> str:
+    """Inline text escaped for CommonMark and pandoc; newlines become spaces."""
+    text = clean_text(text).replace("\n", " ")
+    text = _ESCAPE.sub(r"\\\1", text)
+    return _ENTITY.sub(r"\\&", text)
+
+
+def _escape_line_start(line: str) -> str:
+    line = line.lstrip()  # four leading spaces would make a code block
+    m = _LINE_START_NUM.match(line)
+    if m:
+        return f"{m.group(1)}\\{m.group(2)}{line[m.end():]}"
+    if _LINE_START_MARK.match(line):
+        return "\\" + line
+    return line
+
+
+def _url(url: str) -> str:
+    """A link destination in <…> form: safe for spaces and parentheses."""
+    url = clean_text(url).strip().replace("\n", "")
+    return quote(url, safe="/:?#[]@!$&'()*+,;=%~-._")
+
+
+def _is_punct(ch: str) -> bool:
+    return bool(ch) and unicodedata.category(ch)[0] in "PS"
+
+
+def _delimiters_work(prev: str, inner: str, nxt: str) -> bool:
+    """Whether ``*inner*`` is emphasis per CommonMark's flanking rules in this context."""
+    if not inner or inner[0].isspace() or inner[-1].isspace() or "*" in (prev, nxt):
+        return False
+    open_ok = not _is_punct(inner[0]) or not prev or prev.isspace() or _is_punct(prev)
+    close_ok = not _is_punct(inner[-1]) or not nxt or nxt.isspace() or _is_punct(nxt)
+    return open_ok and close_ok
+
+
+def _format_span(span: Span, prev: str, nxt: str) -> str:
+    text = escape(span.text)
+    # Whitespace at the edges stays outside the markup, or the delimiters would not work.
+    core = text.strip()
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and core else ""
+    if not core:
+        return " " if text else ""
+    out = core
+    if span.superscript:
+        out = f"<sup>{out}</sup>"
+    if span.subscript:
+        out = f"<sub>{out}</sub>"
+    if span.smallcaps:
+        out = f'<span style="font-variant:small-caps">{out}</span>'
+    before, after = (" " if lead else prev), (" " if trail else nxt)
+    if span.italic:
+        out = f"*{out}*" if _delimiters_work(before, out, after) else f"<em>{out}</em>"
+    if span.bold:
+        out = f"**{out}**" if _delimiters_work(before, out, after) else f"<strong>{out}</strong>"
+    if span.url:
+        out = f"[{out}](<{_url(span.url)}>)"
+    return lead + out + trail
+
+
+def inlines(items: list[Inline]) -> str:
+    """Spans and footnote calls as one line of Markdown."""
+    # Merge neighbours with identical formatting so "*a**b*" never happens.
+    merged: list[Inline] = []
+    for item in items:
+        last = merged[-1] if merged else None
+        if (isinstance(item, Span) and isinstance(last, Span)
+                and (item.italic, item.bold, item.smallcaps, item.superscript, item.subscript, item.url)
+                == (last.italic, last.bold, last.smallcaps, last.superscript, last.subscript, last.url)):
+            merged[-1] = Span(last.text + item.text, last.italic, last.bold, last.smallcaps,
+                              last.superscript, last.subscript, last.url)
+        else:
+            merged.append(item)
+    parts: list[str] = []
+    for i, item in enumerate(merged):
+        if isinstance(item, FootnoteRef):
+            parts.append(f"[^{item.number}]")
+            continue
+        prev = parts[-1][-1:] if parts else ""
+        nxt_item = merged[i + 1] if i + 1 < len(merged) else None
+        if nxt_item is None:
+            nxt = ""
+        elif isinstance(nxt_item, FootnoteRef):
+            nxt = "["
+        elif nxt_item.italic or nxt_item.bold:
+            nxt = "*"
+        else:
+            nxt = escape(nxt_item.text)[:1]
+        parts.append(_format_span(item, prev, nxt))
+    return _SPACES.sub(" ", "".join(parts)).strip()
+
+
+def _block(block: Block, heading_offset: int) -> str:
+    if isinstance(block, Heading):
+        level = min(block.level + heading_offset, 6)
+        return "#" * level + " " + inlines(list(block.spans))
+    if isinstance(block, ListBlock):
+        lines = []
+        for n, item in enumerate(block.items, start=1):
+            marker = f"{n}." if block.ordered else "-"
+            lines.append(f"{marker} {_escape_line_start(inlines(item))}")
+        return "\n".join(lines)
+    assert isinstance(block, Paragraph)
+    return _escape_line_start(inlines(block.spans))
+
+
+def to_markdown(doc: Document) -> str:
+    """The whole document as Markdown text (UTF-8, ``\\n`` line ends, final newline)."""
+    out: list[str] = []
+    offset = 0
+    if doc.title:
+        out.append("# " + inlines([Span(doc.title)]))
+        offset = 1  # parts become ## when the title takes #
+    if doc.subtitle:
+        out.append(_escape_line_start(inlines([Span(doc.subtitle, bold=True)])))
+    byline = ", ".join(a for a in doc.authors if a.strip())
+    if doc.date:
+        byline = f"{byline}, {doc.date}" if byline else doc.date
+    if byline:
+        out.append(_escape_line_start(inlines([Span(byline)])))
+    previous: Block | None = None
+    for block in doc.blocks:
+        text = _block(block, offset)
+        if not text.strip():
+            continue
+        if isinstance(block, ListBlock) and isinstance(previous, ListBlock):
+            out.append("<!-- -->")  # two lists in a row would otherwise merge into one
+        out.append(text)
+        previous = block
+    for number, spans in doc.footnotes.items():
+        out.append(f"[^{number}]: {_escape_line_start(inlines(list(spans))) or '—'}")
+    return "\n\n".join(out) + "\n"
