@@ -439,24 +439,28 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     valid = set(schema.fields(item_type))
     field_for_base = {base: f for f, base in schema.base_fields(item_type).items()}
     data: dict[str, Any] = {"key": key_for(csl.get("id")), "version": 0, "itemType": item_type}
+    unmapped: list[str] = []
     for variable, fields in schema.csl_text_fields.items():
-        if variable not in csl or variable == "note":
+        if variable not in csl or variable == "note" or csl[variable] in (None, ""):
             continue
+        value = csl[variable] if isinstance(csl[variable], str) else str(csl[variable])
         for field in fields:
             target = field_for_base.get(field, field)
             if target in valid and target not in data:
-                value = csl[variable]
-                data[target] = value if isinstance(value, str) else str(value)
+                data[target] = value
                 break
-    # The CSL note becomes Extra; the id is kept there when it was not a Zotero key, so nothing is lost.
+        else:
+            if variable != "shortTitle":
+                unmapped.append(f"{variable}: {value}")
+    # The CSL note becomes Extra. Variables the item type has no field for (a report's
+    # number-of-pages) are kept there as CSL lines, which zotero_to_csl reads back; Zotero drops them.
     extra_lines = []
     if isinstance(csl.get("note"), str) and csl["note"]:
         extra_lines.append(csl["note"])
+    extra_lines += unmapped
     if csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data:
         if "citationKey" in valid:
             data["citationKey"] = str(csl["id"])
-    if extra_lines:
-        data["extra"] = "\n".join(extra_lines)
     creators = []
     primary = _primary_creator_type(item_type, schema)
     valid_creators = set(schema.creator_types(item_type))
@@ -485,10 +489,13 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
         if variable not in csl:
             continue
         target = field_for_base.get(field, field)
-        if target in valid:
-            value = _csl_date_to_zotero(csl[variable], variable)
-            if value:
-                data[target] = value
+        value = _csl_date_to_zotero(csl[variable], variable)
+        if value and target in valid:
+            data[target] = value
+        elif value:
+            extra_lines.append(f"{variable}: {value}")
+    if extra_lines:
+        data["extra"] = "\n".join(extra_lines)
     keywords = csl.get("keyword")
     data["tags"] = [{"tag": k.strip()} for k in re.split(r"\s*[,;]\s*", keywords) if k.strip()] if isinstance(keywords, str) else []
     data["collections"] = []
