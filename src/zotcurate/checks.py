@@ -1,0 +1,828 @@
+"""Metadata checks: completeness against a profile, format rules, duplicates.
+
+Checks read the store only (offline). :func:`run_check` streams the library's items
+once, applies the profile's field rules and the format rules to each, groups duplicate
+candidates by key (DOI, ISBN, normalised title) in one pass, and returns a
+:class:`CheckReport`: plain findings plus what the reports need (titles, Zotero links,
+a per-collection completeness summary). Formatting lives in :mod:`zotcurate.cli.check`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import fnmatch
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date as _date
+from typing import Any
+from urllib.parse import urlsplit
+
+import langcodes
+from stdnum import isbn as stdnum_isbn
+from stdnum import issn as stdnum_issn
+from stdnum.exceptions import InvalidChecksum, ValidationError
+
+from .errors import ConfigError, NotFoundError
+from .output import ProgressReporter
+from .profile import SEVERITY_RANK, Profile, Requirement
+from .store import Collection, Item, Library, Store
+
+IGNORE_TAG_PREFIX = "zotcurate:ignore:"
+IGNORE_EXTRA_KEY = "zotcurate-ignore"
+
+
+@dataclass(frozen=True)
+class Finding:
+    item_key: str
+    rule: str
+    severity: str
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    key: str
+    item_type: str
+    title: str
+    link: str
+    collections: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    key: str
+    path: str
+    items: int
+    complete: int  # items with no error
+    errors: int
+    warnings: int
+
+    @property
+    def share(self) -> float:
+        return self.complete / self.items if self.items else 1.0
+
+
+@dataclass
+class CheckReport:
+    library: str
+    checked: int
+    findings: list[Finding]
+    items: dict[str, ItemInfo]
+    summary: list[CollectionSummary]
+    checked_keys: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"error": 0, "warning": 0, "info": 0}
+        for f in self.findings:
+            out[f.severity] = out.get(f.severity, 0) + 1
+        return out
+
+    def keys_with(self, severity: str = "error") -> set[str]:
+        return {f.item_key for f in self.findings if f.severity == severity}
+
+    def fails(self, fail_on: str) -> bool:
+        """True when a finding is at or above ``fail_on`` (error, warning or never)."""
+        if fail_on == "never":
+            return False
+        floor = SEVERITY_RANK[fail_on]
+        return any(SEVERITY_RANK[f.severity] >= floor for f in self.findings)
+
+    def by_item(self) -> dict[str, list[Finding]]:
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            out.setdefault(f.item_key, []).append(f)
+        return out
+
+
+def zotero_link(lib: Library, key: str) -> str:
+    if lib.kind == "group":
+        return f"zotero://select/groups/{lib.remote_id}/items/{key}"
+    return f"zotero://select/library/items/{key}"
+
+
+# -- small parsers -----------------------------------------------------------------
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            (),
+            ("january", "jan", "janvier", "janv"),
+            ("february", "feb", "février", "fevrier", "févr", "fevr", "fév", "fev"),
+            ("march", "mar", "mars"),
+            ("april", "apr", "avril", "avr"),
+            ("may", "mai"),
+            ("june", "jun", "juin"),
+            ("july", "jul", "juillet", "juil"),
+            ("august", "aug", "août", "aout"),
+            ("september", "sep", "sept", "septembre"),
+            ("october", "oct", "octobre"),
+            ("november", "nov", "novembre"),
+            ("december", "dec", "décembre", "decembre", "déc"),
+        ]
+    )
+    for name in names
+}
+_SEASONS = {"spring", "summer", "autumn", "fall", "winter", "printemps", "été", "ete", "automne", "hiver"}
+_ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?$")
+_NUMERIC = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$")
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_WORDS = re.compile(r"[^\W\d_]+\.?|\d+(?:er)?", re.UNICODE)
+
+
+def _real(y: int, m: int | None = None, d: int | None = None) -> bool:
+    if m is not None and not 1 <= m <= 12:
+        return False
+    if d is not None and (m is None or not 1 <= d <= calendar.monthrange(y, m)[1]):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """The outcome of reading a date field: ``year`` is None when it does not parse."""
+
+    year: int | None
+    iso: bool
+    problem: str = ""
+
+
+def parse_date(text: str, *, today: _date | None = None) -> ParsedDate:
+    """Read a Zotero date: ISO forms, numeric d/m/y, month names (en, fr), seasons and
+    Zotero's "YYYY-MM-DD original" form. Impossible calendar dates do not parse."""
+    value = text.strip()
+    max_year = (today or _date.today()).year + 1
+    if not value:
+        return ParsedDate(None, False, "is empty")
+
+    def year_ok(y: int) -> ParsedDate | None:
+        if y > max_year:
+            return ParsedDate(None, False, f"is in the future ({y})")
+        if y < 1000:
+            return ParsedDate(None, False, f"has no plausible year ({y})")
+        return None
+
+    m = _ISO.match(value) or _ISO_TIME.match(value)
+    multipart = re.match(r"^(\d{4})-(\d{2})-(\d{2}) \S", value)  # Zotero's stored "2020-03-05 5 mars 2020"
+    if multipart and not m:
+        y, mo, d = (int(g) for g in multipart.groups())
+        mo_, d_ = (mo or None), (d or None)
+        if not _real(y, mo_, d_ if mo_ else None):
+            return ParsedDate(None, False, f"'{value}' is not a real calendar date")
+        return year_ok(y) or ParsedDate(y, False)
+    if m:
+        y = int(m.group(1))
+        mo = int(m.group(2)) if m.group(2) else None
+        d = int(m.group(3)) if m.group(3) else None
+        if not _real(y, mo, d):
+            return ParsedDate(None, False, f"'{value}' is not a real calendar date")
+        return year_ok(y) or ParsedDate(y, True)
+    n = _NUMERIC.match(value)
+    if n:
+        a, b, c = (int(g) for g in n.groups())
+        if len(n.group(1)) == 4:  # 2020/03/05
+            ok, y = _real(a, b, c), a
+        else:  # 05/03/2020 (fr) or 03/05/2020 (us): real if either reading is
+            y = c if len(n.group(3)) == 4 else 2000 + c if c < 100 else c
+            ok = _real(y, b, a) or _real(y, a, b)
+        if not ok:
+            return ParsedDate(None, False, f"'{value}' is not a real calendar date")
+        return year_ok(y) or ParsedDate(y, False)
+    words = [w.rstrip(".").casefold() for w in _WORDS.findall(value)]
+    years = [int(y) for y in _YEAR.findall(value)]
+    if not years:
+        return ParsedDate(None, False, f"'{value}' has no year")
+    month = next((_MONTHS[w] for w in words if w in _MONTHS), None)
+    days = [int(w.removesuffix("er")) for w in words if w.removesuffix("er").isdigit() and len(w.removesuffix("er")) <= 2]
+    if month and days and not _real(years[0], month, days[0]):
+        return ParsedDate(None, False, f"'{value}' is not a real calendar date")
+    known = set(_MONTHS) | _SEASONS | {"er", "c", "ca", "circa", "vers", "the", "of", "de", "du", "le"}
+    strange = [w for w in words if not w.isdigit() and w.removesuffix("er") and not w.removesuffix("er").isdigit()
+               and w not in known]
+    if strange:
+        return ParsedDate(None, False, f"'{value}' is not a date Zotero can read")
+    return year_ok(years[0]) or ParsedDate(years[0], False)
+
+
+def normalise_doi(value: str) -> tuple[str, str]:
+    """(bare DOI, prefix that was stripped) — ``https://doi.org/10.1/x`` → ``10.1/x``."""
+    v = value.strip()
+    m = re.match(r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:\s*)", v, re.IGNORECASE)
+    if m:
+        return v[m.end():], m.group(0)
+    return v, ""
+
+
+_DOI = re.compile(r"^10\.\d{4,9}(?:\.\d+)*/\S+$", re.IGNORECASE)
+
+
+def normalise_title(text: str) -> str:
+    """Zotero's duplicate key: no diacritics, ASCII punctuation as spaces, lower case."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[ !-/:-@\[-`{-~]+", " ", stripped).strip().lower()
+
+
+def extra_lines(extra: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in extra.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            out.setdefault(key.strip().casefold(), []).append(value.strip())
+    return out
+
+
+_INSTITUTION_WORDS = re.compile(
+    r"\b(minist[eè]re|ministry|agence|agency|autorit[eé]|authority|institut|institute|observatoire|observatory|"
+    r"direction|f[eé]d[eé]ration|federation|association|universit[eé]|university|centre|center|conseil|council|"
+    r"d[eé]l[eé]gation|caisse|soci[eé]t[eé]|society|collectif|union|assurance|ordre|comit[eé]|committee|"
+    r"commission|fondation|foundation|r[eé]seau|network|organisation|organization|d[eé]partement|department|"
+    r"[eé]cole|h[oô]pital|hospital|laboratoire|gouvernement|government|r[eé]gion|mutualit[eé]|inserm|drees|"
+    r"cnrs|inria|oms|who|anap|ars|chu)\b",
+    re.IGNORECASE,
+)
+_PLACEHOLDERS = {
+    "n.d.", "n.d", "n. d.", "s.d.", "s.d", "s. d.", "n/a", "n.a.", "n/d", "null", "none", "undefined", "nan",
+    "inconnu", "inconnue", "unknown", "-", "--", "?", "??", "...", "…", "sans date", "non renseigné",
+    "non renseigne", "n.c.", "nc", "tbd", "xxx", "à compléter", "a completer", "todo",
+}
+_TITLE_TAGS = re.compile(r"</?(i|b|sub|sup)>|<span class=\"nocase\">|<span style=\"font-variant:\s*small-caps;?\">|</span>",
+                         re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,30});")
+_ODD_SPACE = re.compile(r"[\u00a0\u202f\u2007\u2009]")
+# Structural or machine-made fields that text rules do not read.
+_SKIP_TEXT = {
+    "key", "version", "itemType", "parentItem", "collections", "relations", "tags", "creators", "dateAdded",
+    "dateModified", "extra", "deleted", "inPublications", "note", "contentType", "linkMode", "charset",
+    "filename", "md5", "mtime", "path", "url", "accessDate",
+}
+_MULTILINE = {"abstractNote"}
+
+
+# -- the rules on one item ---------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    item: Item
+    data: dict[str, Any]
+    extra: dict[str, list[str]]
+    tags: set[str]
+    notes: list[Item]
+    commentary_tags: set[str]
+
+    def commentary_notes(self) -> list[Item]:
+        return [n for n in self.notes if n.item_type == "note" and self.commentary_tags & set(n.tags)]
+
+
+def _note_text(note: Item) -> str:
+    html = str(note.data.get("note", ""))
+    text = re.sub(r"<[^>]+>", " ", html)
+    for entity, char in (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"')):
+        text = text.replace(entity, char)
+    return " ".join(text.split())
+
+
+def _has_name(creator: dict[str, Any]) -> bool:
+    return bool(str(creator.get("name") or "").strip() or str(creator.get("lastName") or "").strip())
+
+
+def _present(token: str, ctx: _Ctx) -> bool:
+    data = ctx.data
+    if token == "creator":
+        return any(_has_name(c) for c in data.get("creators", []))
+    if token.startswith("creator:"):
+        kind = token[8:]
+        return any(c.get("creatorType") == kind and _has_name(c) for c in data.get("creators", []))
+    if token == "commentary":
+        if str(data.get("abstractNote") or "").strip():
+            return True
+        return any(_note_text(n) for n in ctx.commentary_notes())
+    if token.startswith("note:"):
+        tag = token[5:]
+        return any(n.item_type == "note" and tag in n.tags and _note_text(n) for n in ctx.notes)
+    if token.startswith("tag:"):
+        return token[4:] in ctx.tags
+    if token.startswith("extra:"):
+        key, _, wanted = token[6:].partition("=")
+        values = ctx.extra.get(key.strip().casefold(), [])
+        if wanted:
+            return any(v.casefold() == wanted.strip().casefold() for v in values)
+        return any(values)
+    value = data.get(token)
+    return bool(str(value).strip()) if value is not None else False
+
+
+def _describe(tokens: Sequence[str]) -> str:
+    names = []
+    for t in tokens:
+        if t.startswith("extra:"):
+            names.append(f"an Extra line '{t[6:].replace('=', ': ')}'")
+        elif t.startswith("tag:"):
+            names.append(f"the tag '{t[4:]}'")
+        elif t.startswith("note:"):
+            names.append(f"a child note tagged '{t[5:]}'")
+        elif t.startswith("creator:"):
+            names.append(f"a creator of type {t[8:]}")
+        elif t == "commentary":
+            names.append("a commentary (abstract or commentary note)")
+        elif t == "creator":
+            names.append("a creator")
+        else:
+            names.append(t)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _requirement_findings(reqs: Sequence[Requirement], ctx: _Ctx) -> Iterable[Finding]:
+    key = ctx.item.key
+    for req in reqs:
+        if req.when and not all(_present(t, ctx) for t in req.when):
+            continue
+        if any(_present(t, ctx) for t in req.any_of):
+            continue
+        field_name = req.any_of[0] if len(req.any_of) == 1 else None
+        if req.when:
+            message = f"Has {_describe(req.when)} but no {_describe(req.any_of)}."
+        else:
+            message = f"Missing {_describe(req.any_of)}."
+        yield Finding(key, req.id, req.severity, field_name, message)
+
+
+def _text_fields(data: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    for name, value in data.items():
+        if name not in _SKIP_TEXT and isinstance(value, str) and value:
+            yield name, value
+
+
+def _whitespace_problem(value: str, multiline: bool) -> str | None:
+    if value != value.strip():
+        return "starts or ends with a space"
+    if "  " in value:
+        return "has a double space"
+    if not multiline and ("\t" in value or "\n" in value or "\r" in value):
+        return "has a tab or line break"
+    for m in _ODD_SPACE.finditer(value):
+        before = value[m.start() - 1] if m.start() else ""
+        after = value[m.end()] if m.end() < len(value) else ""
+        # French typography: before : ; ? ! » and after «; digit groups (10 000)
+        if after in ":;?!»%€" or before == "«" or (before.isdigit() and after.isdigit()):
+            continue
+        return "has a non-breaking space outside French punctuation"
+    return None
+
+
+def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[Finding]:
+    key, data = ctx.item.key, ctx.item.data
+
+    def on(rule: str) -> bool:
+        return sev.get(rule, "off") != "off"
+
+    def finding(rule: str, field_name: str | None, message: str) -> Finding:
+        return Finding(key, rule, sev[rule], field_name, message)
+
+    placeholder_fields: set[str] = set()
+    for name, value in _text_fields(data):
+        if on("placeholder-value") and value.strip().casefold() in _PLACEHOLDERS:
+            placeholder_fields.add(name)
+            yield finding("placeholder-value", name, f"'{value.strip()}' is a placeholder: leave {name} empty "
+                          "or fill in the real value.")
+            continue
+        if on("whitespace") and (problem := _whitespace_problem(value, name in _MULTILINE)):
+            yield finding("whitespace", name, f"{name} {problem}.")
+        if on("html-in-field"):
+            checked = _TITLE_TAGS.sub("", value) if name in ("title", "shortTitle") else value
+            if tag := _HTML_TAG.search(checked):
+                yield finding("html-in-field", name, f"{name} contains the HTML tag '{tag.group(0)[:30]}'; "
+                              "keep plain text.")
+        if on("html-entity") and (ent := _ENTITY.search(value)):
+            yield finding("html-entity", name, f"{name} contains the HTML entity '{ent.group(0)}'; "
+                          "type the character itself.")
+
+    for date_field in ("date", "dateEnacted", "dateDecided", "issueDate", "filingDate"):
+        value = data.get(date_field)
+        if not value or date_field in placeholder_fields:
+            continue
+        parsed = parse_date(str(value), today=today)
+        if parsed.year is None and on("date-format"):
+            yield finding("date-format", date_field, f"The date {parsed.problem}; write it as YYYY, YYYY-MM "
+                          "or YYYY-MM-DD.")
+        elif parsed.year is not None and not parsed.iso and on("date-not-iso"):
+            yield finding("date-not-iso", date_field, f"The date '{value}' parses but is not ISO; "
+                          "write it as YYYY, YYYY-MM or YYYY-MM-DD.")
+    access = str(data.get("accessDate") or "").strip()
+    if access and access != "CURRENT_TIMESTAMP" and on("date-format"):
+        m = _ISO_TIME.match(access) or _ISO.match(access)
+        groups = [int(g) for g in (m.groups()[:3] if m else ()) if g]
+        if not m or len(groups) < 3 or not _real(groups[0], groups[1], groups[2]):
+            yield finding("date-format", "accessDate", f"The access date '{access}' is not an ISO date "
+                          "(YYYY-MM-DD).")
+
+    doi = str(data.get("DOI") or "").strip()
+    if doi and on("doi-format"):
+        bare, prefix = normalise_doi(doi)
+        if not _DOI.match(bare):
+            yield finding("doi-format", "DOI", f"'{doi}' is not a DOI (10.NNNN/suffix).")
+        elif prefix:
+            yield finding("doi-format", "DOI", f"Remove the prefix '{prefix}': store the DOI as '{bare}'.")
+
+    for field_name, module, label in (("ISBN", stdnum_isbn, "ISBN"), ("ISSN", stdnum_issn, "ISSN")):
+        value = str(data.get(field_name) or "").strip()
+        rule = "isbn-checksum" if field_name == "ISBN" else "issn-checksum"
+        if value and on(rule) and value.casefold() not in _PLACEHOLDERS:
+            for problem in _identifier_problems(value, module, label):
+                yield finding(rule, field_name, problem)
+
+    url = str(data.get("url") or "").strip()
+    if url and on("url-syntax") and (problem := url_problem(url)):
+        yield finding("url-syntax", "url", f"'{url[:80]}' {problem}.")
+
+    language = str(data.get("language") or "").strip()
+    if language and on("language-code") and "language" not in placeholder_fields:
+        if not langcodes.tag_is_valid(language):
+            yield finding("language-code", "language", f"'{language}' is not a language code; use one such as "
+                          "fr, en or fr-FR.")
+
+    for i, creator in enumerate(data.get("creators", []), start=1):
+        yield from _creator_findings(creator, i, on, finding)
+
+    title = str(data.get("title") or "")
+    if title and on("title-all-caps") and looks_all_caps(_TITLE_TAGS.sub("", title)):
+        yield finding("title-all-caps", "title", "The title is in capitals; write it in sentence case.")
+
+    abstract = str(data.get("abstractNote") or "")
+    own_title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
+    if own_title.strip() and on("commentary-repeats-title"):
+        norm_title = normalise_title(own_title)
+        if abstract.strip() and normalise_title(abstract) == norm_title:
+            yield finding("commentary-repeats-title", "abstractNote", "The abstract repeats the title; write "
+                          "the commentary.")
+        for note in ctx.commentary_notes():
+            text = _note_text(note)
+            if text and normalise_title(text) == norm_title:
+                yield finding("commentary-repeats-title", "note", f"The commentary note {note.key} repeats the "
+                              "title; write the commentary.")
+    if on("commentary-empty"):
+        if abstract and not abstract.strip():
+            yield finding("commentary-empty", "abstractNote", "The abstract holds only spaces.")
+        for note in ctx.commentary_notes():
+            if not _note_text(note):
+                yield finding("commentary-empty", "note", f"The commentary note {note.key} is empty.")
+
+
+def _identifier_problems(value: str, module: Any, label: str) -> list[str]:
+    problems = []
+    for part in (p.strip() for p in re.split(r"[,;/]|\s{2,}", value) if p.strip()):
+        candidates = [part]
+        try:
+            module.validate(part)
+            continue
+        except ValidationError:
+            pass
+        if " " in part:  # "978-2-07-036822-8 2070368228": several numbers separated by spaces
+            candidates = part.split()
+        for candidate in candidates:
+            try:
+                module.validate(candidate)
+            except InvalidChecksum:
+                problems.append(f"The {label} '{candidate}' has a wrong check digit; retype it from the document.")
+            except ValidationError:
+                problems.append(f"'{candidate}' is not an {label} (wrong length or characters).")
+    return problems
+
+
+def url_problem(url: str) -> str | None:
+    """Why this URL is not a usable absolute web address, or None."""
+    if any(ch.isspace() for ch in url):
+        return "contains spaces (encode them as %20)"
+    if any(ch in url for ch in '<>"{}|\\^`'):
+        return "contains characters not allowed in a URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    del port
+    if parts.scheme.lower() not in ("http", "https", "ftp"):
+        return f"should start with https:// (scheme '{parts.scheme or 'none'}')"
+    host = parts.hostname or ""
+    if not host:
+        return "has no host name"
+    if not (host == "localhost" or "." in host or ":" in host) or host.startswith(".") or ".." in host:
+        return f"has an invalid host name '{host}'"
+    if not re.fullmatch(r"[\w.:\-\[\]]+", host):
+        return f"has an invalid host name '{host}'"
+    return None
+
+
+def looks_all_caps(text: str) -> bool:
+    """Capitals over a real title: ≥ 2 words, ≥ 8 letters, ≥ 80 % upper case (acronyms pass)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    words = [w for w in re.findall(r"[^\W\d_]+", text) if len(w) > 1]
+    if len(letters) < 8 or len(words) < 2:
+        return False
+    return sum(ch.isupper() for ch in letters) / len(letters) >= 0.8
+
+
+def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], bool],
+                      finding: Callable[[str, str | None, str], Finding]) -> Iterable[Finding]:
+    single = "name" in creator
+    name = str(creator.get("name") or "")
+    last = str(creator.get("lastName") or "")
+    first = str(creator.get("firstName") or "")
+    label = f"Creator {index}"
+    if single:
+        if not name.strip():
+            if on("creator-empty-name"):
+                yield finding("creator-empty-name", "creators", f"{label} has an empty name.")
+            return
+        if on("creator-person-as-single") and not _INSTITUTION_WORDS.search(name) and _looks_like_person(name):
+            yield finding("creator-person-as-single", "creators", f"{label} '{name}' looks like a person typed "
+                          "into one field; switch it to two fields (last name, first name).")
+    else:
+        if not last.strip():
+            if on("creator-empty-name"):
+                what = f"'{first}' has no last name" if first.strip() else "has an empty name"
+                yield finding("creator-empty-name", "creators", f"{label} {what}.")
+            return
+        if on("creator-institution-split"):
+            full = f"{last} {first}".strip()
+            if not first.strip():
+                yield finding("creator-institution-split", "creators", f"{label} '{last}' has no first name: if it "
+                              "is an institution, switch it to a single field.")
+            elif _INSTITUTION_WORDS.search(full):
+                yield finding("creator-institution-split", "creators", f"{label} '{last}, {first}' looks like an "
+                              "institution split into two fields; switch it to a single field.")
+    for part_name, part in (("name", name), ("lastName", last), ("firstName", first)):
+        if part and on("whitespace") and (problem := _whitespace_problem(part, False)):
+            yield finding("whitespace", "creators", f"{label} {part_name} {problem}.")
+
+
+def _looks_like_person(name: str) -> bool:
+    if re.fullmatch(r"[^\W\d_][\w'’ -]*,\s*[^\W\d_][\w'’. -]*", name):  # "Dupont, Jean"
+        return True
+    tokens = name.split()
+    if len(tokens) != 2:
+        return False
+    a, b = tokens
+
+    def upper_surname(t: str) -> bool:
+        letters = [c for c in t if c.isalpha()]
+        return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+    def given(t: str) -> bool:
+        return t[:1].isupper() and any(c.islower() for c in t) and t.replace("-", "").replace("'", "").isalpha()
+
+    return (upper_surname(a) and given(b)) or (given(a) and upper_surname(b))
+
+
+# -- duplicates --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DupKey:
+    """What Zotero's duplicate detection compares, for one item."""
+
+    key: str
+    title: str
+    doi: str | None
+    isbn: str | None
+    year: int | None
+    creators: frozenset[tuple[str, str]] | None
+
+
+def dup_key(item: Item) -> DupKey:
+    data = item.data
+    title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or data.get("subject") or "")
+    doi_raw = str(data.get("DOI") or "").strip() or next(iter(extra_lines(str(data.get("extra", ""))).get("doi", [])), "")
+    doi = normalise_doi(doi_raw)[0].upper() if doi_raw else ""
+    isbn = None
+    if item.item_type == "book" and data.get("ISBN"):
+        for part in re.split(r"[,;\s]+", str(data["ISBN"])):
+            try:
+                isbn = stdnum_isbn.compact(stdnum_isbn.to_isbn13(stdnum_isbn.validate(part)))
+                break
+            except ValidationError:
+                continue
+    year = None
+    raw_date = str(data.get("date") or data.get("dateEnacted") or data.get("dateDecided") or "")
+    if m := _YEAR.search(raw_date):
+        year = int(m.group(1))
+    people = set()
+    for c in data.get("creators", []):
+        if "name" in c:
+            people.add((normalise_title(str(c.get("name") or "")), ""))
+        elif c.get("lastName"):
+            people.add((normalise_title(str(c["lastName"])), normalise_title(str(c.get("firstName") or ""))[:1]))
+    return DupKey(item.key, normalise_title(title), doi if doi.startswith("10.") else None, isbn, year,
+                  frozenset(people) if people else None)
+
+
+def _title_match(a: DupKey, b: DupKey) -> bool:
+    """Zotero's rule for two items whose normalised titles are equal."""
+    if a.doi and b.doi and a.doi != b.doi:
+        return False
+    if a.isbn and b.isbn and a.isbn != b.isbn:
+        return False
+    if a.year is not None and b.year is not None and abs(a.year - b.year) > 1:
+        return False
+    if a.creators is None and b.creators is None:
+        return True
+    if a.creators is None or b.creators is None:
+        return False
+    return not a.creators.isdisjoint(b.creators)
+
+
+def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
+    """rule → item key → the other keys it duplicates.
+
+    Candidates are grouped by exact key (DOI, ISBN, normalised title) in one pass; only
+    items inside a title group are compared, and those groups are tiny in practice.
+    """
+    by_doi: dict[str, list[str]] = {}
+    by_isbn: dict[str, list[str]] = {}
+    by_title: dict[str, list[DupKey]] = {}
+    for k in keys:
+        if k.doi:
+            by_doi.setdefault(k.doi, []).append(k.key)
+        if k.isbn:
+            by_isbn.setdefault(k.isbn, []).append(k.key)
+        if k.title:
+            by_title.setdefault(k.title, []).append(k)
+    out: dict[str, dict[str, list[str]]] = {"duplicate-doi": {}, "duplicate-isbn": {}, "duplicate-title": {}}
+    for rule, groups in (("duplicate-doi", by_doi), ("duplicate-isbn", by_isbn)):
+        for members in groups.values():
+            if len(members) > 1:
+                for key in members:
+                    out[rule][key] = [m for m in members if m != key]
+    for group in by_title.values():
+        if len(group) < 2:
+            continue
+        parent = {k.key: k.key for k in group}  # union-find, as Zotero builds its sets
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if _title_match(a, b):
+                    parent[find(a.key)] = find(b.key)
+        sets: dict[str, list[str]] = {}
+        for k in group:
+            sets.setdefault(find(k.key), []).append(k.key)
+        for members in sets.values():
+            if len(members) > 1:
+                for key in members:
+                    out["duplicate-title"][key] = [m for m in members if m != key]
+    return out
+
+
+# -- the run -----------------------------------------------------------------------
+
+
+def ignored_rules(item: Item) -> list[str]:
+    """Rule ids (or patterns) this item silences, by tag or Extra line."""
+    patterns = [t[len(IGNORE_TAG_PREFIX):].strip() for t in item.tags if t.startswith(IGNORE_TAG_PREFIX)]
+    for value in extra_lines(str(item.data.get("extra", ""))).get(IGNORE_EXTRA_KEY, []):
+        patterns += [p.strip() for p in value.split(",") if p.strip()]
+    return patterns
+
+
+def _silenced(rule: str, patterns: Sequence[str]) -> bool:
+    return any(p in ("*", "all", rule) or fnmatch.fnmatchcase(rule, p) for p in patterns)
+
+
+def resolve_collections(store: Store, lib: Library, refs: Sequence[str]) -> list[Collection]:
+    """The collections named (by path or key), each with its sub-collections."""
+    out: dict[str, Collection] = {}
+    for ref in refs:
+        coll = store.resolve_collection(lib, ref)
+        for c in store.descendants(lib, coll.key):
+            out[c.key] = c
+    return list(out.values())
+
+
+def _override_keys(store: Store, lib: Library, profile: Profile) -> list[set[str]]:
+    keys = []
+    for override in profile.collections:
+        try:
+            coll = store.resolve_collection(lib, override.ref)
+        except NotFoundError as exc:
+            raise ConfigError(f"{override.origin}: {exc.message}") from exc
+        members = store.descendants(lib, coll.key) if override.recursive else [coll]
+        keys.append({c.key for c in members})
+    return keys
+
+
+def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequence[str] = (),
+              progress: ProgressReporter | None = None, today: _date | None = None) -> CheckReport:
+    """Check a library (or some collections of it, with their sub-collections)."""
+    progress = progress or ProgressReporter()
+    today = today or _date.today()
+    all_colls = store.collections(lib)
+    selected = resolve_collections(store, lib, collections) if collections else all_colls
+    selected_keys = [c.key for c in selected]
+    override_keys = _override_keys(store, lib, profile)
+    children = store.children_by_parent(lib)
+    commentary_tags = set(profile.settings["commentary_note_tags"])
+    req_cache: dict[tuple[str, tuple[int, ...]], list[Requirement]] = {}
+    sev_cache: dict[tuple[int, ...], dict[str, str]] = {}
+
+    findings: list[Finding] = []
+    infos: dict[str, ItemInfo] = {}
+    ignores: dict[str, list[str]] = {}
+    dup_keys: list[DupKey] = []
+    total = store.counts(lib)["items"] if not collections else None
+    progress.start("Checking items", total)
+    for item in store.items(lib, collections=selected_keys if collections else None):
+        overrides = tuple(i for i, keys in enumerate(override_keys) if keys.intersection(item.collections))
+        reqs = req_cache.get((item.item_type, overrides))
+        if reqs is None:
+            reqs = req_cache[(item.item_type, overrides)] = profile.requirements(item.item_type, overrides)
+        sev = sev_cache.get(overrides)
+        if sev is None:
+            sev = sev_cache[overrides] = profile.format_severities(overrides)
+        data = item.data
+        ctx = _Ctx(item, data, extra_lines(str(data.get("extra", ""))), set(item.tags),
+                   children.get(item.key, []), commentary_tags)
+        patterns = ignored_rules(item)
+        ignores[item.key] = patterns
+        for f in (*_requirement_findings(reqs, ctx), *_format_findings(ctx, sev, today)):
+            if not _silenced(f.rule, patterns):
+                findings.append(f)
+        title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
+        infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key),
+                                   tuple(item.collections))
+        dup_keys.append(dup_key(item))
+        progress.advance()
+
+    # Duplicates are judged over the whole library, reported for the checked items.
+    if collections:
+        dup_keys += [dup_key(i) for i in store.items(lib) if i.key not in infos]
+    sev = profile.format_severities()
+    for rule, by_key in find_duplicates(dup_keys).items():
+        if sev.get(rule, "off") == "off":
+            continue
+        what = {"duplicate-doi": "the same DOI as", "duplicate-isbn": "the same ISBN as",
+                "duplicate-title": "the same title, year and creator as"}[rule]
+        for key, others in by_key.items():
+            if key in infos and not _silenced(rule, ignores.get(key, [])):
+                findings.append(Finding(key, rule, sev[rule], None,
+                                        f"Has {what} {', '.join(sorted(others))}: merge them in Zotero or mark "
+                                        "one as not a duplicate (zotcurate-ignore)."))
+
+    if not collections and sev.get("orphan-note", "off") != "off":
+        existing = set(store.item_versions(lib))
+        for parent_key, kids in children.items():
+            if parent_key in existing:
+                continue
+            for note in kids:
+                if note.item_type == "note" and not _silenced("orphan-note", ignored_rules(note)):
+                    findings.append(Finding(note.key, "orphan-note", sev["orphan-note"], "parentItem",
+                                            f"This child note's parent {parent_key} does not exist; attach it "
+                                            "to an item or make it a standalone note."))
+                    infos[note.key] = ItemInfo(note.key, "note", _note_text(note)[:60],
+                                               zotero_link(lib, note.key))
+    progress.stop()
+
+    rank = {"error": 0, "warning": 1, "info": 2}
+    order = {key: i for i, key in enumerate(sorted(infos))}
+    findings.sort(key=lambda f: (order.get(f.item_key, 0), rank.get(f.severity, 3), f.rule))
+    checked_keys = list(ignores)  # orphan notes are reported, not counted as checked items
+    summary = _summaries(selected, infos, findings, checked_keys)
+    return CheckReport(lib.name, len(checked_keys), findings, infos, summary, checked_keys)
+
+
+def _summaries(colls: Sequence[Collection], infos: dict[str, ItemInfo], findings: Sequence[Finding],
+               checked_keys: Sequence[str]) -> list[CollectionSummary]:
+    errors: dict[str, int] = {}
+    warnings: dict[str, int] = {}
+    for f in findings:
+        if f.severity == "error":
+            errors[f.item_key] = errors.get(f.item_key, 0) + 1
+        elif f.severity == "warning":
+            warnings[f.item_key] = warnings.get(f.item_key, 0) + 1
+    members: dict[str, list[str]] = {}
+    for key in checked_keys:
+        for coll in infos[key].collections:
+            members.setdefault(coll, []).append(key)
+    out = []
+    for coll in colls:
+        keys = members.get(coll.key, [])
+        out.append(CollectionSummary(coll.key, coll.path, len(keys), sum(1 for k in keys if k not in errors),
+                                     sum(errors.get(k, 0) for k in keys), sum(warnings.get(k, 0) for k in keys)))
+    out.append(CollectionSummary("", "(all checked items)", len(checked_keys),
+                                 sum(1 for k in checked_keys if k not in errors),
+                                 sum(errors.get(k, 0) for k in checked_keys),
+                                 sum(warnings.get(k, 0) for k in checked_keys)))
+    return out
