@@ -47,6 +47,8 @@ def zotero_server() -> Iterator[FakeZotero]:
         yield server
     finally:
         server.stop()
+    # A bug in the fake itself must not pass as a client failure (or success).
+    assert server.errors == [], f"the fake Zotero server raised while serving: {server.errors!r}"
 
 
 @pytest.fixture
