@@ -170,6 +170,13 @@ def check_template(path: Path) -> Path:
     return path
 
 
+def usual_permissions(path: Path) -> None:
+    """mkstemp makes 0600 files; give documents the mode a plain open() would (umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Path:
     """Write ``doc`` to ``path`` atomically: a failure never leaves a partial file."""
     reference = check_template(template) if template else default_reference_doc()
@@ -183,6 +190,7 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
     try:
         source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
         pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
+        usual_permissions(tmp)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
         raise RenderError(f"pandoc could not write {path} ({str(exc).strip()[:300]}); "

@@ -1,0 +1,421 @@
+"""Store → Document: the annotated bibliography a manifest describes.
+
+Steps: fill the source library (file libraries are re-imported from the manifest's files),
+resolve the parts to collections, pick each part's entries (never trashed, optionally by
+tag), sort them (newest first by default), format every citation in one citeproc pass,
+then lay out each entry as citation + access link + commentary. Intro texts are Markdown
+whose ``[@KEY]`` citations become footnotes numbered through the whole document.
+
+One bad item (unmappable data, a style error on that item) is reported in
+``RenderResult.problems`` and skipped; it never stops the bibliography.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from . import docx_writer, formats, markdown_writer
+from .citations import CitationFormatter
+from .config import LibraryRef
+from .csljson import zotero_to_csl
+from .document import (
+    BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
+    Block, Document, FootnoteRef, Heading, Inline, Paragraph, clean_spans, clean_text,
+)
+from .errors import ConfigError, NotFoundError
+from .manifest import SORTS, Manifest, Part
+from .markup import html_to_blocks, markdown_to_blocks, text_to_blocks
+from .store import Collection, Item, Library, Store
+from .textmodel import Span, plain
+
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+             "octobre", "novembre", "décembre")
+
+
+@dataclass
+class ResolvedPart:
+    collection: Collection
+    heading: str | None  # None: no heading (the root of an unstructured selection)
+    intro: str = ""
+    children: list[ResolvedPart] = field(default_factory=list)
+
+
+@dataclass
+class RenderResult:
+    document: Document
+    entries: int  # entry blocks written (an item in two parts counts twice)
+    problems: list[str] = field(default_factory=list)  # one sentence per skipped item
+
+
+@dataclass
+class RenderOutcome:
+    paths: list[Path]
+    entries: int
+    problems: list[str]
+
+
+# -- dates ----------------------------------------------------------------------------------
+
+def french_date(iso: str) -> str:
+    """``2025-05-03T10:00:00Z`` → ``3 mai 2025`` (``1er`` for the first of the month)."""
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00")).date()
+    except ValueError:
+        when = date.fromisoformat(iso[:10])
+    day = "1er" if when.day == 1 else str(when.day)
+    return f"{day} {MONTHS_FR[when.month - 1]} {when.year}"
+
+
+def _date_parts(csl: dict[str, Any]) -> tuple[int, int, int] | None:
+    issued = csl.get("issued") or {}
+    parts = (issued.get("date-parts") or [[]])[0] if isinstance(issued, dict) else []
+    try:
+        nums = [int(p) for p in parts[:3]]
+    except (TypeError, ValueError):
+        return None
+    if not nums or not nums[0]:
+        return None
+    nums += [0] * (3 - len(nums))
+    return nums[0], nums[1], nums[2]
+
+
+def sort_entries(entries: list[_Entry], how: str) -> list[_Entry]:
+    """``date``: newest first, a year-only date after the months of that year, undated last.
+    ``date-asc``: oldest first, undated last. ``author`` / ``title``: alphabetical."""
+    def text_key(e: _Entry) -> tuple[str, str]:
+        return plain(e.spans).casefold(), e.item.key
+
+    if how in ("date", "date-asc"):
+        dated = [e for e in entries if e.when is not None]
+        undated = sorted((e for e in entries if e.when is None), key=text_key)
+        # A missing month or day is 0: descending puts "2025" after "2025-01".
+        dated.sort(key=text_key)
+        dated.sort(key=lambda e: e.when, reverse=(how == "date"))  # stable: ties keep text order
+        return dated + undated
+    if how == "title":
+        return sorted(entries, key=lambda e: (str(e.item.data.get("title", "")).casefold(), e.item.key))
+    return sorted(entries, key=text_key)
+
+
+# -- the pieces of an entry -------------------------------------------------------------
+
+@dataclass
+class _Entry:
+    item: Item
+    csl: dict[str, Any]
+    spans: list[Span]
+    when: tuple[int, int, int] | None
+
+
+def _doi_url(doi: str) -> str:
+    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
+    return "https://doi.org/" + doi
+
+
+def access_span(csl: dict[str, Any], manifest: Manifest) -> Span:
+    """"Accéder au document" → URL, else the DOI's address; else "Disponible sur demande" → contact."""
+    url = str(csl.get("URL") or "").strip()
+    doi = str(csl.get("DOI") or "").strip()
+    if url:
+        return Span(manifest.access.online, url=clean_text(url))
+    if doi:
+        return Span(manifest.access.online, url=_doi_url(doi))
+    return Span(manifest.access.on_request, url=manifest.access.contact)
+
+
+def commentary_blocks(item: Item, notes: Sequence[Item], manifest: Manifest) -> list[Block]:
+    how = manifest.commentary.source
+    blocks: list[Block] = []
+    if how in ("note", "note-or-abstract"):
+        tag = manifest.commentary.note_tag.casefold()
+        for note in notes:
+            if note.item_type == "note" and any(t.casefold() == tag for t in note.tags):
+                blocks += html_to_blocks(str(note.data.get("note", "")), role=COMMENTARY)
+        if blocks or how == "note":
+            return blocks
+    if how == "none":
+        return []
+    return text_to_blocks(str(item.data.get("abstractNote") or ""), role=COMMENTARY)
+
+
+# -- selection --------------------------------------------------------------------------
+
+def _resolve(store: Store, lib: Library, ref: str, root: Collection | None) -> Collection:
+    if root is not None:
+        try:
+            return store.resolve_collection(lib, f"{root.path}/{ref.strip().strip('/')}")
+        except NotFoundError:
+            pass
+    return store.resolve_collection(lib, ref)
+
+
+def _auto_children(colls: list[Collection], parent: Collection) -> list[ResolvedPart]:
+    # store.collections() lists siblings by name already.
+    return [ResolvedPart(c, c.name, "", _auto_children(colls, c)) for c in colls if c.parent_key == parent.key]
+
+
+def resolve_parts(store: Store, lib: Library, manifest: Manifest,
+                  collections: Sequence[str] | None = None) -> list[ResolvedPart]:
+    """The part tree: ``collections`` (CLI) win, then the manifest's parts, then the
+    sub-collections of ``source.collection`` by name."""
+    colls = store.collections(lib)
+    where = f" (in {manifest.path})" if manifest.path else ""
+    root = None
+    if manifest.source.collection:
+        try:
+            root = store.resolve_collection(lib, manifest.source.collection)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{exc.message.rstrip('.')} — named by source.collection{where}.") from exc
+    if collections:
+        out = []
+        for ref in collections:
+            coll = _resolve(store, lib, ref, root)
+            out.append(ResolvedPart(coll, coll.name, "", _auto_children(colls, coll)))
+        return out
+
+    def from_manifest(parts: list[Part], parent: Collection | None) -> list[ResolvedPart]:
+        out = []
+        for part in parts:
+            try:
+                coll = _resolve(store, lib, part.collection, parent or root)
+            except NotFoundError as exc:
+                raise NotFoundError(f"{exc.message.rstrip('.')} — named by a part's collection{where}; "
+                                    "fix the path (see 'zotcurate collections').") from exc
+            children = from_manifest(part.parts, coll) if part.parts else _auto_children(colls, coll)
+            out.append(ResolvedPart(coll, part.heading if part.heading is not None else coll.name,
+                                    part.intro, children))
+        return out
+
+    if manifest.parts:
+        return from_manifest(manifest.parts, None)
+    if root is not None:
+        return [ResolvedPart(root, None, "", _auto_children(colls, root))]
+    raise ConfigError("No collection to render: give --collection PATH, or 'parts' or "
+                      f"'source.collection' in the manifest{where}.")
+
+
+def _walk(parts: list[ResolvedPart]) -> list[ResolvedPart]:
+    out = []
+    for p in parts:
+        out.append(p)
+        out += _walk(p.children)
+    return out
+
+
+# -- the whole document -----------------------------------------------------------------
+
+def _wanted(item: Item, manifest: Manifest) -> bool:
+    tags = {t.casefold() for t in item.tags}
+    if manifest.include_tags and not tags & {t.casefold() for t in manifest.include_tags}:
+        return False
+    return not tags & {t.casefold() for t in manifest.exclude_tags}
+
+
+def _cited_keys(texts: list[str]) -> list[str]:
+    keys: list[str] = []
+    for text in texts:
+        for m in re.finditer(r"\[\s*@([\w:.-]+)((?:\s*;\s*@[\w:.-]+)*)\s*\]", text):
+            keys.append(m.group(1))
+            keys += re.findall(r"@([\w:.-]+)", m.group(2))
+    return keys
+
+
+def _intro_texts(manifest: Manifest, parts: list[ResolvedPart]) -> list[str]:
+    return [manifest.preamble, manifest.introduction] + [p.intro for p in _walk(parts)]
+
+
+def build_document(store: Store, lib: Library, manifest: Manifest, *, collections: Sequence[str] | None = None,
+                   sort: str | None = None, style: str | None = None, toc: bool | None = None,
+                   formatter: CitationFormatter | None = None) -> RenderResult:
+    """The Document for ``manifest`` from the items of ``lib`` (library-level entry point)."""
+    how = sort or manifest.sort
+    if how not in SORTS:
+        raise ConfigError(f"Unknown sort '{how}'; use one of {', '.join(SORTS)}.")
+    fmt = formatter or CitationFormatter(style=style or manifest.style, locale=manifest.locale)
+    parts = resolve_parts(store, lib, manifest, collections)
+    problems: list[str] = []
+
+    # Entries per part, and every item the document cites, formatted in one pass.
+    members: dict[str, list[Item]] = {}
+    needed: dict[str, Item] = {}
+    for part in _walk(parts):
+        chosen = [i for i in store.items(lib, collections=[part.collection.key]) if _wanted(i, manifest)]
+        members[part.collection.key] = chosen
+        for item in chosen:
+            needed[item.key] = item
+    cited = _cited_keys(_intro_texts(manifest, parts))
+    missing = [k for k in dict.fromkeys(cited) if k not in needed]
+    if missing:
+        for item in store.items(lib, keys=missing):
+            needed[item.key] = item
+        unknown = [k for k in missing if k not in needed]
+        if unknown:
+            where = f"{manifest.path}" if manifest.path else "The manifest"
+            raise NotFoundError(f"{where} cites [@{unknown[0]}], but the library {lib.name} has no such item "
+                                "(or it is in the trash); fix the key (Zotero's 8-character item key).")
+
+    entries: dict[str, _Entry] = {}
+    csl_items: list[dict[str, Any]] = []
+    for key, item in needed.items():
+        try:
+            csl_items.append(zotero_to_csl(item.data))
+        except Exception as exc:  # noqa: BLE001 - one bad item must not stop the bibliography
+            problems.append(f"Item {key} was skipped: its data cannot be mapped to CSL ({exc}).")
+    by_id = {str(c.get("id")): c for c in csl_items}
+    for formatted in fmt.format_entries(csl_items):
+        key = str(formatted.id)
+        item = needed.get(key)
+        if item is None:
+            continue
+        if formatted.error or formatted.spans is None:
+            title = str(item.data.get("title") or "")[:60]
+            why = (formatted.error or "no citation").rstrip(".")
+            problems.append(f"Item {key} ({title or 'untitled'}) was skipped: {why}.")
+            continue
+        csl = by_id.get(key, {})
+        entries[key] = _Entry(item, csl, clean_spans(list(formatted.spans)), _date_parts(csl))
+
+    doc = Document(title=manifest.title, subtitle=manifest.subtitle, authors=list(manifest.authors),
+                   date=manifest.date, lang=manifest.locale, toc=manifest.toc if toc is None else toc,
+                   toc_title=manifest.labels.toc)
+    skipped_cites: set[str] = set()
+
+    def cite(key: str) -> list[Inline]:
+        entry = entries.get(key)
+        if entry is None:
+            skipped_cites.add(key)  # already reported as a problem above
+            return []
+        # In a footnote the link text follows the citation on the same line.
+        spans = [*entry.spans, Span(" "), access_span(entry.csl, manifest)]
+        return [doc.add_footnote(spans)]
+
+    def prose(text: str, role: str, level: int) -> list[Block]:
+        return markdown_to_blocks(text, cite=cite, role=role, heading_level=level) if text.strip() else []
+
+    if manifest.preamble.strip():
+        doc.blocks.append(Heading(1, [Span(manifest.labels.preamble)]))
+        doc.blocks += prose(manifest.preamble, PREAMBLE, 2)
+    notice = _link_check_notice(store, lib, manifest, members)
+    if manifest.introduction.strip() or notice:
+        doc.blocks.append(Heading(1, [Span(manifest.labels.introduction)]))
+        doc.blocks += prose(manifest.introduction, BODY, 2)
+        if notice:
+            doc.blocks.append(notice)
+
+    children = store.children_by_parent(lib) if manifest.commentary.source != "abstract" else {}
+    count = 0
+
+    def lay_out(part: ResolvedPart, level: int) -> None:
+        nonlocal count
+        below = level
+        if part.heading is not None:
+            doc.blocks.append(Heading(level, [Span(clean_text(part.heading))], anchor=part.collection.key))
+            below = level + 1
+        doc.blocks.extend(prose(part.intro, BODY, below))
+        chosen = [entries[i.key] for i in members[part.collection.key] if i.key in entries]
+        if chosen and manifest.labels.entries:
+            doc.blocks.append(Heading(below, [Span(manifest.labels.entries)]))
+        for entry in sort_entries(chosen, how):
+            key = entry.item.key
+            doc.blocks.append(Paragraph(list(entry.spans), role=CITATION, key=key))
+            doc.blocks.append(Paragraph([access_span(entry.csl, manifest)], role=LINK, key=key))
+            for block in commentary_blocks(entry.item, children.get(key, []), manifest):
+                block.key = key
+                doc.blocks.append(block)
+            count += 1
+        for child in part.children:
+            lay_out(child, below)
+
+    for part in parts:
+        lay_out(part, 1)
+    return RenderResult(doc, count, problems)
+
+
+def _link_check_notice(store: Store, lib: Library, manifest: Manifest,
+                       members: dict[str, list[Item]]) -> Paragraph | None:
+    """"Tous les liens … vérifiés pour la dernière fois le 3 mai 2025." — only when the
+    link audit (``zotcurate links``) has a history for these items."""
+    last_checked: Callable[..., str | None] | None = getattr(store, "links_last_checked", None)
+    if not manifest.labels.link_check or last_checked is None:
+        return None
+    keys = sorted({i.key for items in members.values() for i in items})
+    when = last_checked(lib, keys) if keys else None
+    if not when:
+        return None
+    try:
+        text = manifest.labels.link_check.replace("{date}", french_date(str(when)))
+    except ValueError:
+        return None
+    return Paragraph([Span(text)], role=NOTICE)
+
+
+# -- files ------------------------------------------------------------------------------
+
+def open_source(store: Store, manifest: Manifest, library: str | None) -> Library:
+    """The library to render: imported from the manifest's files first when it names some."""
+    if manifest.source.files and not library:
+        safe = re.sub(r"[^\w.-]+", "-", manifest.output_name)
+        name = manifest.source.library or f"file:{safe}"
+        formats.import_files(store, LibraryRef.parse(name), list(manifest.source.files))
+        return store.require_library(name)
+    name = library or manifest.source.library
+    if not name:
+        raise ConfigError("No library given: pass --library, or set source.library in the manifest.")
+    return store.require_library(LibraryRef.parse(name).name)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        docx_writer.usual_permissions(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str], *,
+                  template: Path | None = None) -> list[Path]:
+    """Write each format as ``output_dir/name.<ext>``, each through a temporary file."""
+    unknown = [f for f in fmts if f not in ("docx", "md")]
+    if unknown:
+        raise ConfigError(f"Unknown format '{unknown[0]}'; use docx, md or docx,md.")
+    if template is not None:
+        docx_writer.check_template(template)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if "docx" in fmts:
+        paths.append(docx_writer.write_docx(doc, output_dir / f"{name}.docx", template=template))
+    if "md" in fmts:
+        path = output_dir / f"{name}.md"
+        _write_text(path, markdown_writer.to_markdown(doc))
+        paths.append(path)
+    return paths
+
+
+def render_bibliography(store: Store, manifest: Manifest, *, output_dir: Path, library: str | None = None,
+                        collections: Sequence[str] | None = None, style: str | None = None,
+                        fmts: Sequence[str] | None = None, template: Path | None = None,
+                        sort: str | None = None, toc: bool | None = None) -> RenderOutcome:
+    """What ``zotcurate render`` does: source → Document → files."""
+    fmt_list = list(fmts or manifest.formats)
+    tpl = template or manifest.template
+    if tpl is not None:
+        docx_writer.check_template(tpl)  # fail before any work
+    formatter = CitationFormatter(style=style or manifest.style, locale=manifest.locale)
+    lib = open_source(store, manifest, library)
+    result = build_document(store, lib, manifest, collections=collections, sort=sort, toc=toc, formatter=formatter)
+    paths = write_outputs(result.document, output_dir, manifest.output_name, fmt_list, template=tpl)
+    return RenderOutcome(paths, result.entries, result.problems)
+
+
+__all__ = ["FootnoteRef", "RenderOutcome", "RenderResult", "build_document", "french_date", "render_bibliography",
+           "resolve_parts", "sort_entries", "write_outputs"]
