@@ -1,0 +1,105 @@
+"""``zotcurate links``: audit the URLs and DOIs of a library's items, from the store."""
+
+from __future__ import annotations
+
+import click
+
+from .. import links as linkaudit
+from ..errors import ExitCode
+from ..output import progress_for
+from . import AppContext, cli, pass_app
+
+
+@cli.command("links")
+@click.option("--library", "-l", "library", metavar="LIB", help="The library to audit (default: the configured one).")
+@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
+              help="Only items of this collection (key or path) and its sub-collections; repeatable.")
+@click.option("--max-age", metavar="AGE", help="Re-check only links whose last success is older than this "
+              "(30d, 12h, 2w); failures are always re-checked. Default: check every link.")
+@click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True,
+              help="Requests in flight at once, all hosts together.")
+@click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Requests in flight at once on one host (redirect hops count against the host they reach).")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=20.0, show_default=True, metavar="S",
+              help="Seconds to wait for an answer (the connection itself: at most 10 s).")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Extra attempts after 429, 5xx or a dropped connection (Retry-After is honoured).")
+@click.option("--confirm-after", type=click.IntRange(1, 30), default=1, show_default=True, metavar="N",
+              help="Call a link broken only after N failed audits at least a day apart; until then it is transient.")
+@click.option("--doi-resolver", metavar="URL", help="DOI resolver base URL [env ZOTCURATE_DOI_RESOLVER; "
+              f"default {linkaudit.DEFAULT_DOI_RESOLVER}].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
+              show_default=True)
+@click.option("--all", "all_links", is_flag=True, help="In the table, list the links that are fine as well.")
+@click.option("--fail-on", type=click.Choice(["broken", "never"]), default="broken", show_default=True,
+              help="Exit with status 1 when broken links are found, or never.")
+@click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate on items whose link answered.")
+@click.option("--tag-broken", metavar="TAG", help="Write-back: add TAG to items with a broken link, remove it "
+              "from items whose links recovered.")
+@click.option("--fix-redirects", is_flag=True, help="Write-back: replace a URL that moved permanently by its new address.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the planned changes to Zotero (without it: only show the plan).")
+@click.pass_context
+@pass_app
+def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collections: tuple[str, ...],
+              max_age: str | None, concurrency: int, per_host: int, timeout: float, retries: int,
+              confirm_after: int, doi_resolver: str | None, fmt: str, all_links: bool, fail_on: str,
+              update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool) -> None:
+    """Audit the links (URL and DOI) of the items: ok, redirected, broken, transient, blocked, invalid.
+
+    \b
+    Examples:
+      zotcurate links --max-age 30d
+      zotcurate links -c "Numérique et santé/1. Données de cadrage" --format md > liens.md
+      zotcurate links --tag-broken lien-mort --fix-redirects --update-access-date --apply
+
+    Every check is kept in the store: reports say since when a link is broken and what
+    changed since the previous audit. Exit status 1 when broken links are found
+    (unless --fail-on never), 130 when interrupted (what was checked is kept).
+    """
+    settings = app.settings(library=library)
+    ref = settings.require_library()
+    with app.open_store(settings) as store:
+        lib = store.require_library(ref.name)
+        coll_keys: tuple[str, ...] | None = None
+        if collections:
+            keys: list[str] = []
+            for path in collections:
+                root = store.resolve_collection(lib, path)
+                keys += [c.key for c in store.descendants(lib, root.key) if c.key not in keys]
+            coll_keys = tuple(keys)
+        options = linkaudit.LinkOptions(
+            concurrency=concurrency, per_host=per_host, read_timeout=timeout, connect_timeout=min(timeout, 10.0),
+            retries=retries, confirm_after=confirm_after, collections=coll_keys,
+            max_age=linkaudit.parse_age(max_age) if max_age else None,
+            doi_resolver=doi_resolver or app.env.get("ZOTCURATE_DOI_RESOLVER") or linkaudit.DEFAULT_DOI_RESOLVER,
+        )
+        with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
+            audit = linkaudit.audit_links(store, lib, options, progress=progress)
+        click.echo(linkaudit.format_report(audit, fmt, all_links=all_links), nl=False)
+        wants_writeback = update_access_date or tag_broken or fix_redirects
+        if wants_writeback and not audit.interrupted:
+            _writeback(app, settings, store, lib, audit, update_access_date=update_access_date,
+                       tag_broken=tag_broken, fix_redirects=fix_redirects, apply_=apply_)
+    if audit.interrupted:
+        click.echo("Interrupted: what was checked is kept; run the same command again to go on.", err=True)
+        ctx.exit(int(ExitCode.INTERRUPTED))
+    if fail_on == "broken" and audit.broken:
+        ctx.exit(int(ExitCode.FINDINGS))
+
+
+def _writeback(app: AppContext, settings, store, lib, audit, *, update_access_date: bool,  # type: ignore[no-untyped-def]
+               tag_broken: str | None, fix_redirects: bool, apply_: bool) -> None:
+    from ..links_writeback import apply_link_changes, format_plan, plan_link_changes  # noqa: PLC0415
+
+    plan = plan_link_changes(store, lib, audit, update_access_date=update_access_date, tag_broken=tag_broken,
+                             fix_redirects=fix_redirects)
+    click.echo(format_plan(plan, applied=False), err=True, nl=False)
+    if not apply_:
+        if plan:
+            click.echo("Nothing was written to Zotero: add --apply to write these changes.", err=True)
+        return
+    if not plan:
+        return
+    with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
+        result = apply_link_changes(settings, store, lib, plan, progress=progress)
+    click.echo(result, err=True)
