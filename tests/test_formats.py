@@ -371,3 +371,34 @@ def test_malformed_file_exits_7_and_leaves_the_store_untouched(
     assert err.startswith("Error: ") and "Traceback" not in err
     assert re.search(message, err), err
     assert _item_count(tmp_path, "file:ns") == 99  # the previous content is still there
+
+
+def test_rich_titles_and_latex_specials_survive_a_bibtex_round_trip(tmp_path: Path) -> None:
+    title = ('Le <i>Lancet</i> & l\'<span class="nocase">iPhone</span> : 50 % de CO<sub>2</sub>, '
+             'a_b ~ <span style="font-variant:small-caps;">Sc</span> #1 $5')
+    data = {"key": "ABCD2345", "itemType": "journalArticle", "title": title, "publicationTitle": "Santé & Co",
+            "creators": [{"creatorType": "author", "lastName": "Ducros", "firstName": "Émile"}],
+            "date": "2024-06", "pages": "3–7"}
+    text = write_bibtex([data])
+    assert r"\emph{Lancet} \& l'{iPhone} : 50 \% de CO\textsubscript{2}" in text
+    assert "pages = {3--7}" in text and "journal = {Santé \\& Co}" in text
+    path = tmp_path / "rich.bib"
+    path.write_text(text, encoding="utf-8")
+    back = read_bibtex(path).items[0]["data"]
+    assert back["title"] == title
+    assert (back["publicationTitle"], back["pages"], back["date"]) == ("Santé & Co", "3-7", "2024-06")
+    assert back["creators"] == data["creators"]
+
+
+@pytest.mark.parametrize(("latex", "text"), [
+    (r"sant\'e : cr\'eation", "santé : création"),
+    (r"\'{E}cole \`a na\"ive", "École à naïve"),
+    (r"{\'e}t{\'e} \c{c}a \^{\i}le", "été ça île"),
+    (r"\textit{Revue} \textbf{X}", "<i>Revue</i> <b>X</b>"),
+    (r"50\% \& co~1", "50% & co\u00a01"),
+    (r"a \{b\} \$5 \#1 x\_y", "a {b} $5 #1 x_y"),
+])
+def test_latex_becomes_unicode(tmp_path: Path, latex: str, text: str) -> None:
+    path = tmp_path / "one.bib"
+    path.write_text(f"@book{{k1,\n  title = {{{latex}}},\n  year = {{2020}}\n}}\n", encoding="utf-8")
+    assert read_bibtex(path).items[0]["data"]["title"] == text

@@ -19,7 +19,7 @@ import bibtexparser
 from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode, splitname
 
-from .csljson import key_for, parse_date
+from .csljson import _MONTHS, key_for, parse_date
 from .errors import InputFileError
 from .formats import ParsedFiles
 from .zschema import ZoteroSchema, load_schema
@@ -48,7 +48,8 @@ EXPORT_TYPES = {
 }
 
 _MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
+_LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}",
+                   "^": r"\textasciicircum{}"}
 
 # Words Better BibTeX's shorttitle skips (its English list), plus the French ones of our libraries.
 _SKIP_WORDS = {
@@ -172,9 +173,13 @@ def _unwrap_commands(value: str, markup: bool) -> str:
 
 def _clean(value: str, markup: bool = False) -> str:
     """LaTeX → Unicode, protective braces dropped, whitespace collapsed."""
-    text = _to_unicode(_unwrap_commands(value, markup))
-    text = text.replace("{", "").replace("}", "").replace("~", "\u00a0")
-    return re.sub(r"\s+", " ", text).strip()
+    # A bare ~ is LaTeX's no-break space; \textasciitilde{} (converted below) is a real tilde.
+    value = re.sub(r"(?<!\\)~", "\u00a0", value)
+    # Escaped braces are text: keep them apart from the grouping braces that are dropped.
+    value = value.replace("\\{", "\x05").replace("\\}", "\x06")
+    text = _to_unicode(_unwrap_commands(value, markup)).replace("{", "").replace("}", "")
+    text = re.sub(r"\\([&%$#_])", r"\1", text).replace("\x05", "{").replace("\x06", "}")
+    return re.sub(r"[ \t\r\n]+", " ", text).strip(" \t\r\n")
 
 
 def _clean_title(value: str) -> str:
@@ -240,6 +245,8 @@ def _set(data: dict[str, Any], valid: set[str], base_map: dict[str, str], field:
 
 
 def _month_number(value: str) -> int | None:
+    if value.strip().lower() in _MONTHS:  # full English or French names
+        return _MONTHS[value.strip().lower()]
     v = value.strip().lower()[:3]
     if v in _MONTH_NAMES:
         return _MONTH_NAMES.index(v) + 1
@@ -454,10 +461,32 @@ def _escape(text: str) -> str:
     return result + "}" * depth if depth else result
 
 
+# Zotero's rich-text tags in titles → LaTeX, as Better BibTeX writes them.
+_TAGS_OUT = {"i": r"\emph{", "em": r"\emph{", "b": r"\textbf{", "strong": r"\textbf{",
+             "sup": r"\textsuperscript{", "sub": r"\textsubscript{", "nocase": "{", "sc": r"\textsc{"}
+
+
 def _escape_title(text: str) -> str:
-    marked = re.sub(r'<span class="nocase">(.*?)</span>', lambda m: _NOCASE_OPEN + m[1] + _NOCASE_CLOSE, text)
-    escaped = _escape(_plain(marked))
-    return escaped.replace(_NOCASE_OPEN, "{").replace(_NOCASE_CLOSE, "}")
+    out: list[str] = []
+    stack: list[bool] = []  # per open tag: whether it produced a closing brace
+    for part in re.split(r"(<[^>]+>)", text):
+        m = re.match(r"<(/?)(\w+)([^>]*)>$", part)
+        if not m:
+            out.append(_escape(part))
+            continue
+        closing, tag, attrs = m[1], m[2].lower(), m[3]
+        if tag == "span":
+            tag = "nocase" if "nocase" in attrs else ("sc" if "small-caps" in attrs else "span")
+        if closing:
+            if stack and stack.pop():
+                out.append("}")
+        elif tag in _TAGS_OUT:
+            out.append(_TAGS_OUT[tag])
+            stack.append(True)
+        else:
+            stack.append(False)  # unknown markup is dropped, its text kept
+    out.extend("}" for opened in stack if opened)
+    return "".join(out)
 
 
 def _name(creator: dict[str, Any]) -> str:
