@@ -121,7 +121,7 @@ def _block(block: Block, doc: Document) -> list[dict[str, Any]]:
         attr = [block.anchor or "", [], []]
         return [{"t": "Header", "c": [max(1, min(block.level, 9)), attr, _inlines(list(block.spans), doc)]}]
     if isinstance(block, ListBlock):
-        items = [[{"t": "Plain", "c": _inlines(item, doc)}] for item in block.items]
+        items = [[{"t": "Para", "c": _inlines(item, doc)}] for item in block.items]
         node = ({"t": "OrderedList", "c": [[1, {"t": "Decimal"}, {"t": "Period"}], items]}
                 if block.ordered else {"t": "BulletList", "c": items})
         return _styled([node], block.role)

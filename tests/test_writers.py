@@ -1,0 +1,283 @@
+"""The Markdown and Word writers, read back: Markdown with a CommonMark parser (plus the
+footnote plugin), .docx with python-docx and by unzipping its XML."""
+
+from __future__ import annotations
+
+import html
+import re
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import docx
+import pytest
+from docx.shared import Cm
+from markdown_it import MarkdownIt
+from mdit_py_plugins.footnote import footnote_plugin
+
+from zotcurate.document import (
+    CITATION, COMMENTARY, LINK, Document, Heading, ListBlock, Paragraph, clean_text,
+)
+from zotcurate.docx_writer import ROLE_STYLES, check_template, write_docx
+from zotcurate.errors import ConfigError, RenderError
+from zotcurate.markdown_writer import to_markdown
+from zotcurate.textmodel import Span
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+HOSTILE = [
+    "*pas gras* et **pas gras non plus**",
+    "_souligné_ et __double__",
+    "[pas un lien](http://example.org) et [^1] et ![image](x.png)",
+    "<script>alert('x')</script> <b>balise</b> &amp; &copy; &#233;",
+    "# pas un titre",
+    "| a | b |",
+    "`code` et ``double``",
+    "1. pas une liste",
+    "2) non plus",
+    "- ni ceci",
+    "+ ni cela",
+    "> pas une citation",
+    "---",
+    "===",
+    ": pas une définition",
+    "A. Martin a écrit",
+    "    quatre espaces",
+    "\\ barre oblique \\* inverse",
+    "~~barré~~ et ^exposant^ et $x$ et @clef",
+    "Titre : C# et F# ###",
+    "<http://autolien.org> et <mail@example.org>",
+]
+
+
+def md_parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").use(footnote_plugin)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(fragment: str) -> str:
+    p = _Text()
+    p.feed(fragment)
+    return re.sub(r"\s+", " ", "".join(p.parts)).strip()
+
+
+def paragraphs_html(markdown: str) -> list[str]:
+    """Each top-level block of the rendered HTML, in order."""
+    rendered = md_parser().render(markdown)
+    return re.findall(r"<(p|h\d|ul|ol|blockquote|pre|hr|table)[ >].*?</\1>|<hr />", rendered, re.S)
+
+
+def render_blocks(markdown: str) -> list[tuple[str, str]]:
+    """(tag, text) for every block the parser sees."""
+    tokens = md_parser().parse(markdown)
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.type.endswith("_open") and tok.level == 0 and tok.type != "footnote_block_open":
+            inline = next((t for t in tokens[i + 1:] if t.type == "inline"), None)
+            out.append((tok.tag, inline.content if inline else ""))
+        if tok.type == "footnote_block_open":
+            break
+    return out
+
+
+# -- Markdown -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_escapes_user_text_so_it_renders_as_written(text: str) -> None:
+    doc = Document(title=text)
+    doc.blocks += [
+        Heading(1, [Span(text)]),
+        Paragraph([Span(text)], role=CITATION),
+        Paragraph([Span("avant "), Span(text, italic=True), Span(" après")], role=COMMENTARY),
+        ListBlock([[Span(text)], [Span(text, bold=True)]]),
+    ]
+    md = to_markdown(doc)
+    rendered = md_parser().render(md)
+    expected = re.sub(r"\s+", " ", text).strip()
+    # Title, heading, paragraphs: exactly one element each, with the text as typed.
+    assert re.findall(r"<h1>(.*?)</h1>", rendered, re.S) and html_text(re.findall(r"<h1>(.*?)</h1>", rendered, re.S)[0]) == expected
+    assert html_text(re.findall(r"<h2>(.*?)</h2>", rendered, re.S)[0]) == expected
+    paras = re.findall(r"<p>(.*?)</p>", rendered, re.S)
+    assert [html_text(p) for p in paras] == [expected, f"avant {expected} après"]
+    # The only markup is the one we asked for: an <em> around the whole hostile text.
+    assert re.findall(r"<(?!/)(\w+)", paras[0]) == []
+    assert re.findall(r"<(?!/)(\w+)", paras[1]) == ["em"]
+    assert html_text(re.search(r"<em>(.*)</em>", paras[1], re.S).group(1)) == expected
+    items = re.findall(r"<li>(.*?)</li>", rendered, re.S)
+    assert [html_text(i) for i in items] == [expected, expected]
+    assert "<script" not in rendered and "<b>" not in rendered
+    assert re.findall(r"<(?!/)(\w+)", items[1]) == ["strong"]
+
+
+def test_markdown_formats_links_footnotes_and_lists() -> None:
+    doc = Document(title="Bibliographie", subtitle="Sous-titre", authors=["BEC Emilie"], date="2025-07")
+    note = doc.add_footnote([Span("DUPONT Jean, "), Span("Revue", italic=True), Span(", 2020. "),
+                             Span("Accéder au document", url="https://example.org/a b(1)")])
+    doc.blocks += [
+        Heading(1, [Span("Partie")]),
+        Paragraph([Span("Un texte"), note, Span(".")]),
+        Paragraph([Span("MARTIN Paul, "), Span("Santé publique.", italic=True), Span("suite")], role=CITATION),
+        Paragraph([Span("Accéder au document", url="https://doi.org/10.1000/x<y>")], role=LINK),
+        ListBlock([[Span("un")], [Span("deux")]], ordered=True),
+        ListBlock([[Span("trois")]]),
+    ]
+    md = to_markdown(doc)
+    rendered = md_parser().render(md)
+    assert md.startswith("# Bibliographie\n\n**Sous-titre**\n\nBEC Emilie, 2025-07\n\n## Partie\n")
+    # A real footnote: the call links to the note, whose text is the citation and its link.
+    assert 'class="footnote-ref"' in rendered and 'class="footnotes"' in rendered
+    foot = re.search(r'<section class="footnotes">(.*)</section>', rendered, re.S).group(1)
+    assert "DUPONT Jean, <em>Revue</em>, 2020." in foot
+    assert '<a href="https://example.org/a%20b(1)">Accéder au document</a>' in foot
+    # Emphasis that CommonMark's flanking rules would refuse falls back to inline HTML.
+    assert "<em>Santé publique.</em>suite" in rendered
+    assert '<a href="https://doi.org/10.1000/x%3Cy%3E">' in rendered
+    assert "<ol>" in rendered and "<ul>" in rendered and rendered.count("<li>") == 3
+    assert md.endswith("[^1]: DUPONT Jean, *Revue*, 2020. [Accéder au document](<https://example.org/a%20b(1)>)\n")
+
+
+def test_markdown_drops_control_characters_and_keeps_non_latin_scripts() -> None:
+    text = "Δοκιμή \x00\x07\x1b[31m 日本語のタイトル عنوان عربي \u202e\ufeff"
+    doc = Document(title="t")
+    doc.blocks.append(Paragraph([Span(text)]))
+    md = to_markdown(doc)
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", md)
+    assert "Δοκιμή" in md and "日本語のタイトル" in md and "عنوان عربي" in md
+    assert clean_text("a\x00b\x7fc") == "abc"
+
+
+# -- Word -----------------------------------------------------------------------------------
+
+def sample_document(toc: bool = False) -> Document:
+    doc = Document(title="Numérique et santé", subtitle="Bibliographie commentée", authors=["BEC Emilie"],
+                   date="2025-07", toc=toc)
+    n1 = doc.add_footnote([Span("WILLIATTE Lina, Le numérique en santé, JDSAM, 2023, pp. 18-24. "),
+                           Span("Accéder au document", url="https://example.org/williatte")])
+    n2 = doc.add_footnote([Span("Disponible sur demande", url="mailto:doc@example.org")])
+    doc.blocks += [
+        Heading(1, [Span("Introduction")]),
+        Paragraph([Span("Le numérique"), n1, Span(" et la santé"), n2, Span(".")]),
+        Heading(1, [Span("Données de cadrage")]),
+        Heading(2, [Span("Ressources pour comprendre")]),
+        Paragraph([Span("AL DAHDAH Marine, "), Span("Santé numérique", italic=True), Span(", 2024, 18 p.")],
+                  role=CITATION),
+        Paragraph([Span("Accéder au document", url="https://example.org/aldahdah?a=1&b=2")], role=LINK),
+        Paragraph([Span("Cet article "), Span("analyse", bold=True), Span(" <b>les</b> usages \x07.")],
+                  role=COMMENTARY),
+        ListBlock([[Span("premier point")], [Span("second point")]], role=COMMENTARY),
+    ]
+    return doc
+
+
+def docx_parts(path: Path) -> dict[str, str]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n).decode("utf-8") for n in zf.namelist() if n.endswith((".xml", ".rels"))}
+
+
+def test_docx_has_headings_named_styles_hyperlinks_and_real_footnotes(tmp_path: Path) -> None:
+    out = write_docx(sample_document(), tmp_path / "bib.docx")
+    d = docx.Document(str(out))
+    styles = [(p.style.name, p.text) for p in d.paragraphs]
+    assert ("Title", "Numérique et santé") in styles
+    assert ("Heading 1", "Données de cadrage") in styles
+    assert ("Heading 2", "Ressources pour comprendre") in styles
+    assert (ROLE_STYLES[CITATION], "AL DAHDAH Marine, Santé numérique, 2024, 18 p.") in styles
+    assert (ROLE_STYLES[LINK], "Accéder au document") in styles
+    assert (ROLE_STYLES[COMMENTARY], "Cet article analyse <b>les</b> usages .") in styles
+    assert [s for s, t in styles if t in ("premier point", "second point")] == [ROLE_STYLES[COMMENTARY]] * 2
+    # Italic and bold are run properties, not characters.
+    cit = next(p for p in d.paragraphs if p.style.name == ROLE_STYLES[CITATION])
+    assert [r.text for r in cit.runs if r.italic] == ["Santé numérique"]
+
+    parts = docx_parts(out)
+    body = parts["word/document.xml"]
+    rels = parts["word/_rels/document.xml.rels"]
+    # Real hyperlinks: <w:hyperlink r:id> pointing to an external relationship.
+    ids = re.findall(r'<w:hyperlink r:id="(\w+)"', body)
+    targets = dict(re.findall(r'Id="(\w+)"[^>]*Target="([^"]+)"', rels))
+    assert [html.unescape(targets[i]) for i in ids] == ["https://example.org/aldahdah?a=1&b=2"]
+    assert 'TargetMode="External"' in rels
+    # Real footnotes: two references in the text, two notes in footnotes.xml, in order.
+    assert len(re.findall(r"<w:footnoteReference w:id=", body)) == 2
+    notes = parts["word/footnotes.xml"]
+    assert "WILLIATTE Lina" in notes and notes.index("WILLIATTE") < notes.index("Disponible sur demande")
+    foot_targets = dict(re.findall(r'Id="(\w+)"[^>]*Target="([^"]+)"', parts["word/_rels/footnotes.xml.rels"]))
+    assert sorted(foot_targets[i] for i in re.findall(r'<w:hyperlink r:id="(\w+)"', notes)) == [
+        "https://example.org/williatte", "mailto:doc@example.org"]
+    # Control characters never reach the XML.
+    assert "\x07" not in body
+
+
+def test_docx_named_styles_come_from_the_bundled_reference_document(tmp_path: Path) -> None:
+    out = write_docx(sample_document(), tmp_path / "bib.docx")
+    d = docx.Document(str(out))
+    citation = d.styles[ROLE_STYLES[CITATION]]
+    assert citation.font.bold is True and citation.paragraph_format.keep_with_next is True
+    assert d.styles[ROLE_STYLES[COMMENTARY]].base_style.name == "Body Text"
+    # Footnotes run through the whole document (LibreOffice would otherwise restart per chapter).
+    assert 'w:numRestart w:val="continuous"' in docx_parts(out)["word/document.xml"]
+
+
+def test_docx_table_of_contents_is_optional(tmp_path: Path) -> None:
+    without = docx_parts(write_docx(sample_document(), tmp_path / "a.docx"))["word/document.xml"]
+    with_toc = docx_parts(write_docx(sample_document(toc=True), tmp_path / "b.docx"))["word/document.xml"]
+    assert "TOC \\o" not in without
+    # A real TOC field (Word fills it on opening: it is marked dirty) under our title.
+    assert 'TOC \\o &quot;1-3&quot;' in with_toc and 'w:fldCharType="begin" w:dirty="true"' in with_toc
+    assert "Sommaire" in with_toc
+
+
+def test_docx_template_gives_styles_and_page_setup(tmp_path: Path) -> None:
+    template = tmp_path / "maison.docx"
+    t = docx.Document()
+    section = t.sections[0]
+    section.page_width, section.page_height = Cm(14.8), Cm(21)  # A5
+    section.left_margin = Cm(1.5)
+    style = t.styles.add_style(ROLE_STYLES[COMMENTARY], 1)
+    style.font.name = "Garamond"
+    style.font.italic = True
+    t.save(str(template))
+
+    out = write_docx(sample_document(), tmp_path / "bib.docx", template=template)
+    d = docx.Document(str(out))
+    # Lengths go through twips (1/1440 in), hence the rounding.
+    assert round(d.sections[0].page_width.cm, 1) == 14.8 and round(d.sections[0].left_margin.cm, 1) == 1.5
+    comm = d.styles[ROLE_STYLES[COMMENTARY]]
+    assert comm.font.name == "Garamond" and comm.font.italic is True
+    # A style the template lacks is still created, so the document stays restylable.
+    assert ROLE_STYLES[CITATION] in [s.name for s in d.styles]
+
+
+def test_a_bad_template_is_a_clear_error_and_no_file_is_left(tmp_path: Path) -> None:
+    not_docx = tmp_path / "notes.docx"
+    not_docx.write_text("pas un document Word", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not a .docx file"):
+        check_template(not_docx)
+    with pytest.raises(ConfigError, match="does not exist"):
+        write_docx(sample_document(), tmp_path / "x.docx", template=tmp_path / "absent.docx")
+
+    # A zip that looks like a .docx but is not: pandoc fails, nothing partial is left behind.
+    fake = tmp_path / "fake.docx"
+    with zipfile.ZipFile(fake, "w") as zf:
+        zf.writestr("word/document.xml", "<not-xml")
+        zf.writestr("word/styles.xml", "<not-xml")
+    with pytest.raises(RenderError):
+        write_docx(sample_document(), tmp_path / "out" / "bib.docx", template=fake)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_docx_replaces_an_existing_file_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "bib.docx"
+    target.write_bytes(b"old")
+    write_docx(sample_document(), target)
+    assert zipfile.is_zipfile(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bib.docx"]
