@@ -405,9 +405,10 @@ def test_hostile_items_give_output_or_an_isolated_error(centre):
     assert plain(by_id["scripts"].spans) == ("ИВАНОВ Пётр, 王 芳, Цифровое здоровье · 数字健康 · الصحة الرقمية, "
                                              "Σύγχρονη Υγεία.")
     # Zotero's rich-text tags become formatting; anything else (and mis-nested tags) stays literal text.
-    assert plain(by_id["html"].spans) == ("<script>alert('x')</script> gras et</b> croisé &amp; <a href='x'>, Site, "
+    assert plain(by_id["html"].spans) == ("<script>alert('x')</script> gras et croisé</i> &amp; <a href='x'>, Site, "
                                           "en ligne.")
-    assert [s.text for s in by_id["html"].spans if s.bold] == ["gras "]
+    assert [(s.text, s.bold, s.italic) for s in by_id["html"].spans if s.bold or s.italic] == [
+        ("gras ", True, False), ("et", True, True)]
     assert plain(by_id["raw-date"].spans) == "T, 2019-03."
     assert plain(by_id["literal-date"].spans) == "T, printemps 2020."
     assert plain(by_id["numbers"].spans) == "42, vol. 3, 7.5, p. 12."

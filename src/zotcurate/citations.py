@@ -182,7 +182,7 @@ _TAG_FLAGS = {"i": "italic", "b": "bold", "sup": "superscript", "sub": "subscrip
 
 def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
     """Split text on Zotero's rich-text tags: (text, flags, nocase) runs.
-    Unbalanced or unknown tags are kept as literal text."""
+    Unknown tags and closing tags that close nothing are kept as text."""
     runs: list[tuple[str, frozenset[str], bool]] = []
     stack: list[tuple[str, str | None]] = []  # (tag, flag or "nocase")
     position = 0
@@ -200,8 +200,8 @@ def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
         else:
             effect = _TAG_FLAGS[tag]
         if closing:
-            if not stack or stack[-1][0] != tag:
-                continue  # unbalanced: literal
+            if all(t != tag for t, _ in stack):
+                continue  # closes nothing: literal
         elif tag == "span" and not attrs:
             continue
         flags = frozenset(e for _, e in stack if e != "nocase")
@@ -210,7 +210,10 @@ def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
             runs.append((text[position:match.start()], flags, nocase))
         position = match.end()
         if closing:
-            stack.pop()
+            # Mis-nested tags: close everything opened since, so formatting
+            # never leaks into the rest of the field.
+            while stack.pop()[0] != tag:
+                pass
         else:
             stack.append((tag, effect))
     if position < len(text):
