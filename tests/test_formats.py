@@ -241,7 +241,7 @@ def test_malformed_csl_entries_name_file_and_entry(tmp_path: Path) -> None:
 
 def test_better_bibtex_export_is_read_as_zotero_items() -> None:
     parsed = read_bibtex(FIXTURES / "bbt-export.bib")
-    report, web, chapter, article, misc = (o["data"] for o in parsed.items)
+    report, web, chapter, article, misc, has = (o["data"] for o in parsed.items)
     assert report["itemType"] == "report"
     assert report["title"] == 'Les établissements de santé : panorama <span class="nocase">DREES</span> 2023'
     assert report["creators"][0] == {"creatorType": "author",
@@ -265,7 +265,11 @@ def test_better_bibtex_export_is_read_as_zotero_items() -> None:
         "Journal de Droit de la Santé et de l'Assurance Maladie", "1", "24")
     assert misc["title"] == '<span class="nocase">Protected Capitals</span> and Über ça'
     assert misc["url"] == "https://example.org/x_y"
-    assert len({o["key"] for o in parsed.items}) == 5
+    # A BibLaTeX @report with a @string macro for the institution and a page count.
+    assert (has["itemType"], has["institution"], has["reportType"], has["pages"], has["date"]) == (
+        "report", "Haute Autorité de santé", "Fiche", "8", "2022-04")
+    assert has["title"] == "Qualité et sécurité du télésoin : critères d'éligibilité"
+    assert len({o["key"] for o in parsed.items}) == 6
 
 
 def test_bibtex_written_then_read_gives_the_same_items(tmp_path: Path) -> None:
@@ -344,8 +348,8 @@ def test_csl_json_and_bibtex_export_of_a_collection(run, tmp_path: Path) -> None
 
 def test_csl_json_and_bibtex_files_import(run, tmp_path: Path) -> None:
     code, out, _ = run("import", str(FIXTURES / "sample.csl.json"), str(FIXTURES / "bbt-export.bib"), "-l", "file:mix")
-    assert code == 0 and "Imported 9 items and 0 collections into file:mix." in out
-    assert _item_count(tmp_path, "file:mix") == 9
+    assert code == 0 and "Imported 10 items and 0 collections into file:mix." in out
+    assert _item_count(tmp_path, "file:mix") == 10
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
