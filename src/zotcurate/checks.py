@@ -341,6 +341,18 @@ def _describe(tokens: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _field_of(token: str) -> str:
+    """The Zotero field a token lives in (what the ``field`` column of a finding shows)."""
+    if token == "creator" or token.startswith("creator:"):
+        return "creators"
+    if token == "commentary":
+        return "abstractNote"
+    for prefix, name in (("note:", "note"), ("tag:", "tags"), ("extra:", "extra")):
+        if token.startswith(prefix):
+            return name
+    return token
+
+
 def _requirement_findings(reqs: Sequence[Requirement], ctx: _Ctx) -> Iterable[Finding]:
     key = ctx.item.key
     for req in reqs:
@@ -348,7 +360,7 @@ def _requirement_findings(reqs: Sequence[Requirement], ctx: _Ctx) -> Iterable[Fi
             continue
         if any(_present(t, ctx) for t in req.any_of):
             continue
-        field_name = req.any_of[0] if len(req.any_of) == 1 else None
+        field_name = _field_of(req.any_of[0])
         if req.when:
             message = f"Has {_describe(req.when)} but no {_describe(req.any_of)}."
         else:

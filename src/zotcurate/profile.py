@@ -235,7 +235,7 @@ class _Source:
 
     def line_of(self, needle: str, *, after: int = 0) -> int:
         quoted = re.compile(r"""(["'])""" + re.escape(needle) + r"""\1""")
-        bare = re.compile(r"(?<![\w:.-])" + re.escape(needle) + r"(?![\w-])")
+        bare = re.compile(r"(?<![\w-])" + re.escape(needle) + r"(?![\w-])")
         for pattern in (quoted, bare):
             for start in (after, 0):
                 for i in range(start, len(self.lines)):
@@ -418,7 +418,8 @@ def _check_token(token: str, item_type: str, src: _Source, schema: ZoteroSchema,
         return
     if resolve_token(schema, item_type, token) is None:
         raise src.error(token, f"{item_type} has no field '{token}'",
-                        [*schema.fields(item_type), *PSEUDO_TOKENS], after)
+                        [*schema.fields(item_type), *schema.base_fields(item_type).values(), *PSEUDO_TOKENS],
+                        after)
 
 
 # -- showing -----------------------------------------------------------------------
