@@ -80,8 +80,8 @@ def parse_date(value: str) -> dict[str, Any]:
     if m := _ISO_DATE.match(text):
         year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
     elif m := _NUMERIC_DATE.match(text):
-        # Zotero reads D/M/Y or M/D/Y by UI locale; zotcurate's locale is fr-FR, so day first
-        # (unless the first number cannot be a month... it then is the day anyway).
+        # Zotero reads D/M/Y or M/D/Y by UI locale; zotcurate's locale is fr-FR, so day first,
+        # unless only the other order gives a valid month (03/15/2020).
         day, month, year = int(m[1]), int(m[2]), int(m[3])
         if month > 12 and day <= 12:
             day, month = month, day
@@ -250,8 +250,8 @@ def _apply_note_fields(item: dict[str, Any], schema: ZoteroSchema) -> None:
     note = item.get("note")
     if not isinstance(note, str) or not note:
         return
-    text_vars = set(schema.csl_text_fields) | set(_EXTRA_CSL_VARS) | {v.upper() for v in _EXTRA_UPPER_VARS}
-    text_vars |= {"DOI", "ISBN", "ISSN", "PMCID", "PMID", "URL", "archive_location"}
+    text_vars = set(schema.csl_text_fields) | _EXTRA_CSL_VARS | {v.upper() for v in _EXTRA_UPPER_VARS}
+    text_vars |= {"archive_location"}
     cheater = re.compile(r"^\{:([\-a-zA-Z_]+):\s*(.*)\}$")
     keep: list[str] = []
     names: dict[str, list[dict[str, str]]] = {}
@@ -277,7 +277,7 @@ def _apply_note_fields(item: dict[str, Any], schema: ZoteroSchema) -> None:
                 names.setdefault(key, []).append({"family": parts[0], "given": parts[1]})
             else:
                 names.setdefault(key, []).append({"literal": val})
-        elif key in text_vars and key not in ("note",):
+        elif key in text_vars and key != "note":
             if not item.get(key):
                 item[key] = val
             else:
