@@ -499,3 +499,28 @@ def test_link_urls_never_carry_the_api_key(zotero_example):
     assert page.status == 200 and p.api_key not in page.headers["Link"]
     nxt = urlsplit(page.links()["next"])
     assert parse_qs(nxt.query) == {"limit": ["10"], "start": ["10"]}
+
+
+def test_single_object_writes_on_missing_objects_follow_zotero(zotero_example):
+    p = zotero_example
+    assert call(p, "PATCH", f"{p.prefix}/items/TPMBJWNV", book("x")).status == 404
+    assert call(p, "PATCH", f"{p.prefix}/items/TPMBJWVH", book("x"), If_Unmodified_Since_Version="123").status == 404
+    created = call(p, "PATCH", f"{p.prefix}/items/TPMBWVZH", book("créé"), If_Unmodified_Since_Version="0")
+    assert created.status == 204 and created.version == 2
+    assert get(p, f"{p.prefix}/items/TPMBWVZH").json()["data"]["title"] == "créé"
+    missing = call(p, "POST", f"{p.prefix}/items", [dict(book("x"), key="TPMBJSWV", version=123)])
+    assert missing.json()["failed"]["0"] == {
+        "key": "TPMBJSWV", "code": 404, "message": "item doesn't exist (expected version 123; use 0 instead)"}
+    p.put_item(p.prefix, {"key": "SKJ3FVUF", "title": "autre"})  # library 3, item 3
+    stale = call(p, "PUT", f"{p.prefix}/items/ZWUW9UXX", book("y"), If_Unmodified_Since_Version="0")
+    assert stale.status == 412 and stale.version == 3  # the library version, as Zotero
+
+
+def test_tags_since_lists_only_new_tags(zotero_server):
+    p = zotero_server
+    first = p.put_item(p.prefix, book("a", tags=[{"tag": "a"}, {"tag": "aa"}, {"tag": "b"}]))
+    p.put_item(p.prefix, book("b", tags=[{"tag": "b"}, {"tag": "c"}, {"tag": "cc", "type": 1}]))
+    new = get(p, f"{p.prefix}/tags?since={first['version']}").json()
+    assert sorted((t["tag"], t["meta"]["type"]) for t in new) == [("c", 0), ("cc", 1)]
+    assert get(p, f"{p.prefix}/tags").headers["Total-Results"] == "5"
+    assert get(p, f"{p.prefix}/tags", If_Modified_Since_Version=str(p.library_version(p.prefix))).status == 304

@@ -192,6 +192,8 @@ class _Library:
     # deletion log: kind ("item", "collection", "search", "tag") -> key/name -> version at deletion
     deleted: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"item": {}, "collection": {}, "search": {}, "tag": {}})
+    # tag name -> library version at which the tag first appeared (tags?since= is about new tags)
+    tag_versions: dict[str, int] = field(default_factory=dict)
     group_version: int = 0
     group_data: dict[str, Any] = field(default_factory=dict)
     # ordered key lists for list requests, valid for one library version (paging 20,000 items
@@ -231,6 +233,10 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API and httpx pools expect
     timeout = 60  # an idle keep-alive connection frees its thread after a minute
+    # Headers and body leave in one write, without Nagle: otherwise every keep-alive response
+    # waits ~40 ms for the client's delayed ACK.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:
@@ -549,6 +555,8 @@ class FakeZotero:
                         data.setdefault("conditions", [])
                     store[key] = data
                     log.pop(key, None)
+                    if kind == "item":
+                        _note_tags(lib, data, version)
             return version
 
     # ------------------------------------------------------------------ state helpers
@@ -593,6 +601,8 @@ class FakeZotero:
                     data["dateModified"] = now
             store[key] = data
             lib.deleted[kind].pop(key, None)
+            if kind == "item":
+                _note_tags(lib, data, lib.version)
         return lib.version
 
     def _delete(self, lib: _Library, kind: str, keys: Iterable[str]) -> bool:
@@ -1118,9 +1128,9 @@ class FakeZotero:
                 continue
             if what == "coll" and arg not in d.get("collections", ()):
                 continue
-            if since is not None and d["version"] <= since:
-                continue
             for t in d.get("tags", ()):
+                if since is not None and lib.tag_versions.get(t["tag"], 0) <= since:
+                    continue
                 tk = (t["tag"], int(t.get("type") or 0))
                 counts[tk] = counts.get(tk, 0) + 1
         names = sorted(counts, key=lambda tk: (tk[0].lower(), tk[1]),
@@ -1253,7 +1263,7 @@ class FakeZotero:
             if "dateAdded" in obj and obj["dateAdded"] != existing.get("dateAdded"):
                 raise _ObjectFailure(400, "'dateAdded' cannot be modified for existing items")
         elif given_version:
-            raise _ObjectFailure(404, f"{label} doesn't exist (specified version {given_version})")
+            raise _ObjectFailure(404, f"{kind} doesn't exist (expected version {given_version}; use 0 instead)")
         if not key:
             key = self._new_key(lib, kind)
         new = self._merge(kind, existing if patch else None, obj, key)
@@ -1322,13 +1332,14 @@ class FakeZotero:
         existing = lib.objects[kind].get(obj_key)
         expected = _int_header(req, "if-unmodified-since-version")
         if existing is None:
-            if req.method == "PATCH":
+            # A missing object may only be created with version 0 (header or property), as Zotero.
+            if expected != 0 and body.get("version") != 0:
                 raise _HTTPError(404, f"{_KINDS[kind][2]} not found")
         elif expected is not None:
             if existing["version"] > expected:
                 raise _HTTPError(412, f"{_KINDS[kind][2]} has been modified since specified version "
                                       f"(expected {expected}, found {existing['version']})",
-                                 {"Last-Modified-Version": str(existing["version"])})
+                                 {"Last-Modified-Version": str(lib.version)})
             body = {k: v for k, v in body.items() if k != "version"}  # the header decided
         try:
             new, existing = self._prepare(lib, kind, body, expected is not None, {},
@@ -1363,7 +1374,7 @@ class FakeZotero:
         if data["version"] > expected:
             raise _HTTPError(412, f"{_KINDS[kind][2]} has been modified since specified version "
                                   f"(expected {expected}, found {data['version']})",
-                             {"Last-Modified-Version": str(data["version"])})
+                             {"Last-Modified-Version": str(lib.version)})
         self._delete(lib, kind, [obj_key])
         return _Response(204, {"Last-Modified-Version": str(lib.version)})
 
@@ -1387,6 +1398,7 @@ class FakeZotero:
             version = self._commit(lib, "item", changed)
             for name in names:
                 lib.deleted["tag"][name] = version
+                lib.tag_versions.pop(name, None)
         return _Response(204, {"Last-Modified-Version": str(lib.version)})
 
 
@@ -1443,6 +1455,14 @@ def _int_header(req: RecordedRequest, name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise _HTTPError(400, f"Invalid {name} header '{raw}'") from None
+
+
+def _note_tags(lib: _Library, data: Mapping[str, Any], version: int) -> None:
+    for tag in data.get("tags", ()):
+        name = tag.get("tag") if isinstance(tag, dict) else None
+        if name and name not in lib.tag_versions:
+            lib.tag_versions[name] = version
+            lib.deleted["tag"].pop(name, None)
 
 
 def _normalise_item(data: dict[str, Any]) -> None:
