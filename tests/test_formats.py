@@ -299,9 +299,17 @@ def test_citation_keys_are_better_bibtex_like_and_unique(example_items: list[dic
     assert len(entries) == len(tops) == len({e["ID"] for e in entries})
 
 
-def test_bibtex_syntax_error_names_file_and_line() -> None:
+def test_bibtex_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match=r"broken\.bib: line 6: the entry '@article\{broken2021,'"):
         read_bibtex(FIXTURES / "broken.bib")
+    notbib = tmp_path / "notes.bib"
+    notbib.write_text("Just some notes, no entries.\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"notes\.bib has no BibTeX entries"):
+        read_bibtex(notbib)
+    dup = tmp_path / "dup.bib"
+    dup.write_text("@book{a,\n title = {A}\n}\n\n@book{a,\n title = {B}\n}\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"the citation key 'a' is used twice"):
+        read_bibtex(dup)
 
 
 # --------------------------------------------------------------------------------------------

@@ -387,6 +387,9 @@ def read_bibtex(path: Path) -> ParsedFiles:
                 f"{path}: line {line}: the entry '{first}' is not valid BibTeX (unbalanced braces or a missing "
                 "comma or '='?); fix it and import again (nothing was imported)."
             )
+    if not db.entries:
+        # Importing replaces the library: an empty result from a non-BibTeX file would wipe it.
+        raise InputFileError(f"{path} has no BibTeX entries (such as @article{{key, …}}); nothing was imported.")
     schema = load_schema()
     parsed = ParsedFiles(sources=[str(path)])
     seen: dict[str, str] = {}
