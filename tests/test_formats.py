@@ -414,3 +414,13 @@ def test_latex_becomes_unicode(tmp_path: Path, latex: str, text: str) -> None:
     path = tmp_path / "one.bib"
     path.write_text(f"@book{{k1,\n  title = {{{latex}}},\n  year = {{2020}}\n}}\n", encoding="utf-8")
     assert read_bibtex(path).items[0]["data"]["title"] == text
+
+
+def test_misc_howpublished_and_et_al(tmp_path: Path) -> None:
+    path = tmp_path / "misc.bib"
+    path.write_text("@misc{a,\n author = {Smith, J. and others},\n title = {X},\n howpublished = {Agence \\& Co}\n}\n"
+                    "@misc{b,\n title = {Y},\n howpublished = {\\url{https://x.org/a_b}}\n}\n", encoding="utf-8")
+    a, b = (o["data"] for o in read_bibtex(path).items)
+    assert a["creators"] == [{"creatorType": "author", "firstName": "J.", "lastName": "Smith"}]
+    assert a["publisher"] == "Agence & Co"
+    assert b["url"] == "https://x.org/a_b" and "publisher" not in b

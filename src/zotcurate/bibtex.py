@@ -207,6 +207,8 @@ def _split_names(value: str) -> list[str]:
 def _creators(value: str, creator_type: str, where: str) -> list[dict[str, str]]:
     out = []
     for raw in _split_names(value):
+        if raw == "others":
+            continue  # BibTeX's "and others" (et al.) is not a person
         if raw.startswith("{") and raw.endswith("}") and _balanced_group(raw):
             out.append({"creatorType": creator_type, "name": _clean(raw[1:-1])})
             continue
@@ -337,8 +339,11 @@ def entry_to_zotero(entry: dict[str, str], *, schema: ZoteroSchema | None = None
             _set(data, valid, base_map, "series", value) or _set(data, valid, base_map, "seriesTitle", value)
         else:
             _set(data, valid, base_map, zfield, value)
-    if not data.get("url") and f.get("howpublished", "").lstrip("\\url{").startswith("http"):
-        _set(data, valid, base_map, "url", _clean_verbatim(re.sub(r"^\\url\{(.*)\}$", r"\1", f["howpublished"])))
+    howpublished = re.sub(r"^\\url\{(.*)\}$", r"\1", f.get("howpublished", "").strip())
+    if howpublished.startswith(("http://", "https://")):
+        _set(data, valid, base_map, "url", _clean_verbatim(howpublished))
+    elif howpublished:
+        _set(data, valid, base_map, "publisher", _clean(howpublished))
     if f.get("note"):
         extra.insert(0, _clean(f["note"]))
     if extra:
