@@ -524,3 +524,15 @@ def test_tags_since_lists_only_new_tags(zotero_server):
     assert sorted((t["tag"], t["meta"]["type"]) for t in new) == [("c", 0), ("cc", 1)]
     assert get(p, f"{p.prefix}/tags").headers["Total-Results"] == "5"
     assert get(p, f"{p.prefix}/tags", If_Modified_Since_Version=str(p.library_version(p.prefix))).status == 304
+
+
+def test_error_in_the_middle_of_pagination(zotero_example):
+    p = zotero_example
+    zot = pyzot(p)
+    p.inject(500, path=r"/items$", after=1)  # the second page fails
+    first = zot.items(limit=50)
+    assert len(first) == 50
+    with pytest.raises(zerrors.HTTPError):
+        zot.follow()
+    assert [r.status for r in p.requests] == [200, 500]
+    assert len(zot.follow()) == 49  # the same next link works once the fault is gone

@@ -41,9 +41,12 @@ Observation and fault injection:
 
 - ``server.requests``: list of :class:`RecordedRequest` (method, path, query dict, headers with
   lower-case names, body bytes, status); ``server.reset_requests()``.
-- ``server.inject(status, headers=None, body=None, path=None, method=None, times=1)``: the next
+- ``server.inject(status, headers=None, body=None, path=None, method=None, times=1, after=0)``:
   ``times`` matching requests get that response instead (e.g. 429 with/without ``Retry-After``,
-  503 + ``Retry-After``, 500). ``path`` is a regular expression searched in the request path.
+  503 + ``Retry-After``, 500), after ``after`` matching requests were served normally (a 500
+  on the third page: ``after=2``). ``path`` is a regular expression searched in the request
+  path (without the query string). A callback that raises, or a bug in the server, answers 500
+  and lands in ``server.errors`` (the ``zotero_server`` fixture fails the test on it).
 - ``server.backoff(seconds, times=1, path=None)``: add ``Backoff: <seconds>`` to the next
   matching responses (whatever their status).
 - ``server.on_request(callback, path=None, method=None, times=None)``: ``callback(request)``
@@ -75,6 +78,7 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -159,6 +163,7 @@ class _Rule:
     response: _Response | None = None
     backoff: str | None = None
     callback: Callable[[RecordedRequest], Any] | None = None
+    skip: int = 0  # matching requests to let through first
 
     def matches(self, req: RecordedRequest) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -228,6 +233,11 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeZotero
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up, or down() cutting a connection, is not worth a traceback.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -390,8 +400,8 @@ class FakeZotero:
             self.max_in_flight = self.in_flight
 
     def inject(self, status: int, headers: Mapping[str, str] | None = None, body: Any = None,
-               path: str | None = None, method: str | None = None, times: int = 1) -> None:
-        """Answer the next ``times`` matching requests with this response instead."""
+               path: str | None = None, method: str | None = None, times: int = 1, after: int = 0) -> None:
+        """Answer ``times`` matching requests with this response instead, after letting ``after`` through."""
         if body is None:
             payload = f"{status} injected by the test server".encode()
             ctype = "text/plain"
@@ -403,7 +413,8 @@ class FakeZotero:
             payload, ctype = json.dumps(body).encode("utf-8"), "application/json"
         hdrs = {"Content-Type": ctype, **{k: str(v) for k, v in (headers or {}).items()}}
         with self._meta:
-            self._rules.append(_Rule(_compile(path), method, times, response=_Response(status, hdrs, payload)))
+            self._rules.append(_Rule(_compile(path), method, times, response=_Response(status, hdrs, payload),
+                                     skip=after))
 
     def backoff(self, seconds: float, times: int = 1, path: str | None = None) -> None:
         """Add ``Backoff: <seconds>`` to the next ``times`` matching responses."""
@@ -431,6 +442,9 @@ class FakeZotero:
         with self._meta:
             for rule in self._rules:
                 if not rule.matches(req):
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
                     continue
                 if rule.callback is not None:
                     callbacks.append(rule)
@@ -737,22 +751,22 @@ class FakeZotero:
             if self.latency:
                 time.sleep(self.latency)  # outside every lock: concurrent requests overlap
             callbacks, injected, backoff = self._take_rules(req)
-            for rule in callbacks:
-                assert rule.callback is not None
-                rule.callback(req)
-            if injected is not None and injected.response is not None:
-                resp = _Response(injected.response.status, dict(injected.response.headers),
-                                 injected.response.body)
-            else:
-                try:
+            try:
+                for rule in callbacks:
+                    assert rule.callback is not None
+                    rule.callback(req)
+                if injected is not None and injected.response is not None:
+                    resp = _Response(injected.response.status, dict(injected.response.headers),
+                                     injected.response.body)
+                else:
                     resp = self._route(req, query_pairs)
-                except _HTTPError as err:
-                    resp = _Response(err.status, {"Content-Type": "text/plain", **err.headers},
-                                     err.message.encode("utf-8"))
-                except Exception as exc:  # a bug in this server: answer 500 and keep it for the test
-                    self.errors.append(exc)
-                    resp = _Response(500, {"Content-Type": "text/plain"},
-                                     f"test server error: {exc!r}".encode("utf-8"))
+            except _HTTPError as err:
+                resp = _Response(err.status, {"Content-Type": "text/plain", **err.headers},
+                                 err.message.encode("utf-8"))
+            except Exception as exc:  # a bug in this server or a callback: answer 500, keep it for the test
+                self.errors.append(exc)
+                resp = _Response(500, {"Content-Type": "text/plain"},
+                                 f"test server error: {exc!r}".encode("utf-8"))
             resp.headers.setdefault("Zotero-API-Version", "3")
             if backoff is not None:
                 resp.headers["Backoff"] = backoff
@@ -1069,6 +1083,8 @@ class FakeZotero:
         keys = self._select(req, lib, kind, scope)
         total = len(keys)
         start = _int_param(req.query, "start") or 0
+        if start < 0:
+            raise _HTTPError(400, "'start' must be a non-negative integer")
         # keys/versions have no default limit (Zotero); json defaults to 25, at most 100.
         explicit = _int_param(req.query, "limit")
         if explicit is not None and explicit < 1:
