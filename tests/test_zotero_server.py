@@ -536,3 +536,13 @@ def test_error_in_the_middle_of_pagination(zotero_example):
         zot.follow()
     assert [r.status for r in p.requests] == [200, 500]
     assert len(zot.follow()) == 49  # the same next link works once the fault is gone
+
+
+def test_permanent_fault_until_cleared(zotero_server):
+    p = zotero_server
+    p.inject(503, headers={"Retry-After": "1"}, times=None)
+    p.backoff(5, times=None)
+    assert [get(p, "/keys/current").status for _ in range(3)] == [503, 503, 503]
+    p.clear_faults()
+    ok = get(p, "/keys/current")
+    assert ok.status == 200 and "Backoff" not in ok.headers

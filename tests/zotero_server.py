@@ -45,7 +45,8 @@ Observation and fault injection:
   ``times`` matching requests get that response instead (e.g. 429 with/without ``Retry-After``,
   503 + ``Retry-After``, 500), after ``after`` matching requests were served normally (a 500
   on the third page: ``after=2``). ``path`` is a regular expression searched in the request
-  path (without the query string). A callback that raises, or a bug in the server, answers 500
+  path (without the query string); ``times=None`` = until ``server.clear_faults()``, which
+  drops every pending injection, Backoff and callback. A callback that raises, or a bug in the server, answers 500
   and lands in ``server.errors`` (the ``zotero_server`` fixture fails the test on it).
 - ``server.backoff(seconds, times=1, path=None)``: add ``Backoff: <seconds>`` to the next
   matching responses (whatever their status).
@@ -400,7 +401,8 @@ class FakeZotero:
             self.max_in_flight = self.in_flight
 
     def inject(self, status: int, headers: Mapping[str, str] | None = None, body: Any = None,
-               path: str | None = None, method: str | None = None, times: int = 1, after: int = 0) -> None:
+               path: str | None = None, method: str | None = None, times: int | None = 1,
+               after: int = 0) -> None:
         """Answer ``times`` matching requests with this response instead, after letting ``after`` through."""
         if body is None:
             payload = f"{status} injected by the test server".encode()
@@ -415,6 +417,11 @@ class FakeZotero:
         with self._meta:
             self._rules.append(_Rule(_compile(path), method, times, response=_Response(status, hdrs, payload),
                                      skip=after))
+
+    def clear_faults(self) -> None:
+        """Forget every pending injection, Backoff header and callback."""
+        with self._meta:
+            self._rules.clear()
 
     def backoff(self, seconds: float, times: int = 1, path: str | None = None) -> None:
         """Add ``Backoff: <seconds>`` to the next ``times`` matching responses."""
