@@ -73,7 +73,7 @@ class Labels:
     preamble: str = "Préambule"
     introduction: str = "Introduction"
     entries: str = "Ressources pour comprendre"  # sub-heading over each part's entries; "" for none
-    link_check: str = "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois {date}."
+    link_check: str = "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le {date}."
     toc: str = "Sommaire"
 
 

@@ -30,6 +30,14 @@ def safe_url(url: str | None) -> str | None:
     return url if _SAFE_URL.match(url) else None
 
 
+def _format_of(s: Span) -> tuple[bool, bool, bool, bool, bool, str | None]:
+    return s.italic, s.bold, s.smallcaps, s.superscript, s.subscript, s.url
+
+
+def _same_format(a: Span, b: Span) -> bool:
+    return _format_of(a) == _format_of(b)
+
+
 class _Builder:
     """Collects inlines into paragraphs and list items, with a stack of formats."""
 
@@ -70,8 +78,13 @@ class _Builder:
             if prev_space:
                 text = text.lstrip(" ")
             if text:
-                out.append(Span(text, item.italic, item.bold, item.smallcaps, item.superscript, item.subscript,
-                                item.url))
+                span = Span(text, item.italic, item.bold, item.smallcaps, item.superscript, item.subscript,
+                            item.url)
+                last = out[-1] if out else None
+                if isinstance(last, Span) and _same_format(last, span):
+                    out[-1] = Span(last.text + text, *_format_of(span))
+                else:
+                    out.append(span)
                 prev_space = text.endswith(" ")
         while out and isinstance(out[-1], Span) and out[-1].text.endswith(" "):
             last = out[-1]

@@ -48,6 +48,11 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
                            (settings.library.name if settings.library else None))
     if not manifest and collections:
         spec.name = _slug(collections[0])
+        if len(collections) == 1:
+            # One collection: it is the document (its name the title), its sub-collections the parts.
+            spec.title = collections[0].strip("/").split("/")[-1]
+            spec.source.collection = collections[0]
+            collections = ()
     fmts = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
     with app.open_store(settings) as store:
         outcome = render_bibliography(store, spec, output_dir=output, library=lib_name, collections=collections,

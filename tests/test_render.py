@@ -1,0 +1,427 @@
+"""``zotcurate render``: a manifest (or --collection) → an annotated bibliography in .docx
+and .md. The user's command first, then what they see and what is on disk; then the
+library functions (selection, sort, commentary, access links, footnotes)."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from markdown_it import MarkdownIt
+from mdit_py_plugins.footnote import footnote_plugin
+
+from zotcurate.cli import main
+from zotcurate.config import LibraryRef
+from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, Heading, ListBlock, Paragraph
+from zotcurate.docx_writer import ROLE_STYLES
+from zotcurate.errors import ConfigError, NotFoundError
+from zotcurate.formats import import_files
+from zotcurate.manifest import load_manifest, parse_manifest
+from zotcurate.render import build_document, french_date, render_bibliography
+from zotcurate.store import Store
+from zotcurate.textmodel import plain
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "numerique-sante"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[int, str, str]:
+    env = {"ZOTCURATE_CONFIG": str(tmp_path / "none.toml")}
+    code = main(argv, env=env)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def md_html(text: str) -> str:
+    return MarkdownIt("commonmark").use(footnote_plugin).render(text)
+
+
+# -- a small synthetic library, written as a Zotero export next to its manifest ----------
+
+def item(key: str, title: str | None = None, *, date: str = "", colls: tuple[str, ...] = ("AAAAAAAA",),
+         item_type: str = "report", **fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"key": key, "version": 1, "itemType": item_type, "collections": list(colls),
+                            "tags": [], "relations": {}}
+    if title is not None:
+        data["title"] = title
+    if date:
+        data["date"] = date
+    data.update(fields)
+    return {"key": key, "version": 1, "data": data}
+
+
+def collection(key: str, name: str, parent: str | bool = False) -> dict[str, Any]:
+    return {"key": key, "version": 1, "data": {"key": key, "version": 1, "name": name, "parentCollection": parent}}
+
+
+COLLECTIONS = [
+    collection("RRRRRRRR", "Thème"),
+    collection("AAAAAAAA", "Alpha", "RRRRRRRR"),
+    collection("BBBBBBBB", "Bêta", "RRRRRRRR"),
+    collection("CCCCCCCC", "Sous-bêta", "BBBBBBBB"),
+]
+
+
+def make_bib(tmp_path: Path, items: list[dict[str, Any]], manifest: str = "", *,
+             collections: list[dict[str, Any]] | None = None) -> Path:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "items.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    (data / "collections.json").write_text(json.dumps(collections or COLLECTIONS, ensure_ascii=False),
+                                           encoding="utf-8")
+    path = tmp_path / "bib.toml"
+    head = ('name = "essai"\ntitle = "Essai"\n'
+            if not manifest.lstrip().startswith(("name", "title")) else "")
+    source = '\n[source]\nlibrary = "file:essai"\nimport = ["data"]\ncollection = "Thème"\n'
+    if "[source]" in manifest:
+        source = ""
+    path.write_text(head + manifest + source, encoding="utf-8")
+    return path
+
+
+def open_store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store.sqlite")
+
+
+def build(tmp_path: Path, items: list[dict[str, Any]], manifest: str = "", **kw: Any):
+    path = make_bib(tmp_path, items, manifest, collections=kw.pop("collections", None))
+    spec = load_manifest(path)
+    store = open_store(tmp_path)
+    import_files(store, LibraryRef.parse("file:essai"), spec.source.files)
+    lib = store.require_library("file:essai")
+    return store, lib, spec, build_document(store, lib, spec, **kw)
+
+
+def citations(doc) -> list[str]:
+    return [plain(b.spans) for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION]
+
+
+# -- the README's first command ------------------------------------------------------------
+
+def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run(["--store", str(tmp_path / "example.sqlite"), "render",
+                                str(EXAMPLE / "bibliography.toml"), "--output", str(out)], capsys, tmp_path)
+    assert code == 0, stderr
+    assert stdout == f"Wrote 80 entries to {out / 'numerique-sante.docx'}, {out / 'numerique-sante.md'}.\n"
+    assert sorted(p.name for p in out.iterdir()) == ["numerique-sante.docx", "numerique-sante.md"]
+
+    md = (out / "numerique-sante.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^(#+) (.*)$", md, re.M)
+    assert headings[:4] == [("#", "« Numérique et santé »"), ("##", "Préambule"), ("##", "Introduction"),
+                            ("##", "Données de cadrage")]
+    assert [h for level, h in headings if level == "##"] == [
+        "Préambule", "Introduction", "Données de cadrage", "Obstacles et freins",
+        "Recommandations et bonnes pratiques", "Outils et exemples inspirants"]
+    assert [h for level, h in headings if level == "###"] == ["Ressources pour comprendre"] * 4
+    # Footnotes run through the document: 1 in the introduction, 2-4 in part 1, …
+    assert "patients[^1]." in md and "droit français[^2]." in md and "pertinente[^4]." in md
+    assert len(re.findall(r"^\[\^\d+\]: ", md, re.M)) == 19
+    assert md.count("[^5]: PON Dominique, COURY Annelore, Accélérer le virage numérique") == 1
+    # The CESE report is cited twice in part 3: two notes with the same text.
+    cese = [n for n, t in re.findall(r"^\[\^(\d+)\]: (.*)$", md, re.M) if t.startswith("EJ JARROUDI")]
+    assert len(cese) == 2
+    # An entry: citation, link line, commentary — newest first.
+    assert ("CREDOC Pôle société, Baromètre du numérique, CREDOC, 2025-03, 330 p.\n\n"
+            "[Accéder au document](<https://www.credoc.fr/publications/barometre-du-numerique-edition-2025>)\n\n"
+            "Ce baromètre du numérique dresse") in md
+    assert "[Disponible sur demande](<mailto:e.bec@creaiors-occitanie.fr>)" in md
+    assert "Tous les liens hypertextes" not in md  # no link audit has run on this store
+    assert 'class="footnotes"' in md_html(md)
+
+    d = docx.Document(str(out / "numerique-sante.docx"))
+    counts: dict[str, int] = {}
+    for p in d.paragraphs:
+        counts[p.style.name] = counts.get(p.style.name, 0) + 1
+    assert counts[ROLE_STYLES[CITATION]] == 80 and counts[ROLE_STYLES[LINK]] == 80
+    assert counts["Heading 1"] == 6 and counts["Heading 2"] == 4
+    with zipfile.ZipFile(out / "numerique-sante.docx") as zf:
+        assert zf.read("word/footnotes.xml").decode("utf-8").count("<w:footnote w:id") >= 19
+        assert "TOC \\o" in zf.read("word/document.xml").decode("utf-8")  # the manifest asks for a TOC
+
+
+def test_part_entries_are_sorted_newest_first_as_printed(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert run(["--store", str(tmp_path / "s.sqlite"), "render", str(EXAMPLE / "bibliography.toml"),
+                "--output", str(out), "--format", "md"], capsys, tmp_path)[0] == 0
+    md = (out / "numerique-sante.md").read_text(encoding="utf-8")
+    part4 = md.split("## Outils et exemples inspirants")[1].split("[^1]:")[0]
+    dates = re.findall(r", (\d{4}(?:-\d\d)?), [^\n]*\n\n\[(?:Accéder|Disponible)", part4)
+    # STYLE.md §2: "part 4 runs 2025-04, 2025-04, 2025-03, 2025, 2025, 2024-12".
+    assert dates[:6] == ["2025-04", "2025-04", "2025-03", "2025", "2025", "2024-12"]
+    assert not (out / "numerique-sante.docx").exists()  # --format md only
+
+
+# -- selection -----------------------------------------------------------------------------
+
+def test_parts_follow_the_manifest_nested_and_an_item_in_two_parts_appears_in_both(tmp_path: Path) -> None:
+    items = [
+        item("ITEM0001", "Dans Alpha et Bêta", date="2020", colls=("AAAAAAAA", "BBBBBBBB")),
+        item("ITEM0002", "Seulement Sous-bêta", date="2021", colls=("CCCCCCCC",)),
+        item("ITEM0003", "À la corbeille", date="2022", colls=("AAAAAAAA",), deleted=1),
+    ]
+    manifest = ('[[parts]]\ncollection = "Bêta"\nheading = "Deuxième"\n'
+                '[[parts.parts]]\ncollection = "Sous-bêta"\nheading = "Détail"\n'
+                '[[parts]]\ncollection = "Alpha"\n')
+    *_, result = build(tmp_path, items, manifest)
+    outline = [(b.level, plain(b.spans)) if isinstance(b, Heading) else plain(b.spans)
+               for b in result.document.blocks if isinstance(b, Heading) or b.role == CITATION]
+    assert outline == [
+        (1, "Deuxième"), (2, "Ressources pour comprendre"), "Dans Alpha et Bêta, 2020.",
+        (2, "Détail"), (3, "Ressources pour comprendre"), "Seulement Sous-bêta, 2021.",
+        (1, "Alpha"), (2, "Ressources pour comprendre"), "Dans Alpha et Bêta, 2020.",
+    ]
+    assert result.entries == 3 and result.problems == []  # the trashed item never appears
+
+
+def test_without_parts_sub_collections_become_parts_by_name(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Un", date="2020", colls=("AAAAAAAA",)),
+             item("ITEM0002", "Deux", date="2021", colls=("CCCCCCCC",))]
+    *_, result = build(tmp_path, items, '[labels]\nentries = ""\n')
+    headings = [(b.level, plain(b.spans)) for b in result.document.blocks if isinstance(b, Heading)]
+    assert headings == [(1, "Alpha"), (1, "Bêta"), (2, "Sous-bêta")]
+
+
+def test_entry_tags_filter_what_is_listed(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Retenu", date="2020", tags=[{"tag": "bib:entry"}]),
+             item("ITEM0002", "Note seulement", date="2021", tags=[{"tag": "bib:footnote"}]),
+             item("ITEM0003", "Fragment", date="2022", tags=[{"tag": "bib:entry"}, {"tag": "ocr:fragment"}])]
+    *_, result = build(tmp_path, items, '[entries]\ntags = ["bib:entry"]\nexclude_tags = ["ocr:fragment"]\n')
+    assert citations(result.document) == ["Retenu, 2020."]
+
+
+def test_sort_newest_first_year_only_after_its_months_undated_last(tmp_path: Path) -> None:
+    items = [item(f"ITEM000{n}", f"T{n}", date=d) for n, d in
+             enumerate(["2024", "2025", "", "2025-03", "2025-04-02", "2025-04", "mai 2023"], start=1)]
+    store, lib, spec, result = build(tmp_path, items)
+    assert citations(result.document) == [
+        "T5, 2025-04-02.", "T6, 2025-04.", "T4, 2025-03.", "T2, 2025.", "T1, 2024.", "T7, 2023-05.", "T3."]
+    oldest = build_document(store, lib, spec, sort="date-asc")
+    assert citations(oldest.document)[:2] == ["T7, 2023-05.", "T1, 2024."]
+    assert citations(oldest.document)[-1] == "T3."  # undated stays last
+    by_title = build_document(store, lib, spec, sort="title")
+    assert citations(by_title.document)[0].startswith("T1")
+    with pytest.raises(ConfigError, match="Unknown sort"):
+        build_document(store, lib, spec, sort="random")
+
+
+def test_unknown_collection_in_manifest_is_a_clear_not_found_error(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")], '[[parts]]\ncollection = "Gamma"\n')
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
+                         capsys, tmp_path)
+    assert code == 5
+    assert err.startswith("Error: The library file:essai has no collection ")
+    assert "part's collection" in err and str(path) in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_render_by_collection_without_a_manifest(tmp_path: Path, capsys) -> None:
+    make_bib(tmp_path, [item("ITEM0001", "Un", date="2020", colls=("CCCCCCCC",))])
+    store_path = str(tmp_path / "s.sqlite")
+    assert run(["--store", store_path, "import", str(tmp_path / "data"), "--library", "file:essai"],
+               capsys, tmp_path)[0] == 0
+    code, out, err = run(["--store", store_path, "--library", "file:essai", "render", "--collection",
+                          "Thème/Bêta", "--format", "md", "-o", str(tmp_path / "o"), "--sort", "title"],
+                         capsys, tmp_path)
+    assert code == 0, err
+    md = (tmp_path / "o" / "Bêta.md").read_text(encoding="utf-8")
+    assert md.startswith("# Bêta\n\n## Sous-bêta\n\n### Ressources pour comprendre\n\nUn, 2020.\n")
+
+
+def test_render_without_manifest_or_collection_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render"], capsys, tmp_path)
+    assert code == 2 and "Give a manifest file, or at least one --collection" in err
+
+
+# -- entries: access link and commentary ------------------------------------------------
+
+def test_access_link_url_then_doi_then_on_request_contact(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Avec URL", date="2023", url="https://example.org/a", DOI="10.1/x"),
+             item("ITEM0002", "Avec DOI", date="2022", item_type="journalArticle", DOI="doi:10.1000/xyz"),
+             item("ITEM0003", "Sans rien", date="2021")]
+    manifest = '[access]\non_request = "Sur demande"\ncontact = "doc@example.org"\n'
+    *_, result = build(tmp_path, items, manifest)
+    links = [b.spans[0] for b in result.document.blocks if isinstance(b, Paragraph) and b.role == LINK]
+    assert [(s.text, s.url) for s in links] == [
+        ("Accéder au document", "https://example.org/a"),
+        ("Accéder au document", "https://doi.org/10.1000/xyz"),
+        ("Sur demande", "mailto:doc@example.org"),
+    ]
+
+
+def test_commentary_from_a_tagged_child_note_converts_html_without_leaking_tags(tmp_path: Path) -> None:
+    note_html = ('<div data-schema-version="9"><p>Ce rapport <em>analyse</em> les <strong>usages</strong>, '
+                 'voir <a href="https://example.org/n">la source</a> &amp; <a href="javascript:alert(1)">ceci</a>.'
+                 '</p><ul><li>premier</li><li>second<ul><li>imbriqué</li></ul></li></ul>'
+                 '<script>alert("x")</script><p>Fin<br/>de note.</p></div>')
+    items = [
+        item("ITEM0001", "Avec note", date="2023", abstractNote="Le résumé, pas utilisé."),
+        item("NOTE0001", colls=(), item_type="note", parentItem="ITEM0001", note=note_html,
+             tags=[{"tag": "Commentaire"}]),
+        item("NOTE0002", colls=(), item_type="note", parentItem="ITEM0001", note="<p>Note de travail</p>"),
+        item("ITEM0002", "Sans note", date="2022", abstractNote="Premier paragraphe.\n\nSecond paragraphe."),
+    ]
+    *_, result = build(tmp_path, items, '[commentary]\nsource = "note-or-abstract"\nnote_tag = "commentaire"\n')
+    blocks = [b for b in result.document.blocks if getattr(b, "role", None) == COMMENTARY]
+    assert [b.key for b in blocks] == ["ITEM0001"] * 4 + ["ITEM0002"] * 2
+    first = blocks[0]
+    assert isinstance(first, Paragraph)
+    assert [(s.text, s.italic, s.bold, s.url) for s in first.spans] == [
+        ("Ce rapport ", False, False, None), ("analyse", True, False, None), (" les ", False, False, None),
+        ("usages", False, True, None), (", voir ", False, False, None),
+        ("la source", False, False, "https://example.org/n"), (" & ceci.", False, False, None)]
+    assert isinstance(blocks[1], ListBlock) and [plain(i) for i in blocks[1].items] == ["premier", "second", "imbriqué"]
+    assert [plain(b.spans) for b in blocks[2:]] == ["Fin", "de note.", "Premier paragraphe.", "Second paragraphe."]
+    everything = " ".join(plain(b.spans) for b in blocks if isinstance(b, Paragraph))
+    assert "<" not in everything and "alert" not in everything and "Note de travail" not in everything
+
+
+# -- footnotes and the link-check sentence ------------------------------------------------
+
+def test_intro_citations_become_footnotes_numbered_through_the_document(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Cité", date="2020", url="https://example.org/c"),
+             item("ITEM0002", "Hors parties", date="2019", colls=())]
+    manifest = ('introduction = "Texte [@ITEM0002] et *aussi* [@ITEM0001; @ITEM0002]."\n'
+                '[[parts]]\ncollection = "Alpha"\nintro = "Encore [@ITEM0001]."\n')
+    *_, result = build(tmp_path, items, manifest)
+    doc = result.document
+    assert {n: plain(s) for n, s in doc.footnotes.items()} == {
+        1: "Hors parties, 2019. Disponible sur demande", 2: "Cité, 2020. Accéder au document",
+        3: "Hors parties, 2019. Disponible sur demande", 4: "Cité, 2020. Accéder au document"}
+    assert doc.footnotes[2][-1].url == "https://example.org/c"
+    from zotcurate.markdown_writer import to_markdown
+    md = to_markdown(doc)
+    assert "Texte[^1] et *aussi*[^2][^3]." in md and "Encore[^4]." in md
+
+
+def test_a_citation_of_a_missing_key_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")], 'introduction = "Voir [@ZZZZ9999]."\n')
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
+                         capsys, tmp_path)
+    assert code == 5 and "cites [@ZZZZ9999]" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_link_check_sentence_comes_from_the_link_audit_history(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Un", date="2020", url="https://example.org/1")]
+    store, lib, spec, result = build(tmp_path, items, 'introduction = "Intro."\n')
+    assert not [b for b in result.document.blocks if getattr(b, "role", None) == NOTICE]
+    store.add_link_checks(lib, [{"item_key": "ITEM0001", "kind": "url", "url": "https://example.org/1",
+                                 "checked_at": "2025-05-03T10:00:00Z", "verdict": "ok", "status": 200}])
+    again = build_document(store, lib, spec)
+    notices = [plain(b.spans) for b in again.document.blocks if getattr(b, "role", None) == NOTICE]
+    assert notices == ["Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3 mai 2025."]
+    assert french_date("2025-06-01") == "1er juin 2025" and french_date("2024-12-31T23:00:00+00:00") == "31 décembre 2024"
+
+
+# -- hostile input --------------------------------------------------------------------------
+
+def test_hostile_items_give_a_document_or_a_reported_skip(tmp_path: Path, capsys) -> None:
+    long_abstract = ("Un commentaire très long. " * 400)[:10_000]
+    items = [
+        item("ITEM0001", "Titre <b>gras</b> & <script>x</script> *étoiles* [crochets] | # _", date="2024",
+             abstractNote=long_abstract),
+        item("ITEM0002", "Contrôle\x00\x07\x1b[31m rouge\x0b", date="2023", abstractNote="Bip\x07 fin\x00."),
+        item("ITEM0003", "日本語の報告書：デジタル健康", date="2022", abstractNote="هذا تعليق باللغة العربية."),
+        item("ITEM0004", date="", item_type="document"),  # every optional field missing
+        item("ITEM0005", "Μελέτη για την υγεία", date="2021",
+             creators=[{"creatorType": "author", "lastName": "Παπαδόπουλος", "firstName": "Γιώργος"}]),
+    ]
+    path = make_bib(tmp_path, items)
+    out = tmp_path / "o"
+    code, stdout, stderr = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(out)],
+                               capsys, tmp_path)
+    assert code == 1  # documents written, one item reported and skipped
+    assert "Warning: Item ITEM0004 (untitled) was skipped:" in stderr and "Traceback" not in stderr
+    assert stdout.startswith("Wrote 4 entries to ")
+    md = (out / "essai.md").read_text(encoding="utf-8")
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", md)
+    html = md_html(md)
+    # Zotero's rich-text tags in a title (<b>, <i>, <sup>…) are formatting, as in Zotero;
+    # anything else is text, shown as typed.
+    assert "<script>" not in html and "<b>" not in html
+    assert "Titre <strong>gras</strong> &amp; &lt;script&gt;x&lt;/script&gt; *étoiles* [crochets] | # _" in html
+    assert long_abstract.strip() in md and "日本語の報告書" in md and "ΠΑΠΑΔΌΠΟΥΛΟΣ" in md.upper()
+    d = docx.Document(str(out / "essai.docx"))
+    texts = [p.text for p in d.paragraphs]
+    assert any(t.startswith("Titre gras & <script>x</script> *étoiles*") for t in texts)
+    assert long_abstract.strip() in texts and "هذا تعليق باللغة العربية." in texts
+
+
+def test_one_bad_item_is_skipped_in_a_300_entry_bibliography(tmp_path: Path) -> None:
+    items = [item(f"IT{n:06d}", f"Rapport numéro {n}", date=f"{2000 + n % 25}-{n % 12 + 1:02d}",
+                  institution="Institut", pages=str(n), abstractNote=f"Commentaire {n}.") for n in range(300)]
+    items.insert(150, item("BAD00001", item_type="document"))
+    path = make_bib(tmp_path, items)
+    store = open_store(tmp_path)
+    spec = load_manifest(path)
+    outcome = render_bibliography(store, spec, output_dir=tmp_path / "o")
+    assert outcome.entries == 300
+    assert len(outcome.problems) == 1 and outcome.problems[0].startswith("Item BAD00001 (untitled) was skipped")
+    md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+    assert md.count("Accéder au document") + md.count("Disponible sur demande") == 300
+    assert len(docx.Document(str(tmp_path / "o" / "essai.docx")).paragraphs) > 900
+
+
+def test_an_invalid_style_is_a_clear_error_and_nothing_is_written(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
+    bad = tmp_path / "cassé.csl"
+    bad.write_text("<style>pas du CSL", encoding="utf-8")
+    for style in ("style-inexistant", str(bad)):
+        code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--style", style,
+                              "-o", str(tmp_path / "o")], capsys, tmp_path)
+        assert code == 3 and err.startswith("Error: ") and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_another_csl_style_by_name_works(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un rapport", date="2020", institution="Institut")])
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--style", "apa",
+                          "--format", "md", "-o", str(tmp_path / "o")], capsys, tmp_path)
+    assert code == 0, err
+    assert "Un rapport" in (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+
+
+# -- the manifest ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ('titel = "x"', "'titel' is not a manifest setting; did you mean 'title'?"),
+    ('sort = "random"', "'sort' is 'random'; use one of date, date-asc, author, title."),
+    ('toc = "oui"', "'toc' must be true or false."),
+    ('formats = ["pdf"]', "'formats' contains 'pdf'; use docx, md."),
+    ('[access]\ncontact = "personne"', "'access.contact' is 'personne'; give an e-mail address"),
+    ('[[parts]]\nheading = "Sans collection"', "'parts[1].collection' is missing"),
+    ('[source]\nimport = ["absent"]', "'source.import' names "),
+    ('title = "non fermé', "is not valid TOML"),
+])
+def test_manifest_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bib.toml"
+    with pytest.raises(ConfigError) as err:
+        parse_manifest(text, path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_missing_manifest_file_is_a_config_error(tmp_path: Path, capsys) -> None:
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(tmp_path / "absent.toml")],
+                         capsys, tmp_path)
+    assert code == 3 and "does not exist" in err
+
+
+def test_example_manifest_reads_as_documented() -> None:
+    spec = load_manifest(EXAMPLE / "bibliography.toml")
+    assert spec.output_name == "numerique-sante" and spec.style == "bibliographie-commentee"
+    assert [p.heading for p in spec.parts] == ["Données de cadrage", "Obstacles et freins",
+                                               "Recommandations et bonnes pratiques", "Outils et exemples inspirants"]
+    assert spec.access.contact == "mailto:e.bec@creaiors-occitanie.fr"
+    assert spec.source.files == [EXAMPLE / "."]
+    with pytest.raises(NotFoundError):
+        with Store(":memory:") as store:
+            import_files(store, LibraryRef.parse("file:x"), spec.source.files)
+            lib = store.require_library("file:x")
+            spec.parts[0].collection = "Absente"
+            build_document(store, lib, spec)
