@@ -546,3 +546,24 @@ def test_permanent_fault_until_cleared(zotero_server):
     p.clear_faults()
     ok = get(p, "/keys/current")
     assert ok.status == 200 and "Backoff" not in ok.headers
+
+
+def test_pyzotero_children_trash_collections_and_user_groups(zotero_example):
+    p = zotero_example
+    zot = pyzot(p)
+    note = p.put_item(p.prefix, {"itemType": "note", "note": "<p>n</p>", "parentItem": "SKJ3FVUF"})
+    assert [c["key"] for c in zot.children("SKJ3FVUF")] == [note["key"]]
+    assert zot.num_items() == 99 and zot.count_items() == 100
+    p.trash_item(p.prefix, "RAJUC9HQ")
+    assert [t["key"] for t in zot.trash()] == ["RAJUC9HQ"]
+    assert {i["key"] for i in zot.everything(zot.collection_items("QEWG4TQH"))} == {"SKJ3FVUF"}
+    made = zot.create_collections([{"name": "5. Annexes", "parentCollection": "R8VDYDNR"}])
+    new_key = made["success"]["0"]
+    assert zot.collection(new_key)["data"]["parentCollection"] == "R8VDYDNR"
+    assert zot.delete_collection(zot.collection(new_key)) is True
+    assert new_key in zot.deleted(since=0)["collections"]
+    assert zot.add_tags(zot.item("SKJ3FVUF"), "relu") is True
+    assert {"tag": "relu"} in zot.item("SKJ3FVUF")["data"]["tags"]
+    user = zotero.Zotero(p.user_id, "user", p.api_key)
+    user.endpoint = p.url
+    assert [g["id"] for g in user.groups()] == [TEST_GROUP_ID]
