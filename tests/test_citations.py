@@ -415,3 +415,32 @@ def test_hostile_items_give_output_or_an_isolated_error(centre):
     assert plain(by_id["unknown-type"].spans) == "T, P."
     assert plain(by_id["unknown-keys"].spans) == "A B, T."
     assert plain(by_id["surrogate"].spans) == "Cassé."
+
+
+# --- the extensions stay inside the adapter -----------------------------------------------
+
+def test_citeproc_py_itself_is_left_unchanged(example):
+    """The fixes are registered for zotcurate's parser only: citeproc-py used directly still
+    behaves as shipped (it would print "Réseaux, 208-209" with the centre's style)."""
+    from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
+    from citeproc.formatter import plain as plain_formatter
+    from citeproc.model import CitationStylesElement
+    from citeproc.source.json import CiteProcJSON
+
+    CitationFormatter()  # builds zotcurate's parser first
+    assert all(cls.__module__.startswith("citeproc") for cls in CitationStylesElement.__subclasses__())
+    style = CitationStylesStyle(str(STYLE_FILE), locale="fr-FR", validate=False)
+    item = {"id": "seux", "type": "article-journal", "title": "T", "container-title": "Réseaux", "issue": "208-209"}
+    bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), plain_formatter)
+    bibliography.register(Citation([CitationItem("seux")]))
+    assert [str(entry) for entry in bibliography.bibliography()] == ["T, Réseaux, 208-209."]
+    assert render(CitationFormatter(), item) == "T, Réseaux, n° 208-209."
+
+
+def test_a_formatter_gives_the_same_output_batch_after_batch(example):
+    fmt = CitationFormatter()
+    items = list(example.values())
+    first = fmt.format_entries(items)
+    second = fmt.format_entries(list(reversed(items)))
+    assert first == list(reversed(second))
+    assert CitationFormatter().format_entries(items) == first

@@ -293,16 +293,45 @@ def _style_source(style: str | Path) -> tuple[bytes, str, bool]:
     )
 
 
+class _CachedXPath:
+    """Remember XPath results per (element, expression) for one parsed style.
+
+    citeproc-py re-runs the same structural queries (enclosing layout,
+    bibliography options, macros, terms) for every item; they are half its
+    time on simple styles. The style tree is not changed by rendering in any
+    way those queries see, so their results can be kept. The cache lives on
+    the root element, i.e. with the style, and goes away with it."""
+
+    def xpath_search(self, expression):  # type: ignore[no-untyped-def]
+        root = self.getroottree().getroot()
+        cache = root.__dict__.get("_zotcurate_xpath")
+        if cache is None:
+            cache = root.__dict__["_zotcurate_xpath"] = {}
+        key = (self, expression)
+        result = cache.get(key)
+        if result is None:
+            result = cache[key] = super().xpath_search(expression)  # type: ignore[misc]
+        return result
+
+
+def _element_classes() -> dict[str, type]:
+    # The element classes citeproc-py's frontend registers (its direct
+    # subclasses of CitationStylesElement, by tag), with our standards fixes
+    # for cs:if / cs:else-if / cs:name-part, all with cached XPath. Built once;
+    # nothing here is a direct subclass, so citeproc-py's own lookup is unchanged.
+    classes = {cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()}
+    classes.update({"if": _NumericIf, "else-if": _NumericElseIf, "name-part": _PersonalNamePart})
+    return {tag: type(cls.__name__, (_CachedXPath, cls), {}) for tag, cls in classes.items()}
+
+
+_ELEMENT_CLASSES = _element_classes()
+
+
 def _parser() -> etree.XMLParser:
-    # The same element classes citeproc-py's frontend registers, plus our
-    # standards fixes for cs:if / cs:else-if.
     lookup = etree.ElementNamespaceClassLookup()
     namespace = lookup.get_namespace(CSL_NS)
-    namespace[None] = CitationStylesElement
-    namespace.update({cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()})
-    namespace["if"] = _NumericIf
-    namespace["else-if"] = _NumericElseIf
-    namespace["name-part"] = _PersonalNamePart
+    namespace[None] = CitationStylesElement  # cs:info children and the like
+    namespace.update(_ELEMENT_CLASSES)
     parser = etree.XMLParser(remove_comments=True, no_network=True, resolve_entities=False)
     parser.set_element_class_lookup(lookup)
     return parser
