@@ -34,6 +34,8 @@ class SyncResult:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    collections_changed: int = 0
+    collections_deleted: int = 0
     requests: int = 0
     passes: int = 0
     up_to_date: bool = False
@@ -45,7 +47,8 @@ class SyncResult:
             return f"{self.library} is up to date (version {self.to_version}, {self.requests} request)."
         return (
             f"{self.library}: {self.added} added, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged; version {self.from_version} → {self.to_version} "
+            f"{self.unchanged} unchanged items; {self.collections_changed} collections changed, "
+            f"{self.collections_deleted} deleted; version {self.from_version} → {self.to_version} "
             f"({self.requests} requests)."
         )
 
@@ -128,8 +131,7 @@ def _run(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *
 
         for batch in client.iter_collections_by_key(colls):
             counts = store.upsert_collections(lib, _parents_first(batch, "parentCollection"))
-            result.added += counts.added
-            result.updated += counts.updated
+            result.collections_changed += counts.added + counts.updated
             progress.advance(len(batch))
         fetched: set[str] = set()
         for batch in client.iter_items_by_key(queue):
@@ -154,7 +156,7 @@ def _run(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *
                 gone_items |= set(store.item_versions(lib)) - set(all_versions)
                 gone_colls |= set(store.collection_versions(lib)) - set(coll_versions)
         result.deleted += store.delete_items(lib, gone_items)
-        store.delete_collections(lib, gone_colls)
+        result.collections_deleted += store.delete_collections(lib, gone_colls)
 
         seen = set(client.take_versions()) | {start_version}
         if len(seen) == 1:

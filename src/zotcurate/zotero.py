@@ -98,7 +98,7 @@ class PoliteTransport(httpx2.BaseTransport):
             if until <= self.not_before:
                 return
             self.not_before = until
-        self.notice(f"Zotero asked to slow down ({why}): waiting {seconds:.0f} s.")
+        self.notice(f"Zotero answered {why}: waiting {seconds:.0f} s before going on.")
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         attempt = 0
@@ -128,7 +128,7 @@ class PoliteTransport(httpx2.BaseTransport):
             backoff = _seconds(response.headers.get("Backoff"))
             if response.status_code not in RETRY_STATUSES:
                 if backoff:
-                    self._pause_all(backoff, "Backoff")
+                    self._pause_all(backoff, "with a Backoff request")
                 return response
             attempt += 1
             retry_after = _seconds(response.headers.get("Retry-After")) or backoff
@@ -392,18 +392,21 @@ class ZoteroClient:
                 pending.append(pool.submit(fetch, batch))
                 if len(pending) >= MAX_IN_FLIGHT * 2:
                     break
+            failure: BaseException | None = None
             while pending:
                 done = pending.pop(0)
                 try:
                     result = done.result()
-                except BaseException:
-                    for p in pending:
-                        p.cancel()
-                    raise
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(pool.submit(fetch, nxt))
+                except BaseException as exc:  # keep yielding what did arrive, then fail
+                    failure = failure or exc
+                    continue
+                if failure is None:
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(fetch, nxt))
                 yield result
+            if failure is not None:
+                raise failure
 
     # -- writes ----------------------------------------------------------------------
 

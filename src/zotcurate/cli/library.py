@@ -156,12 +156,13 @@ def _err(message: str) -> None:
 
 
 @cli.command("init")
-@click.option("--api-key", envvar="ZOTERO_API_KEY", help="The key (else asked, hidden). Create one at zotero.org/settings/keys.")
+@click.option("--api-key", help="The key (else ZOTERO_API_KEY, else asked, hidden). Create one at zotero.org/settings/keys.")
 @click.option("--group", "group", metavar="ID", help="The group to use (else chosen from the list).")
 @pass_app
 def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
     """Set up: ask for the API key, list the groups it can read, write the config file (mode 0600)."""
     settings = app.settings()
+    api_key = api_key or settings.api_key
     if not api_key:
         api_key = click.prompt("Zotero API key", hide_input=True).strip()
     app._secrets.append(api_key)

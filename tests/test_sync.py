@@ -1,0 +1,289 @@
+"""`zotcurate sync` against the fake Zotero server over loopback, pyzotero as the client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TEST_API_KEY, TEST_GROUP_ID, load_example
+
+from zotcurate.cli import main
+from zotcurate.config import load_settings
+from zotcurate.errors import NetworkError
+from zotcurate.sync import sync_library
+from zotcurate.zotero import RetryPolicy
+from zotcurate.store import Store
+
+LIB = f"group:{TEST_GROUP_ID}"
+
+
+def env_for(server, tmp_path: Path, key: str = TEST_API_KEY) -> dict[str, str]:
+    return {
+        "ZOTERO_API_KEY": key,
+        "ZOTCURATE_API_URL": server.url,
+        "ZOTCURATE_STORE": str(tmp_path / "store.sqlite"),
+        "ZOTCURATE_CONFIG": str(tmp_path / "config.toml"),
+    }
+
+
+def sync(server, tmp_path: Path, capsys, *args: str, key: str = TEST_API_KEY) -> tuple[int, str, str]:
+    code = main(["sync", "--library", LIB, *args], env=env_for(server, tmp_path, key))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def stored(tmp_path: Path):
+    store = Store(tmp_path / "store.sqlite")
+    return store, store.require_library(LIB)
+
+
+def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -> None:
+    code, out, _ = sync(zotero_example, tmp_path, capsys)
+    assert code == 0
+    assert out.startswith(f"{LIB}: 99 added, 0 updated, 0 deleted")
+    store, lib = stored(tmp_path)
+    with store:
+        assert lib.version == zotero_example.library_version(zotero_example.prefix)
+        assert lib.title == "Numérique et santé"
+        assert store.counts(lib)["items"] == 99
+        assert [c.path for c in store.collections(lib)][:2] == ["Numérique et santé", "Numérique et santé/0. Introduction"]
+        assert store.item(lib, "SKJ3FVUF").data["institution"] == "Délégation ministérielle au numérique en santé"
+        assert store.sync_log(lib)[0]["status"] == "ok"
+    # Objects were fetched by key in batches of at most 50, never one by one.
+    fetches = [r for r in zotero_example.requests if "itemKey" in r.query]
+    assert len(fetches) == 2 and all(len(r.query["itemKey"].split(",")) <= 50 for r in fetches)
+
+
+def test_no_change_sync_is_one_request_and_says_up_to_date(zotero_example, tmp_path, capsys) -> None:
+    sync(zotero_example, tmp_path, capsys)
+    zotero_example.reset_requests()
+    code, out, _ = sync(zotero_example, tmp_path, capsys)
+    assert code == 0 and "is up to date" in out
+    assert len(zotero_example.requests) == 1
+    assert zotero_example.requests[0].status == 304
+
+
+def test_edits_and_deletions_between_syncs(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    sync(server, tmp_path, capsys)
+    server.put_item(server.prefix, {"key": "SKJ3FVUF", "title": "Feuille de route (révisée)"})
+    new = server.put_item(server.prefix, {"itemType": "webpage", "title": "Nouvelle page", "url": "https://example.org"})
+    server.put_item(server.prefix, {"itemType": "note", "note": "<p>Un commentaire</p>", "parentItem": new["key"]})
+    server.delete_item(server.prefix, "RAJUC9HQ")
+    server.reset_requests()
+    code, out, _ = sync(server, tmp_path, capsys)
+    assert code == 0
+    assert out.startswith(f"{LIB}: 2 added, 1 updated, 1 deleted")
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "SKJ3FVUF").data["title"] == "Feuille de route (révisée)"
+        assert store.item(lib, "RAJUC9HQ") is None
+        assert [c.data["note"] for c in store.children(lib, new["key"])] == ["<p>Un commentaire</p>"]
+        assert lib.version == server.library_version(server.prefix)
+    assert len(server.requests) <= 10
+
+
+def test_hundred_edits_cost_at_most_ten_requests(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    sync(server, tmp_path, capsys)
+    items = json.loads((Path(__file__).parents[1] / "examples/numerique-sante/items.json").read_text(encoding="utf-8"))
+    for obj in items[:99]:
+        server.put_item(server.prefix, {"key": obj["key"], "language": "fr-FR"})
+    server.put_item(server.prefix, {"key": items[0]["key"], "language": "fr"})
+    server.reset_requests()
+    code, out, _ = sync(server, tmp_path, capsys)
+    assert code == 0 and out.startswith(f"{LIB}: 0 added, 99 updated")
+    assert len(server.requests) <= 10
+
+
+def test_a_remote_edit_during_the_sync_sends_it_round_again(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    edited = []
+
+    def edit_once(_request) -> None:
+        if not edited:
+            edited.append(server.put_item(server.prefix, {"key": "SKJ3FVUF", "title": "Edited mid-sync"}))
+
+    server.on_request(edit_once, path=r"/items$", times=1)
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == 0, err
+    assert "changed during the sync" in err
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "SKJ3FVUF").data["title"] == "Edited mid-sync"
+        assert lib.version == server.library_version(server.prefix) == edited[0]["version"]
+        assert store.counts(lib)["items"] == 99
+
+
+def test_trash_and_restore(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    sync(server, tmp_path, capsys)
+    server.trash_item(server.prefix, "SKJ3FVUF")
+    sync(server, tmp_path, capsys)
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "SKJ3FVUF").trashed
+        assert "SKJ3FVUF" not in {i.key for i in store.items(lib)}
+        assert store.counts(lib)["trashed"] == 1
+    server.restore_item(server.prefix, "SKJ3FVUF")
+    sync(server, tmp_path, capsys)
+    store, lib = stored(tmp_path)
+    with store:
+        assert not store.item(lib, "SKJ3FVUF").trashed
+
+
+def test_429_with_retry_after_and_backoff_are_waited_out(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    server.inject(429, headers={"Retry-After": "1"}, path=r"/items$", times=1)
+    server.backoff(1, times=1, path=r"/collections$")
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == 0
+    assert "429: waiting 1 s" in err and "Backoff request: waiting 1 s" in err
+    assert [r.status for r in server.requests].count(429) == 1
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.counts(lib)["items"] == 99
+
+
+def test_503_and_500_are_retried(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    server.inject(503, headers={"Retry-After": "1"}, path=r"/items$", times=1)
+    server.inject(500, path=r"/deleted$", times=1)
+    code, _, err = sync(server, tmp_path, capsys)
+    assert code == 0, err
+
+
+def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(600)])
+    server.latency = 0.05
+    code, out, _ = sync(server, tmp_path, capsys)
+    assert code == 0 and out.startswith(f"{LIB}: 600 added")
+    assert 2 <= server.max_in_flight <= 4
+
+
+def test_failure_mid_sync_keeps_batches_and_the_next_run_finishes(zotero_server, tmp_path) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(120)])
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01)
+    # Three batches (50, 50, 20): the item versions list and two batches get through, then
+    # every attempt at the third batch fails.
+    server.inject(500, path=r"/items$", after=3, times=3)
+    with Store(settings.store_path) as store:
+        with pytest.raises(NetworkError, match="kept answering 500"):
+            sync_library(store, settings, settings.library, policy=policy)
+        lib = store.require_library(LIB)
+        kept = store.counts(lib)["items"]
+        assert lib.version == 0 and kept in (70, 100)  # two batches kept; version not advanced
+        server.reset_requests()
+        result = sync_library(store, settings, settings.library, policy=policy)
+        lib = store.require_library(LIB)
+        assert (result.added, store.counts(lib)["items"]) == (120 - kept, 120)
+        assert lib.version == server.library_version(server.prefix)
+    fetched = sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
+    assert fetched == 120 - kept
+
+
+def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(1000)])
+    server.latency = 0.3
+    env = {**os.environ, **env_for(server, tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "zotcurate", "--quiet", "sync", "--library", LIB], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while sum(1 for r in server.requests if "itemKey" in r.query and r.status == 200) < 5:
+        assert time.monotonic() < deadline, "the sync never got going"
+        time.sleep(0.02)
+    time.sleep(0.1)  # let the client store what it received
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    store, lib = stored(tmp_path)
+    with store:
+        partial = store.counts(lib)["items"]
+        assert lib.version == 0 and 0 < partial < 1000
+    server.latency = 0
+    server.reset_requests()
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == 0, err
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.counts(lib)["items"] == 1000
+        assert lib.version == server.library_version(server.prefix)
+    fetched = sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
+    assert fetched == 1000 - partial  # only what the killed run had not stored
+
+
+def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys) -> None:
+    bad = "WrongKey000000000000abcd"
+    code, out, err = sync(zotero_example, tmp_path, capsys, key=bad)
+    assert code == 4
+    assert "API key was refused" in err and bad not in out + err
+    assert err.count("\n") == 1  # one sentence, no traceback
+
+
+def test_unknown_group_is_exit_5(zotero_example, tmp_path, capsys) -> None:
+    code = main(["sync", "--library", "group:999999"], env=env_for(zotero_example, tmp_path))
+    err = capsys.readouterr().err
+    assert code in (4, 5)  # Zotero answers 403 for a group the key cannot see, 404 when it does not exist
+    assert "999999" in err
+
+
+def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, capsys) -> None:
+    sync(zotero_example, tmp_path, capsys)
+    before = (tmp_path / "store.sqlite").read_bytes()
+    zotero_example.put_item(zotero_example.prefix, {"key": "SKJ3FVUF", "title": "changed"})
+    zotero_example.down()
+    try:
+        code, out, err = sync(zotero_example, tmp_path, capsys)
+    finally:
+        zotero_example.up()
+    assert code == 6 and "could not be reached" in err
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "SKJ3FVUF").data["title"] != "changed"
+        assert store.sync_log(lib)[0]["status"] == "failed"
+    assert before  # the file existed and still opens
+
+
+def test_status_and_collections_after_sync(zotero_example, tmp_path, capsys) -> None:
+    sync(zotero_example, tmp_path, capsys)
+    env = env_for(zotero_example, tmp_path)
+    assert main(["status", "--format", "json"], env=env) == 0
+    status = json.loads(capsys.readouterr().out)
+    row = status["libraries"][0]
+    assert (row["library"], row["items"], row["collections"], row["last_sync_status"]) == (LIB, 99, 6, "ok")
+    assert main(["collections", "--library", LIB], env=env) == 0
+    out = capsys.readouterr().out
+    assert "  1. Données de cadrage (36)  [XHLJXWFI]" in out
+
+
+def test_init_lists_groups_and_writes_a_private_config(zotero_example, tmp_path, capsys) -> None:
+    env = env_for(zotero_example, tmp_path)
+    code = main(["init", "--group", str(TEST_GROUP_ID)], env=env)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{TEST_GROUP_ID}  Numérique et santé" in out and TEST_API_KEY not in out
+    cfg = tmp_path / "config.toml"
+    assert oct(cfg.stat().st_mode & 0o777) == "0o600"
+    assert f'library = "group:{TEST_GROUP_ID}"' in cfg.read_text(encoding="utf-8")
+    # The config now carries the library and key: a bare sync works.
+    bare = {k: v for k, v in env.items() if k != "ZOTERO_API_KEY"}
+    assert main(["sync"], env=bare) == 0
+
+
+def test_doctor_explains_each_problem(zotero_example, tmp_path, capsys) -> None:
+    env = env_for(zotero_example, tmp_path)
+    assert main(["doctor", "--library", LIB] if False else ["--library", LIB, "doctor"], env=env) == 0
+    out = capsys.readouterr().out
+    assert "ok       key" in out and "can read group" in out
+    code = main(["--library", LIB, "doctor"], env={**env, "ZOTERO_API_KEY": "WrongKey000000000000abcd"})
+    out = capsys.readouterr().out
+    assert code == 4 and "PROBLEM  key" in out and "WrongKey" not in out
