@@ -25,7 +25,8 @@ the objects it changes with the new version; it returns the full API object or t
 
 - ``put_item(prefix, data, replace=False)``: create (``data`` needs ``itemType``; ``key`` is
   generated when absent) or update (PATCH-like merge; ``replace=True`` for PUT-like) an item.
-  ``data`` is Zotero's ``data`` dict (notes/attachments: ``parentItem``; trash: ``deleted: 1``).
+  ``data`` is Zotero's ``data`` dict (notes/attachments: ``parentItem``; trash: ``deleted: 1``);
+  ``dateModified`` is stamped with the current time unless ``data`` gives one.
 - ``put_collection(prefix, data, replace=False)``, ``put_search(prefix, data, replace=False)``.
 - ``trash_item(prefix, key)``, ``restore_item(prefix, key)``.
 - ``delete_item(prefix, key)`` (permanent, children too, logged for ``/deleted``),
@@ -517,7 +518,7 @@ class FakeZotero:
             new = self._merge(kind, existing if not replace else None, data, key)
             if existing is not None and replace:
                 new.setdefault("dateAdded", existing.get("dateAdded"))
-            self._commit(lib, kind, {key: new})
+            self._commit(lib, kind, {key: new}, {key: "dateModified" in data})
             return json.loads(json.dumps(self._full(lib, kind, store[key])))
 
     def trash_item(self, prefix: str | int, key: str) -> dict[str, Any]:
