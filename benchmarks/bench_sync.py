@@ -1,0 +1,138 @@
+"""Sync benchmark: 20,000 items on the fake Zotero server at 30 ms per request.
+
+Run on demand (never from pytest):
+
+    .venv/bin/python benchmarks/bench_sync.py [--items 20000] [--latency 0.03]
+
+Scenarios, each in a fresh client process so peak memory (ru_maxrss) is the client's own:
+full sync, no-change sync, sync after 100 edits — next to a naive pyzotero
+``everything(items())`` dump in the same run. Prints a Markdown table for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+KEY = "benchKey0123456789abcdef"
+GROUP = 4242
+
+
+def synthetic_items(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    types = ["report", "journalArticle", "webpage", "book", "document", "magazineArticle"]
+    items = []
+    for i in range(n):
+        t = rng.choice(types)
+        data = {
+            "itemType": t,
+            "title": f"Rapport sur la santé numérique n° {i} : enjeux, usages et perspectives",
+            "creators": [{"creatorType": "author", "lastName": f"NOM{i % 997}", "firstName": "Prénom"}],
+            "abstractNote": "Commentaire. " * rng.randint(20, 80),
+            "date": f"{2000 + i % 25}-{1 + i % 12:02d}",
+            "url": f"https://example{i % 50}.org/doc/{i}",
+            "language": "fr",
+            "tags": [{"tag": "bib:entry"}],
+        }
+        items.append(data)
+    return items
+
+
+def client(mode: str, url: str, store: str) -> None:
+    """One measured client run; prints JSON on stdout."""
+    start = time.perf_counter()
+    if mode == "naive":
+        from pyzotero import zotero
+
+        zot = zotero.Zotero(GROUP, "group", KEY)
+        zot.endpoint = url
+        items = zot.everything(zot.items(limit=100))
+        count = len(items)
+    else:
+        from zotcurate.config import load_settings
+        from zotcurate.store import Store
+        from zotcurate.sync import sync_library
+
+        settings = load_settings(env={"ZOTERO_API_KEY": KEY, "ZOTCURATE_API_URL": url,
+                                      "ZOTCURATE_CONFIG": store + ".toml"}, library=f"group:{GROUP}", store=store)
+        with Store(store) as s:
+            result = sync_library(s, settings, settings.library)
+            count = result.added + result.updated
+    wall = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "rss_mb": rss_mb, "count": count}))
+
+
+def run_client(mode: str, url: str, store: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--client", mode, "--url", url, "--store", store],
+                         check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--latency", type=float, default=0.03)
+    parser.add_argument("--client")
+    parser.add_argument("--url")
+    parser.add_argument("--store")
+    args = parser.parse_args()
+    if args.client:
+        client(args.client, args.url, args.store)
+        return
+
+    from zotero_server import FakeZotero
+
+    server = FakeZotero(latency=args.latency, seed=1)
+    server.add_group(GROUP, "Bench")
+    server.add_key(KEY, user_id=1, groups={GROUP: {"library": True, "write": True}})
+    server.start()
+    server.load_export(f"/groups/{GROUP}", synthetic_items(args.items))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = str(Path(tmp) / "bench.sqlite")
+
+        def measure(name: str, mode: str) -> dict:
+            server.reset_requests()
+            r = run_client(mode, server.url, store)
+            r.update(name=name, requests=len(server.requests))
+            rows.append(r)
+            print(f"{name}: {r['wall']:.2f} s, {r['requests']} requests, {r['rss_mb']:.0f} MB, {r['count']} objects",
+                  file=sys.stderr)
+            return r
+
+        naive = measure("naive pyzotero everything(items())", "naive")
+        full = measure("zotcurate full sync", "sync")
+        measure("zotcurate no-change sync", "sync")
+        keys = server.item_keys(f"/groups/{GROUP}")[:100]
+        for k in keys:
+            server.put_item(f"/groups/{GROUP}", {"key": k, "title": "Édité"})
+        measure("zotcurate sync after 100 edits", "sync")
+    server.stop()
+
+    print(f"\n### Sync — {time.strftime('%Y-%m-%d')} — {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(f"\n{args.items:,} items on the fake Zotero server, {args.latency * 1000:.0f} ms latency per request; "
+          "each run in a fresh process (peak RSS is the client's).\n")
+    print("| run | wall time (s) | requests | peak RSS (MB) |")
+    print("|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['wall']:.2f} | {r['requests']} | {r['rss_mb']:.0f} |")
+    print(f"\nFull sync vs naive dump: {full['wall'] / naive['wall']:.2f}× the wall time "
+          f"(< 1 is faster), {full['rss_mb'] / naive['rss_mb']:.2f}× the memory.")
+
+
+if __name__ == "__main__":
+    main()
