@@ -567,3 +567,24 @@ def test_pyzotero_children_trash_collections_and_user_groups(zotero_example):
     user = zotero.Zotero(p.user_id, "user", p.api_key)
     user.endpoint = p.url
     assert [g["id"] for g in user.groups()] == [TEST_GROUP_ID]
+
+
+def test_searches_and_collection_edits(zotero_example):
+    p = zotero_example
+    made = call(p, "POST", f"{p.prefix}/searches",
+                [{"name": "Sans résumé", "conditions": [{"condition": "abstractNote", "operator": "doesNotContain", "value": "%"}]}])
+    key = made.json()["success"]["0"]
+    assert get(p, f"{p.prefix}/searches?format=versions").json() == {key: 2}
+    assert get(p, f"{p.prefix}/searches/{key}").json()["data"]["name"] == "Sans résumé"
+    assert call(p, "POST", f"{p.prefix}/searches", [{"name": ""}]).json()["failed"]["0"]["code"] == 400
+    renamed = call(p, "PATCH", f"{p.prefix}/collections/QEWG4TQH", {"name": "0. Intro"}, If_Unmodified_Since_Version="2")
+    assert renamed.status == 204 and renamed.version == 3
+    assert get(p, f"{p.prefix}/collections?since=2&format=versions").json() == {"QEWG4TQH": 3}
+    cycle = call(p, "PATCH", f"{p.prefix}/collections/QEWG4TQH", {"parentCollection": "QEWG4TQH", "version": 3})
+    assert cycle.status == 400
+    loop = call(p, "PATCH", f"{p.prefix}/collections/R8VDYDNR", {"parentCollection": "QEWG4TQH", "version": 1})
+    assert (loop.status, loop.body) == (400, b"A collection cannot be moved inside itself")
+    gone = call(p, "DELETE", f"{p.prefix}/searches?searchKey={key}", If_Unmodified_Since_Version="3")
+    assert gone.status == 204 and get(p, f"{p.prefix}/deleted?since=3").json()["searches"] == [key]
+    assert get(p, f"{p.prefix}/items?format=atom").status == 400
+    assert get(p, f"{p.prefix}/items?sort=nonsense").status == 400

@@ -1338,8 +1338,15 @@ class FakeZotero:
             if not isinstance(data.get("name"), str) or not data["name"].strip():
                 raise _ObjectFailure(400, "Collection name cannot be empty")
             parent = data.get("parentCollection")
-            if parent and (parent == data["key"] or not exists(parent, "collection")):
+            if parent and not exists(parent, "collection"):
                 raise _ObjectFailure(400, f"Parent collection {parent} doesn't exist")
+            seen = set()
+            while parent and parent not in seen:  # walk up: a collection cannot be its own ancestor
+                if parent == data["key"]:
+                    raise _ObjectFailure(400, "A collection cannot be moved inside itself")
+                seen.add(parent)
+                up = pending.get(parent) if kind == "collection" else None
+                parent = (up or lib.objects["collection"].get(parent) or {}).get("parentCollection")
         else:
             for prop in data:
                 if prop not in _SEARCH_PROPS:
