@@ -522,9 +522,13 @@ class FakeZotero:
             return json.loads(json.dumps(self._full(lib, kind, store[key])))
 
     def trash_item(self, prefix: str | int, key: str) -> dict[str, Any]:
+        if self.get_item(prefix, key) is None:
+            raise KeyError(f"no item {key} to trash")
         return self.put_item(prefix, {"key": key, "deleted": 1})
 
     def restore_item(self, prefix: str | int, key: str) -> dict[str, Any]:
+        if self.get_item(prefix, key) is None:
+            raise KeyError(f"no item {key} to restore")
         return self.put_item(prefix, {"key": key, "deleted": 0})
 
     def delete_item(self, prefix: str | int, key: str) -> int:
