@@ -425,3 +425,11 @@ def test_example_manifest_reads_as_documented() -> None:
             lib = store.require_library("file:x")
             spec.parts[0].collection = "Absente"
             build_document(store, lib, spec)
+
+
+def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
+    (tmp_path / "o").write_text("un fichier", encoding="utf-8")
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
+                         capsys, tmp_path)
+    assert code == 3 and "cannot be written" in err and "Traceback" not in err

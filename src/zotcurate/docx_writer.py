@@ -180,12 +180,15 @@ def usual_permissions(path: Path) -> None:
 def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Path:
     """Write ``doc`` to ``path`` atomically: a failure never leaves a partial file."""
     reference = check_template(template) if template else default_reference_doc()
-    path.parent.mkdir(parents=True, exist_ok=True)
     args = ["--toc", "--toc-depth=3"] if doc.toc else []
     if reference:
         args.append(f"--reference-doc={reference}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
     tmp = Path(tmp_name)
     try:
         source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)

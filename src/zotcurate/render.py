@@ -29,7 +29,7 @@ from .document import (
     BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
     Block, Document, FootnoteRef, Heading, Inline, Paragraph, clean_spans, clean_text,
 )
-from .errors import ConfigError, NotFoundError
+from .errors import ConfigError, NotFoundError, RenderError
 from .manifest import SORTS, Manifest, Part
 from .markup import html_to_blocks, markdown_to_blocks, text_to_blocks
 from .store import Collection, Item, Library, Store
@@ -390,14 +390,18 @@ def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str
         raise ConfigError(f"Unknown format '{unknown[0]}'; use docx, md or docx,md.")
     if template is not None:
         docx_writer.check_template(template)
-    output_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    if "docx" in fmts:
-        paths.append(docx_writer.write_docx(doc, output_dir / f"{name}.docx", template=template))
-    if "md" in fmts:
-        path = output_dir / f"{name}.md"
-        _write_text(path, markdown_writer.to_markdown(doc))
-        paths.append(path)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if "docx" in fmts:
+            paths.append(docx_writer.write_docx(doc, output_dir / f"{name}.docx", template=template))
+        if "md" in fmts:
+            path = output_dir / f"{name}.md"
+            _write_text(path, markdown_writer.to_markdown(doc))
+            paths.append(path)
+    except OSError as exc:
+        raise RenderError(f"The documents cannot be written to {output_dir} ({exc.strerror or exc}); "
+                          "choose another --output folder.") from exc
     return paths
 
 
