@@ -287,3 +287,21 @@ def test_doctor_explains_each_problem(zotero_example, tmp_path, capsys) -> None:
     code = main(["--library", LIB, "doctor"], env={**env, "ZOTERO_API_KEY": "WrongKey000000000000abcd"})
     out = capsys.readouterr().out
     assert code == 4 and "PROBLEM  key" in out and "WrongKey" not in out
+
+
+def test_local_api_sync_finds_deletions_by_comparing_keys(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    server.local_api = True  # no key, read-only, no /deleted — as Zotero 7's local API
+    env = {"ZOTCURATE_LOCAL_URL": server.url, "ZOTCURATE_STORE": str(tmp_path / "store.sqlite"),
+           "ZOTCURATE_CONFIG": str(tmp_path / "config.toml")}
+    local = f"local:group:{TEST_GROUP_ID}"
+    assert main(["sync", "--library", local], env=env) == 0
+    assert "99 added" in capsys.readouterr().out
+    server.delete_item(server.prefix, "RAJUC9HQ")
+    server.reset_requests()
+    assert main(["sync", "--library", local], env=env) == 0
+    assert "1 deleted" in capsys.readouterr().out
+    assert not any(r.path.endswith("/deleted") for r in server.requests)
+    with Store(tmp_path / "store.sqlite") as store:
+        lib = store.require_library(local)
+        assert store.item(lib, "RAJUC9HQ") is None and store.counts(lib)["items"] == 98

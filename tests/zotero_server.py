@@ -276,6 +276,8 @@ class FakeZotero:
     def __init__(self, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0,
                  seed: int | None = None) -> None:
         self.latency = latency
+        # Zotero 7's local API: no key needed for reads, read-only, and no /deleted endpoint.
+        self.local_api = False
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
@@ -838,6 +840,10 @@ class FakeZotero:
             return self._write_route(req, lib, rest, key)
 
     def _check_access(self, lib: _Library, key: _Key | None, write: bool) -> None:
+        if self.local_api:
+            if write:
+                raise _HTTPError(501, "Write access is not supported by the local API")
+            return
         if key is None:
             raise _HTTPError(403, "Forbidden")
         if lib.type == "user":
@@ -993,6 +999,8 @@ class FakeZotero:
                 return self._single(req, lib, "search", self._need(lib, "search", rest[1]))
         elif seg == "tags" and n == 1:
             return self._tags(req, lib, ("all",), query_pairs)
+        elif seg == "deleted" and n == 1 and self.local_api:
+            raise _HTTPError(404, "Not found")
         elif seg == "deleted" and n == 1:
             return self._deleted(req, lib)
         elif seg in ("settings", "fulltext") and n == 1:
