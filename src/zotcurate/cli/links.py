@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from .. import links as linkaudit
-from ..errors import ExitCode
+from ..config import Settings
+from ..errors import ConfigError, ExitCode
 from ..output import progress_for
+from ..store import Library, Store
 from . import AppContext, cli, pass_app
 
 
@@ -23,7 +25,7 @@ from . import AppContext, cli, pass_app
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=20.0, show_default=True, metavar="S",
               help="Seconds to wait for an answer (the connection itself: at most 10 s).")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
-              help="Extra attempts after 429, 5xx or a dropped connection (Retry-After is honoured).")
+              help="Extra attempts after 429, 502, 503, 504 or a dropped connection (Retry-After is honoured).")
 @click.option("--confirm-after", type=click.IntRange(1, 30), default=1, show_default=True, metavar="N",
               help="Call a link broken only after N failed audits at least a day apart; until then it is transient.")
 @click.option("--doi-resolver", metavar="URL", help="DOI resolver base URL [env ZOTCURATE_DOI_RESOLVER; "
@@ -56,8 +58,14 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
     changed since the previous audit. Exit status 1 when broken links are found
     (unless --fail-on never), 130 when interrupted (what was checked is kept).
     """
+    if apply_ and not (update_access_date or tag_broken or fix_redirects):
+        raise click.UsageError("--apply writes the plan of --update-access-date, --tag-broken or --fix-redirects: "
+                               "give at least one of them.")
     settings = app.settings(library=library)
     ref = settings.require_library()
+    if apply_ and not ref.is_web:
+        raise ConfigError(f"{ref.name} is not a Zotero group or user library, so --apply has nowhere to write; "
+                          "audit a group:ID or user:ID library synced with 'zotcurate sync'.")
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
         coll_keys: tuple[str, ...] | None = None
@@ -76,10 +84,11 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
         with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
             audit = linkaudit.audit_links(store, lib, options, progress=progress)
         click.echo(linkaudit.format_report(audit, fmt, all_links=all_links), nl=False)
-        wants_writeback = update_access_date or tag_broken or fix_redirects
+        wants_writeback = update_access_date or bool(tag_broken) or fix_redirects
         if wants_writeback and not audit.interrupted:
             _writeback(app, settings, store, lib, audit, update_access_date=update_access_date,
-                       tag_broken=tag_broken, fix_redirects=fix_redirects, apply_=apply_)
+                       tag_broken=tag_broken, fix_redirects=fix_redirects, apply_=apply_,
+                       echo_err=fmt in ("json", "csv"))
     if audit.interrupted:
         click.echo("Interrupted: what was checked is kept; run the same command again to go on.", err=True)
         ctx.exit(int(ExitCode.INTERRUPTED))
@@ -87,19 +96,24 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
         ctx.exit(int(ExitCode.FINDINGS))
 
 
-def _writeback(app: AppContext, settings, store, lib, audit, *, update_access_date: bool,  # type: ignore[no-untyped-def]
-               tag_broken: str | None, fix_redirects: bool, apply_: bool) -> None:
-    from ..links_writeback import apply_link_changes, format_plan, plan_link_changes  # noqa: PLC0415
-
-    plan = plan_link_changes(store, lib, audit, update_access_date=update_access_date, tag_broken=tag_broken,
-                             fix_redirects=fix_redirects)
-    click.echo(format_plan(plan, applied=False), err=True, nl=False)
+def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, audit: linkaudit.LinkAudit, *,
+               update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool,
+               echo_err: bool) -> None:
+    wanted = dict(update_access_date=update_access_date, tag_broken=tag_broken, fix_redirects=fix_redirects)
+    keys = sorted({r.item_key for r in audit.links})
+    changes = linkaudit.plan_link_changes(audit, store.items(lib, keys=keys), **wanted)
+    click.echo(linkaudit.format_plan(changes, audit), nl=False, err=echo_err)
     if not apply_:
-        if plan:
-            click.echo("Nothing was written to Zotero: add --apply to write these changes.", err=True)
+        if changes:
+            click.echo("Nothing was written to Zotero: add --apply to write these changes.", err=echo_err)
         return
-    if not plan:
+    if not changes:
         return
-    with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
-        result = apply_link_changes(settings, store, lib, plan, progress=progress)
-    click.echo(result, err=True)
+    from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
+
+    with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress, \
+            ZoteroClient(settings, settings.require_library(), progress=progress) as client:
+        result = linkaudit.apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
+    click.echo(f"Wrote {len(result.updated)} item(s) to {lib.name}"
+               + (f" ({len(result.retried)} after a re-sync)" if result.retried else "")
+               + (f"; {len(result.unchanged)} needed nothing" if result.unchanged else "") + ".", err=echo_err)
