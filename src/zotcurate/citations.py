@@ -25,7 +25,7 @@ from lxml import etree
 
 import citeproc
 from citeproc import CitationStylesBibliography, CitationStylesStyle, Citation, CitationItem
-from citeproc.model import CitationStylesElement, If, Name_Part
+from citeproc.model import CitationStylesElement, If, Name_Part, Substitute, Text
 from citeproc.source.json import CiteProcJSON
 from citeproc.string import MixedString, NoCase, String
 
@@ -155,6 +155,47 @@ class _NumericIf(If):
 
 class _NumericElseIf(_NumericIf):
     pass
+
+
+_TEXT_TAG = f"{{{CSL_NS}}}text"
+_RENDERED = "_zotcurate_rendered"  # variables rendered inside the current cs:substitute
+
+
+class _RecordingText(Text):
+    def _variable(self, item, context):  # type: ignore[no-untyped-def]
+        text = super()._variable(item, context)
+        if text:
+            rendered = context.get_layout().__dict__.get(_RENDERED)
+            if rendered is not None:
+                rendered.append(self.get("variable"))
+        return text
+
+
+class _SuppressingSubstitute(Substitute):
+    """CSL: variables rendered by cs:substitute are suppressed in the rest of
+    the entry. citeproc-py only suppresses a substitute child that names a
+    variable itself, so when a style substitutes a macro (APA, Chicago:
+    ``<substitute><text macro="title"/>``) an item without author printed its
+    title twice: "Titre (p. 22). (2024). Titre (p. 22). Éditeur." Here the
+    variables a substitute actually rendered are recorded and suppressed."""
+
+    def render(self, item, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            layout = (context if context is not None else self).get_layout()
+        except IndexError:  # not inside a layout: nothing to suppress in
+            return super().render(item, context=context, **kwargs)
+        outer = layout.__dict__.get(_RENDERED)
+        rendered: list[str] = []
+        layout.__dict__[_RENDERED] = rendered
+        try:
+            text = super().render(item, context=context, **kwargs)
+        finally:
+            layout.__dict__[_RENDERED] = outer
+        if text and rendered:
+            layout.repressed.setdefault(_TEXT_TAG, []).extend(rendered)
+            if outer is not None:
+                outer.extend(rendered)
+        return text
 
 
 class _PersonalNamePart(Name_Part):
@@ -317,10 +358,11 @@ class _CachedXPath:
 def _element_classes() -> dict[str, type]:
     # The element classes citeproc-py's frontend registers (its direct
     # subclasses of CitationStylesElement, by tag), with our standards fixes
-    # for cs:if / cs:else-if / cs:name-part, all with cached XPath. Built once;
+    # for cs:if / cs:else-if / cs:name-part / cs:substitute, all with cached XPath. Built once;
     # nothing here is a direct subclass, so citeproc-py's own lookup is unchanged.
     classes = {cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()}
-    classes.update({"if": _NumericIf, "else-if": _NumericElseIf, "name-part": _PersonalNamePart})
+    classes.update({"if": _NumericIf, "else-if": _NumericElseIf, "name-part": _PersonalNamePart,
+                    "text": _RecordingText, "substitute": _SuppressingSubstitute})
     return {tag: type(cls.__name__, (_CachedXPath, cls), {}) for tag, cls in classes.items()}
 
 
