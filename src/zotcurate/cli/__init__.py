@@ -104,7 +104,7 @@ def _register() -> None:
     # Each command module adds its commands to ``cli`` when imported.
     from . import library  # noqa: F401, PLC0415
 
-    for name in ("check", "links", "render"):
+    for name in ("check", "links", "render", "audit"):
         try:
             __import__(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,179 @@
+"""The scheduled job: sync, check, links, and a dated report folder.
+
+Made for cron and systemd timers: a lock keeps two runs from overlapping, every step's
+outcome goes into ``<output>/<date>/report.md`` and ``report.json``, and the exit code
+says what a scheduler should act on (see :func:`AuditResult.exit_code`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import checks, links
+from .config import LibraryRef, Settings
+from .errors import ExitCode, LockedError, ZotcurateError
+from .output import ProgressReporter
+from .profile import load_profile
+from .store import Store
+from .sync import SyncResult, sync_library
+
+
+@dataclass
+class AuditOptions:
+    output_dir: Path
+    profile: Path | None = None
+    collections: tuple[str, ...] = ()
+    fail_on: str = "error"  # check findings at or above this fail the run (error|warning|never)
+    link_options: links.LinkOptions = field(default_factory=links.LinkOptions)
+    sync: bool = True
+
+
+@dataclass
+class AuditResult:
+    folder: Path
+    library: str
+    sync: SyncResult | None
+    sync_error: ZotcurateError | None
+    check: checks.CheckReport
+    links: links.LinkAudit
+    fail_on: str
+
+    @property
+    def exit_code(self) -> int:
+        """A failed sync wins (its own code); then findings (1); else 0."""
+        if self.sync_error is not None:
+            return int(self.sync_error.exit_code)
+        if self.links.interrupted:
+            return int(ExitCode.INTERRUPTED)
+        if self.check.fails(self.fail_on) or self.links.broken:
+            return int(ExitCode.FINDINGS)
+        return int(ExitCode.OK)
+
+    def summary(self) -> str:
+        c = self.check.counts()
+        sync = ("sync failed: " + self.sync_error.message) if self.sync_error else (
+            self.sync.summary() if self.sync else "no sync (file library)")
+        return (f"{self.library}: {sync} Check: {c['error']} errors, {c['warning']} warnings on "
+                f"{self.check.checked} items. Links: {links.summary_line(self.links)} Report: {self.folder}")
+
+
+@contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock that the OS releases if the process dies (no stale lock files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
+            raise LockedError(
+                f"Another zotcurate audit is running (lock {path} held by PID {holder}); "
+                "let it finish — the next scheduled run will catch up."
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _report_folder(base: Path, now: datetime) -> Path:
+    day = now.strftime("%Y-%m-%d")
+    folder = base / day
+    n = 2
+    while folder.exists():
+        folder = base / f"{day}-{n}"
+        n += 1
+    return folder
+
+
+def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditOptions, *,
+              progress: ProgressReporter | None = None, now: datetime | None = None) -> AuditResult:
+    """Sync (web and local libraries), check, audit links, and write the dated report."""
+    progress = progress or ProgressReporter()
+    now = now or datetime.now(UTC)
+    profile = load_profile(options.profile)  # a broken profile stops the run before any work
+    with run_lock(settings.store_path.with_name(settings.store_path.name + ".audit.lock")):
+        sync_result: SyncResult | None = None
+        sync_error: ZotcurateError | None = None
+        if options.sync and ref.kind != "file":
+            try:
+                sync_result = sync_library(store, settings, ref, progress=progress)
+            except ZotcurateError as exc:  # audit what the store holds, and say the sync failed
+                sync_error = exc
+                progress.notice(f"Sync failed, auditing the stored copy: {exc.message}")
+        lib = store.require_library(ref.name)
+        check = checks.run_check(store, lib, profile, collections=options.collections, progress=progress)
+        link_options = options.link_options
+        if options.collections:
+            keys = tuple(d.key for c in options.collections
+                         for d in store.descendants(lib, store.resolve_collection(lib, c).key))
+            link_options = _with_collections(link_options, keys)
+        audit = links.audit_links(store, lib, link_options, progress=progress)
+        folder = _report_folder(options.output_dir, now)
+        result = AuditResult(folder, lib.name, sync_result, sync_error, check, audit, options.fail_on)
+        _write_reports(result, now)
+        return result
+
+
+def _with_collections(options: links.LinkOptions, keys: tuple[str, ...]) -> links.LinkOptions:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(options, collections=keys)
+
+
+def _write_reports(result: AuditResult, now: datetime) -> None:
+    tmp = result.folder.with_name(result.folder.name + ".part")
+    tmp.mkdir(parents=True, exist_ok=False)
+    data: dict[str, Any] = {
+        "library": result.library,
+        "started_at": now.isoformat(),
+        "exit_code": result.exit_code,
+        "sync": result.sync.as_dict() if result.sync else None,
+        "sync_error": result.sync_error.message if result.sync_error else None,
+        "check": {"counts": result.check.counts(), "checked": result.check.checked,
+                  "findings": [f.as_dict() for f in result.check.findings],
+                  "collections": [s.__dict__ | {"share": s.share} for s in result.check.summary]},
+        "links": {"counts": result.links.counts, "checked_at": result.links.finished_at,
+                  "links": links.report_rows(result.links)},
+    }
+    (tmp / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (tmp / "report.md").write_text(_markdown(result, now), encoding="utf-8")
+    tmp.rename(result.folder)  # the folder appears whole, or not at all
+
+
+def _markdown(result: AuditResult, now: datetime) -> str:
+    c = result.check.counts()
+    lines = [f"# Audit of {result.library} — {now.strftime('%Y-%m-%d %H:%M')} UTC", ""]
+    if result.sync_error:
+        lines += [f"**Sync failed:** {result.sync_error.message} The check and the link audit below "
+                  "are of the copy stored before.", ""]
+    elif result.sync:
+        lines += [f"Sync: {result.sync.summary()}", ""]
+    lines += ["## Metadata", "", f"{result.check.checked} items checked: {c['error']} errors, "
+              f"{c['warning']} warnings, {c['info']} notes.", ""]
+    if result.check.summary:
+        lines += ["| collection | items | complete | errors | warnings |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {s.path.replace('|', '/')} | {s.items} | {s.share:.0%} | {s.errors} | {s.warnings} |"
+                  for s in result.check.summary]
+        lines.append("")
+    errors = [f for f in result.check.findings if f.severity == "error"]
+    if errors:
+        lines += ["### Errors", ""]
+        for f in errors:
+            title = result.check.items.get(f.item_key)
+            name = title.title if title else ""
+            lines.append(f"- `{f.item_key}` {name.replace('|', '/')} — {f.rule}: {f.message}")
+        lines.append("")
+    link_md = links.format_markdown(result.links).splitlines()
+    lines += ["## Links", ""] + ["#" + line if line.startswith("#") else line for line in link_md[1:]]
+    return "\n".join(lines) + "\n"

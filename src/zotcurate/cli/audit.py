@@ -1,0 +1,60 @@
+"""``zotcurate audit``: the scheduled job (sync, check, links, dated report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import audit as audit_mod
+from .. import links
+from ..output import progress_for
+from . import AppContext, cli, pass_app
+
+
+@cli.command("audit")
+@click.option("--library", "-l", "library", metavar="LIB", help="The library to audit (default: the configured one).")
+@click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("audits"), show_default=True,
+              help="Folder that receives one dated sub-folder per run (report.md, report.json).")
+@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
+              help="Only this collection (key or path) and its sub-collections; repeatable.")
+@click.option("--profile", "profile", type=click.Path(path_type=Path), help="Metadata profile (TOML) extending the default.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
+              help="Metadata findings at or above this make the run exit 1 (broken links always do).")
+@click.option("--max-age", default="30d", show_default=True, metavar="AGE",
+              help="Re-check only links whose last success is older than this.")
+@click.option("--confirm-after", type=click.IntRange(1, 30), default=2, show_default=True, metavar="N",
+              help="Call a link broken after N failed audits at least a day apart (one bad night raises no alarm).")
+@click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--no-sync", is_flag=True, help="Audit the stored copy without syncing first.")
+@pass_app
+def audit_cmd(app: AppContext, library: str | None, output: Path, collections: tuple[str, ...],
+              profile: Path | None, fail_on: str, max_age: str, confirm_after: int, per_host: int,
+              no_sync: bool) -> int:
+    """The scheduled job: sync, check metadata, audit links, write a dated report folder.
+
+    \b
+    Exit codes for cron and systemd:
+      0   all clear
+      1   metadata findings at or above --fail-on, or broken links
+      6   the sync failed (the stored copy was still audited and reported)
+      10  another audit is still running (nothing was done)
+      other codes as for every command (see 'zotcurate --help')
+
+    \b
+    Example crontab line (every night at 02:30):
+      30 2 * * *  zotcurate audit --output /srv/biblio/audits >> /var/log/zotcurate.log 2>&1
+    """
+    settings = app.settings(library=library)
+    ref = settings.require_library()
+    options = audit_mod.AuditOptions(
+        output_dir=output, profile=profile, collections=collections, fail_on=fail_on, sync=not no_sync,
+        link_options=links.LinkOptions(max_age=links.parse_age(max_age), confirm_after=confirm_after,
+                                       per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
+                                       or links.DEFAULT_DOI_RESOLVER),
+    )
+    with app.open_store(settings) as store, progress_for(app.interactive, lambda m: click.echo(m, err=True),
+                                                         app.quiet) as progress:
+        result = audit_mod.run_audit(store, settings, ref, options, progress=progress)
+    click.echo(app.redact(result.summary()))
+    return result.exit_code
