@@ -25,7 +25,6 @@ from typing import Any
 from citeproc import CitationStylesBibliography, CitationStylesStyle, formatter
 from citeproc.source.json import CiteProcJSON
 
-from zotcurate.config import LibraryRef
 from zotcurate.csljson import zotero_to_csl
 from zotcurate.docx_writer import write_docx
 from zotcurate.manifest import Manifest, Source

@@ -26,7 +26,7 @@ from typing import Any
 import pypandoc
 
 from .document import (
-    BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
+    CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
     Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text,
 )
 from .errors import ConfigError, RenderError
@@ -203,4 +203,4 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
     return path
 
 
-__all__ = ["BODY", "ROLE_STYLES", "check_template", "default_reference_doc", "to_pandoc_ast", "write_docx"]
+__all__ = ["ROLE_STYLES", "check_template", "default_reference_doc", "to_pandoc_ast", "write_docx"]

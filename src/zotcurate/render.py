@@ -27,7 +27,7 @@ from .config import LibraryRef
 from .csljson import zotero_to_csl
 from .document import (
     BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
-    Block, Document, FootnoteRef, Heading, Inline, Paragraph, clean_spans, clean_text,
+    Block, Document, Heading, Inline, Paragraph, clean_spans, clean_text,
 )
 from .errors import ConfigError, NotFoundError, RenderError
 from .manifest import SORTS, Manifest, Part
@@ -421,5 +421,5 @@ def render_bibliography(store: Store, manifest: Manifest, *, output_dir: Path, l
     return RenderOutcome(paths, result.entries, result.problems)
 
 
-__all__ = ["FootnoteRef", "RenderOutcome", "RenderResult", "build_document", "french_date", "render_bibliography",
+__all__ = ["RenderOutcome", "RenderResult", "build_document", "french_date", "render_bibliography",
            "resolve_parts", "sort_entries", "write_outputs"]
