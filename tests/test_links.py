@@ -379,3 +379,47 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_checked(web: LoopbackWeb, tmp_p
     assert "Interrupted" in err and "Traceback" not in err
     assert {r["item_key"] for r in json.loads(out)} == {f"QUICK{i:03d}" for i in range(4)}
     assert set(k for k, _ in store.link_history(lib)) == {f"QUICK{i:03d}" for i in range(4)}
+
+
+def test_progress_shows_live_counts_per_verdict(web: LoopbackWeb, tmp_path: Path) -> None:
+    from zotcurate.output import ProgressReporter  # noqa: PLC0415
+
+    class Recorder(ProgressReporter):
+        def __init__(self) -> None:
+            self.started: list[tuple[str, int | None]] = []
+            self.descriptions: list[str] = []
+            self.advanced = 0
+
+        def start(self, description: str, total: int | None) -> None:
+            self.started.append((description, total))
+
+        def advance(self, n: int = 1) -> None:
+            self.advanced += n
+
+        def describe(self, description: str) -> None:
+            self.descriptions.append(description)
+
+    site = web.hosts["site"]
+    store, lib = make_store(tmp_path / "s.sqlite", [item("GOOD0001", fresh(site)), item("GOOD0002", fresh(site)),
+                                                    item("DEAD0001", fresh(site, 404))])
+    rec = Recorder()
+    audit_links(store, lib, options(web), progress=rec)
+    assert rec.started == [("Checking links", 3)] and rec.advanced == 3
+    assert rec.descriptions[-1] == "Links: ok 2 · broken 1"
+
+
+def test_network_failures_map_to_verdicts() -> None:
+    import socket  # noqa: PLC0415
+
+    import aiohttp  # noqa: PLC0415
+    from aiohttp.client_reqrep import ConnectionKey  # noqa: PLC0415
+
+    from zotcurate.links import _connect_error  # noqa: PLC0415
+
+    key = ConnectionKey("gone.example", 443, True, True, None, None, None)
+    dns = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known")))
+    assert (dns.error_verdict, dns.error) == ("broken", "the host name does not exist (DNS)")
+    refused = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused")))
+    assert refused.error_verdict == "broken"
+    unreachable = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, OSError(101, "Network is unreachable")))
+    assert unreachable.error_verdict == "transient" and unreachable.retryable
