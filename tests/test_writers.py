@@ -281,3 +281,16 @@ def test_docx_replaces_an_existing_file_atomically(tmp_path: Path) -> None:
     write_docx(sample_document(), target)
     assert zipfile.is_zipfile(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bib.docx"]
+
+
+def test_pandoc_reads_the_markdown_as_written_too() -> None:
+    import pypandoc
+
+    doc = Document(title="t")
+    doc.blocks += [Paragraph([Span(text)]) for text in HOSTILE]
+    note = doc.add_footnote([Span("Une note *pas* en gras.")])
+    doc.blocks.append(Paragraph([Span("Appel"), note]))
+    rendered = pypandoc.convert_text(to_markdown(doc), "html", format="markdown-smart", extra_args=["--wrap=none"])
+    paras = [html_text(p) for p in re.findall(r"<p>(.*?)</p>", rendered, re.S)]
+    assert paras[:len(HOSTILE)] == [re.sub(r"\s+", " ", t).strip() for t in HOSTILE]
+    assert rendered.count('class="footnote-ref"') == 1 and "Une note *pas* en gras." in rendered
