@@ -423,3 +423,14 @@ def test_network_failures_map_to_verdicts() -> None:
     assert refused.error_verdict == "broken"
     unreachable = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, OSError(101, "Network is unreachable")))
     assert unreachable.error_verdict == "transient" and unreachable.retryable
+
+
+def test_busiest_hosts_and_slowest_links_start_first() -> None:
+    from zotcurate.links import _busiest_hosts_first  # noqa: PLC0415
+
+    a = [f"http://127.0.0.2:80/{i}" for i in range(3)]
+    b = [f"http://127.0.0.3:80/{i}" for i in range(1)]
+    assert _busiest_hosts_first(b + a) == [a[0], b[0], a[1], a[2]]
+    # With last run's times, the slow page of a host goes first, and the host with most work leads.
+    cost = {a[0]: 0.1, a[1]: 0.1, a[2]: 0.2, b[0]: 3.0}
+    assert _busiest_hosts_first(b + a, cost) == [b[0], a[2], a[0], a[1]]

@@ -567,9 +567,12 @@ def _permanent_target(hops: list[tuple[str, int]], final: str) -> str | None:
     return target
 
 
-async def check_urls(urls: Sequence[tuple[str, str]], options: LinkOptions, *,
-                     on_result: Any = None) -> tuple[dict[str, CheckResult], LinkChecker]:
-    """Check ``(url, kind)`` pairs (each address once); ``on_result(result)`` as each finishes."""
+async def check_urls(urls: Sequence[tuple[str, str]], options: LinkOptions, *, on_result: Any = None,
+                     cost: Mapping[str, float] | None = None) -> tuple[dict[str, CheckResult], LinkChecker]:
+    """Check ``(url, kind)`` pairs (each address once); ``on_result(result)`` as each finishes.
+
+    ``cost``: the seconds each address took last time, to start the slow ones first.
+    """
     unique: dict[str, str] = {}
     for url, kind in urls:
         unique.setdefault(url, kind)
@@ -582,7 +585,7 @@ async def check_urls(urls: Sequence[tuple[str, str]], options: LinkOptions, *,
             if on_result is not None:
                 on_result(res)
 
-        tasks = [asyncio.create_task(one(u, unique[u])) for u in _busiest_hosts_first(list(unique))]
+        tasks = [asyncio.create_task(one(u, unique[u])) for u in _busiest_hosts_first(list(unique), cost)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -592,12 +595,22 @@ async def check_urls(urls: Sequence[tuple[str, str]], options: LinkOptions, *,
     return results, checker
 
 
-def _busiest_hosts_first(urls: list[str]) -> list[str]:
-    """Interleave hosts, the busiest first: the slowest host sets the wall time, so it starts at once."""
+def _busiest_hosts_first(urls: list[str], cost: Mapping[str, float] | None = None) -> list[str]:
+    """Interleave hosts, the busiest first, and on each host the slowest links first.
+
+    The busiest host sets the wall time, so it starts at once; within a host, longest
+    first keeps a slow page from finishing alone at the end. ``cost``: seconds each link
+    took last time (from the history), when known.
+    """
+    cost = cost or {}
+    known = [c for c in cost.values() if c > 0]
+    guess = sum(known) / len(known) if known else 1.0
     by_host: dict[str, list[str]] = defaultdict(list)
     for u in urls:
         by_host[host_key(u) if not _url_problem(u) else ""].append(u)
-    queues = sorted(by_host.values(), key=len, reverse=True)
+    for queue in by_host.values():
+        queue.sort(key=lambda u: -cost.get(u, guess))
+    queues = sorted(by_host.values(), key=lambda q: -sum(cost.get(u, guess) for u in q))
     out: list[str] = []
     for i in range(max((len(q) for q in queues), default=0)):
         out += [q[i] for q in queues if i < len(q)]
@@ -773,8 +786,10 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
     requests = 0
     peaks: dict[str, int] = {}
     try:
+        cost = {lk.url: float(h[-1].get("elapsed") or 0) for lk in to_check
+                if (h := history.get((lk.item_key, lk.url)))}
         _, checker = asyncio.run(_checking([(u, lks[0].kind) for u, lks in by_url.items()], options,
-                                           on_result, flush))
+                                           on_result, flush, cost))
         requests, peaks = checker.requests, checker.peak_per_host
     except KeyboardInterrupt:
         interrupted = True
@@ -794,8 +809,8 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
                      reused=reused, requests=requests, interrupted=interrupted, peak_per_host=peaks)
 
 
-async def _checking(urls: list[tuple[str, str]], options: LinkOptions, on_result: Any,
-                    flush: Any) -> tuple[dict[str, CheckResult], LinkChecker]:
+async def _checking(urls: list[tuple[str, str]], options: LinkOptions, on_result: Any, flush: Any,
+                    cost: Mapping[str, float]) -> tuple[dict[str, CheckResult], LinkChecker]:
     """check_urls, saving finished checks every half second even while slow links keep going."""
 
     async def tick() -> None:
@@ -805,7 +820,7 @@ async def _checking(urls: list[tuple[str, str]], options: LinkOptions, on_result
 
     ticker = asyncio.create_task(tick())
     try:
-        return await check_urls(urls, options, on_result=on_result)
+        return await check_urls(urls, options, on_result=on_result, cost=cost)
     finally:
         ticker.cancel()
 
