@@ -116,7 +116,8 @@ def test_each_kind_of_link_gets_its_verdict(web: LoopbackWeb, tmp_path: Path) ->
         "SOFT0404": (fresh(site, body=soft_404_body()), "broken"),
         "LOOP0001": (loop_a, "broken"),
         "DEADMOVE": (fresh(site, 301, to=site.url("/nothing-here")), "broken"),
-        "HOMEPAGE": (fresh(site, 302, to=site.url("/")), "broken"),
+        "HOMEPAGE": (site.page(f"/rapports/{next(_paths)}/synthese", 302, to=site.url("/")), "broken"),
+        "SECTION1": (site.page(f"/fr{next(_paths)}", 301, to=site.url("/")), "redirected"),
         "BOTWALL1": (fresh(other, 403, headers=challenge_headers(), body=challenge_body()), "blocked"),
         "FORBID01": (fresh(other, 403), "blocked"),
         "LOGIN401": (fresh(other, 401), "blocked"),
@@ -170,8 +171,12 @@ def urlpath(url: str) -> str:
 def test_a_dead_page_is_not_taken_for_a_soft_404_when_it_is_a_real_page(web: LoopbackWeb, tmp_path: Path) -> None:
     site = web.hosts["site"]
     real = fresh(site, body="<html><title>Loi n° 2019-404 du 3 mai 2019</title><h1>Texte intégral</h1></html>")
-    store, lib = make_store(tmp_path / "s.sqlite", [item("LOI00001", real)])
-    assert audit_links(store, lib, options(web)).links[0].verdict == "ok"
+    novel = fresh(site, body="<html><title>L'introuvable Léviathan</title><h1>Roman</h1></html>")
+    gone = fresh(site, body="<html><title>Ministère</title><h1>Erreur 404 : document introuvable</h1></html>")
+    store, lib = make_store(tmp_path / "s.sqlite", [item("LOI00001", real), item("NOVEL001", novel),
+                                                    item("GONE0001", gone)])
+    got = {r.item_key: r.verdict for r in audit_links(store, lib, options(web)).links}
+    assert got == {"LOI00001": "ok", "NOVEL001": "ok", "GONE0001": "broken"}
 
 
 def test_per_host_limit_holds_when_a_doi_resolver_redirects_to_a_publisher(tmp_path: Path) -> None:

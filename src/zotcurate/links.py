@@ -53,7 +53,8 @@ _FILE_SUFFIXES = (
 )
 _BODY_LIMIT = 64 * 1024  # enough for <title> and <h1> of any page
 _SOFT404 = re.compile(
-    r"page\s+(?:not|no\s+longer)\s+(?:found|available)|not\s+found|introuvable|non\s+trouv[ée]e"
+    r"page\s+(?:not|no\s+longer)\s+(?:found|available)|not\s+found"
+    r"|(?:page|document|ressource|contenu|fichier|article|lien)s?\s+(?:introuvables?|non\s+trouv[ée]e?s?)"
     r"|n['’]existe\s+(?:pas|plus)|(?:erreur|error)\s*:?\s*404|404\s*(?:error|erreur|[-–:|])|^\s*404\s*$"
     r"|page\s+(?:inexistante|supprim[ée]e)|does\s*n['’]?o?t\s+exist|no\s+longer\s+exists?|nothing\s+(?:was\s+)?found",
     re.IGNORECASE,
@@ -315,7 +316,10 @@ class LinkChecker:
             return CheckResult(url, "invalid", detail=problem)
         hops: list[tuple[str, int]] = []
         seen: set[str] = set()
-        current = str(URL(url))
+        try:
+            current = str(URL(url))
+        except ValueError as exc:
+            return CheckResult(url, "invalid", detail=f"not a usable address ({exc})")
         requests = 0
         for _ in range(self.options.max_redirects + 1):
             if current in seen:
@@ -373,6 +377,8 @@ class LinkChecker:
                 answer.note = f"; the server asked to wait {wait:.0f} s, more than the {self.options.max_retry_after:.0f} s allowed"
                 return answer, requests
             attempt += 1
+            if method == "HEAD":
+                method = "GET"  # a HEAD that was rate limited: the retry asks as a browser would
             await asyncio.sleep(wait)  # no slot is held here
 
     def _retry_wait(self, answer: _Answer, attempt: int) -> float | None:
@@ -443,7 +449,11 @@ async def _read_some(resp: aiohttp.ClientResponse) -> str:
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks).decode(resp.charset or "utf-8", errors="replace")
+    data = b"".join(chunks)
+    try:
+        return data.decode(resp.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
 
 
 def _connect_error(url: str, exc: aiohttp.ClientConnectorError) -> _Answer:
@@ -528,7 +538,7 @@ def _classify(url: str, kind: str, answer: _Answer, hops: list[tuple[str, int]],
             res.verdict, res.detail = "broken", f"soft 404: the page says “{said}”"
         elif hops and _ERROR_PAGE_PATH.search(urlsplit(final).path):
             res.verdict, res.detail = "broken", "redirects to an error page"
-        elif hops and urlsplit(final).path in ("", "/") and urlsplit(url).path not in ("", "/") and kind == "url":
+        elif hops and kind == "url" and urlsplit(final).path in ("", "/") and _deep(urlsplit(url).path):
             res.verdict, res.detail = "broken", "redirects to the site's home page (the page is gone)"
         else:
             new_url = _permanent_target(hops, final)
@@ -555,6 +565,12 @@ def _classify(url: str, kind: str, answer: _Answer, hops: list[tuple[str, int]],
     else:
         res.verdict, res.detail = "broken", f"HTTP {status}"
     return res
+
+
+def _deep(path: str) -> bool:
+    """A path that names a document, not a section: sent to the home page, it is gone."""
+    parts = [p for p in path.split("/") if p]
+    return len(parts) >= 2 or bool(parts and "." in parts[-1] and not parts[-1].startswith("index."))
 
 
 def _permanent_target(hops: list[tuple[str, int]], final: str) -> str | None:
