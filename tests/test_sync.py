@@ -305,3 +305,21 @@ def test_local_api_sync_finds_deletions_by_comparing_keys(zotero_example, tmp_pa
     with Store(tmp_path / "store.sqlite") as store:
         lib = store.require_library(local)
         assert store.item(lib, "RAJUC9HQ") is None and store.counts(lib)["items"] == 98
+
+
+def test_full_sync_repairs_a_damaged_copy(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    sync(server, tmp_path, capsys)
+    store, lib = stored(tmp_path)
+    with store:  # damage the copy behind zotcurate's back: same version, wrong data
+        damaged = store.item(lib, "SKJ3FVUF").object
+        damaged["data"]["title"] = "damaged"
+        store.upsert_items(lib, [damaged])
+    code, out, _ = sync(server, tmp_path, capsys)
+    assert "up to date" in out  # an incremental sync cannot see it
+    code, out, _ = sync(server, tmp_path, capsys, "--full")
+    assert code == 0 and "1 updated" in out
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "SKJ3FVUF").data["title"].startswith("Feuille de route")
+        assert store.counts(lib)["items"] == 99

@@ -127,7 +127,8 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
 
 @cli.command("sync")
 @click.option("--library", "-l", "library", metavar="LIB", help="group:ID, user:ID or local (default: from config).")
-@click.option("--full", is_flag=True, help="Compare every object with Zotero instead of only what changed.")
+@click.option("--full", is_flag=True, help="Download every object again (repairs a damaged copy); deletions are "
+              "found by comparing the full key lists.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_app
 def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None:
