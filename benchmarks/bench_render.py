@@ -13,6 +13,7 @@ writers' own cost no more than citeproc-py's.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     n = args.entries
+    load_start = os.getloadavg()[0]
     objects = synthetic_items(n)
     csl_items = [zotero_to_csl(o["data"]) for o in objects]
 
@@ -147,7 +149,9 @@ def main() -> None:
         ("Word writer (pandoc, incl. process start)", t_docx, m_docx),
         ("both documents, end to end", total, max(m_build, m_md, m_docx)),
     ]
-    print(f"{n} entries, median of {args.repeat}; .md {len(md) / 1024:.0f} KiB, .docx {size_docx / 1024:.0f} KiB")
+    # The machine is shared: the load average says how much the absolute times can be trusted.
+    print(f"{n} entries, median of {args.repeat}; .md {len(md) / 1024:.0f} KiB, .docx {size_docx / 1024:.0f} KiB; "
+          f"load average at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print(f"| step | seconds | entries/s | peak MiB (tracemalloc) |\n|---|---|---|---|")
     for label, t, m in rows:
         print(f"| {label} | {t:.2f} | {n / t:.0f} | {m:.1f} |")
