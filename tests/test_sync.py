@@ -232,8 +232,15 @@ def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys)
 def test_unknown_group_is_exit_5(zotero_example, tmp_path, capsys) -> None:
     code = main(["sync", "--library", "group:999999"], env=env_for(zotero_example, tmp_path))
     err = capsys.readouterr().err
-    assert code in (4, 5)  # Zotero answers 403 for a group the key cannot see, 404 when it does not exist
-    assert "999999" in err
+    assert code == 5
+    assert "Zotero has no group 999999" in err and "zotcurate init" in err
+
+
+def test_group_the_key_cannot_read_is_exit_4(zotero_example, tmp_path, capsys) -> None:
+    zotero_example.add_group(777, "Autre groupe")
+    code = main(["sync", "--library", "group:777"], env=env_for(zotero_example, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 4 and "refused for group:777" in err
 
 
 def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, capsys) -> None:
