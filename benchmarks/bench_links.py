@@ -224,7 +224,7 @@ def run_linkchecker(cases: list[Case], work: Path, web: LoopbackWeb, args: argpa
                     encoding="utf-8")
     page.chmod(0o644)
     work.chmod(0o755)  # LinkChecker drops root privileges to "nobody"
-    cmd = [str(Path(args.tools_venv) / "bin" / "linkchecker"), "--output=csv", "--check-extern", "--no-status",
+    cmd = [str(Path(args.tools_venv) / "bin" / "linkchecker"), "--output=csv", "--verbose", "--check-extern", "--no-status",
            "--timeout", str(int(args.timeout)), "-t", "10", str(page)]
     out = _run(cmd, args.limit)
     lines = [ln for ln in out.splitlines() if not ln.startswith("#")]
@@ -265,6 +265,7 @@ def main() -> None:
     args = ap.parse_args()
 
     with LoopbackWeb(base="127.0.3") as web, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)  # LinkChecker, run as root, drops to "nobody", who must read its input
         cases = build_web(web, args.n, args.hosts, args.seed, args.timeout)
         fl = floor(cases, args.concurrency, args.per_host)
         truth = Counter(c.truth for c in cases)
