@@ -21,7 +21,7 @@ from bibtexparser.customization import convert_to_unicode, splitname
 
 from .csljson import _MONTHS, key_for, parse_date
 from .errors import InputFileError
-from .formats import ParsedFiles
+from .formats import ParsedFiles, read_text_file
 from .zschema import ZoteroSchema, load_schema
 
 # BibTeX/BibLaTeX entry type → Zotero item type.
@@ -363,20 +363,12 @@ def _clean_verbatim(value: str) -> str:
 
 
 def _primary(schema: ZoteroSchema, item_type: str) -> str:
-    for c in schema._type(item_type).get("creatorTypes", []):  # noqa: SLF001 - same package
-        if c.get("primary"):
-            return c["creatorType"]
-    return "author"
+    return schema.primary_creator_type(item_type) or "author"
 
 
 def read_bibtex(path: Path) -> ParsedFiles:
     """Read a .bib file (BibTeX, BibLaTeX, Better BibTeX exports) as Zotero API objects."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry.") from exc
-    except OSError as exc:
-        raise InputFileError(f"{path} cannot be read ({exc.strerror}).") from exc
+    text = read_text_file(path)
     parser = BibTexParser(common_strings=True, ignore_nonstandard_types=False, interpolate_strings=True)
     try:
         db = bibtexparser.loads(text, parser=parser)

@@ -304,16 +304,6 @@ def _csl_type_for(item_type: str, schema: ZoteroSchema) -> str:
     return "document"
 
 
-def _primary_creator_type(item_type: str, schema: ZoteroSchema) -> str | None:
-    try:
-        for c in schema._type(item_type).get("creatorTypes", []):  # noqa: SLF001 - same package
-            if c.get("primary"):
-                return c["creatorType"]
-    except KeyError:
-        return None
-    return None
-
-
 def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -> dict[str, Any]:
     """Map a Zotero item's ``data`` to a CSL-JSON item, the way Zotero's ``itemToCSLJSON`` does."""
     schema = schema or load_schema()
@@ -351,7 +341,7 @@ def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -
             break
 
     if item_type not in ("attachment", "note"):
-        primary = _primary_creator_type(item_type, schema)
+        primary = schema.primary_creator_type(item_type)
         for creator in data.get("creators") or []:
             ctype = creator.get("creatorType", "author")
             var = schema.csl_names.get(ctype) or ("author" if ctype == primary else None)
@@ -462,7 +452,7 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
         if "citationKey" in valid:
             data["citationKey"] = str(csl["id"])
     creators = []
-    primary = _primary_creator_type(item_type, schema)
+    primary = schema.primary_creator_type(item_type)
     valid_creators = set(schema.creator_types(item_type))
     for ctype, var in schema.csl_names.items():
         names = csl.get(var)

@@ -36,13 +36,18 @@ class ImportResult:
     sources: list[str]
 
 
-def _load_json(path: Path) -> Any:
+def read_text_file(path: Path) -> str:
+    """A UTF-8 input file's text, or an InputFileError saying why not."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry.") from exc
     except OSError as exc:
         raise InputFileError(f"{path} cannot be read ({exc.strerror}).") from exc
+
+
+def _load_json(path: Path) -> Any:
+    text = read_text_file(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

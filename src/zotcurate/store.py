@@ -336,27 +336,31 @@ class Store:
         rows = self.db.execute("SELECT key, version FROM collections WHERE library_id = ?", (lib.id,))
         return {r[0]: r[1] for r in rows}
 
+    def _count_change(self, table: str, lib: Library, key: str, version: int, text: str,
+                      counts: UpsertCounts) -> bool:
+        """Count an upsert as added, updated or unchanged; False when there is nothing to write."""
+        old = self.db.execute(
+            f"SELECT version, object FROM {table} WHERE library_id = ? AND key = ?", (lib.id, key)
+        ).fetchone()
+        if old is not None and old[0] == version and old[1] == text:
+            counts.unchanged += 1
+            return False
+        if old is None:
+            counts.added += 1
+        else:
+            counts.updated += 1
+        return True
+
     def upsert_items(self, lib: Library, objects: Iterable[dict[str, Any]]) -> UpsertCounts:
         """Insert or replace items (whole API objects ``{key, version, data, …}``)."""
         counts = UpsertCounts()
         with self.transaction():
             for obj in objects:
-                data = obj.get("data") or {}
-                key = obj.get("key") or data.get("key")
-                version = int(obj.get("version", data.get("version", 0)) or 0)
+                data, key, version, text = _unpack(obj)
                 if not key or not data.get("itemType"):
                     raise StoreError(f"An item without key or itemType cannot be stored: {str(obj)[:80]}")
-                old = self.db.execute(
-                    "SELECT version, object FROM items WHERE library_id = ? AND key = ?", (lib.id, key)
-                ).fetchone()
-                text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-                if old is not None and old[0] == version and old[1] == text:
-                    counts.unchanged += 1
+                if not self._count_change("items", lib, key, version, text, counts):
                     continue
-                if old is None:
-                    counts.added += 1
-                else:
-                    counts.updated += 1
                 self.db.execute(
                     "INSERT OR REPLACE INTO items(library_id, key, version, item_type, parent_key, trashed,"
                     " title, date, url, doi, object) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -396,22 +400,11 @@ class Store:
         counts = UpsertCounts()
         with self.transaction():
             for obj in objects:
-                data = obj.get("data") or {}
-                key = obj.get("key") or data.get("key")
-                version = int(obj.get("version", data.get("version", 0)) or 0)
+                data, key, version, text = _unpack(obj)
                 if not key or "name" not in data:
                     raise StoreError(f"A collection without key or name cannot be stored: {str(obj)[:80]}")
-                old = self.db.execute(
-                    "SELECT version, object FROM collections WHERE library_id = ? AND key = ?", (lib.id, key)
-                ).fetchone()
-                text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-                if old is not None and old[0] == version and old[1] == text:
-                    counts.unchanged += 1
+                if not self._count_change("collections", lib, key, version, text, counts):
                     continue
-                if old is None:
-                    counts.added += 1
-                else:
-                    counts.updated += 1
                 self.db.execute(
                     "INSERT OR REPLACE INTO collections(library_id, key, version, name, parent_key, trashed, object)"
                     " VALUES (?,?,?,?,?,?,?)",
@@ -679,6 +672,14 @@ class Store:
             sql += f" AND item_key IN ({','.join('?' * len(item_keys)) or 'NULL'})"
             args += list(item_keys)
         return self.db.execute(sql, args).fetchone()[0]
+
+
+def _unpack(obj: dict[str, Any]) -> tuple[dict[str, Any], str | None, int, str]:
+    """An API object's data, key, version and stored JSON text."""
+    data = obj.get("data") or {}
+    key = obj.get("key") or data.get("key")
+    version = int(obj.get("version", data.get("version", 0)) or 0)
+    return data, key, version, json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> Item:

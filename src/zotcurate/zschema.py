@@ -42,6 +42,14 @@ class ZoteroSchema:
     def creator_types(self, item_type: str) -> list[str]:
         return [c["creatorType"] for c in self._type(item_type).get("creatorTypes", [])]
 
+    def primary_creator_type(self, item_type: str) -> str | None:
+        """The type's main creator type (author for most), or None for an unknown type."""
+        try:
+            creator_types = self._type(item_type).get("creatorTypes", [])
+        except KeyError:
+            return None
+        return next((c["creatorType"] for c in creator_types if c.get("primary")), None)
+
     @property
     def all_fields(self) -> set[str]:
         return {f["field"] for t in self.raw["itemTypes"] for f in t["fields"]}
