@@ -282,7 +282,9 @@ def test_changes_since_the_previous_audit(web: LoopbackWeb, tmp_path: Path) -> N
     dies, heals, moves, stays = fresh(site), fresh(site, 500), fresh(site), fresh(site)
     store, lib = make_store(tmp_path / "s.sqlite", [item("DIES0001", dies), item("HEALS001", heals),
                                                     item("MOVES001", moves), item("STAYS001", stays)])
-    audit_links(store, lib, options(web, retries=0), now=T0)
+    first = audit_links(store, lib, options(web, retries=0), now=T0)
+    assert [r.change for r in first.links] == [None] * 4  # a first audit has nothing to compare with
+    assert "since the previous audit" not in format_markdown(first)
     site.pages[urlpath(dies)].status = 410
     site.pages[urlpath(heals)].status = 200
     target = fresh(other)

@@ -699,6 +699,8 @@ def _group(verdict: str) -> str:
 
 
 def _change(previous: str | None, now: str, prev_new: str | None, new_url: str | None) -> str | None:
+    if previous is None:
+        return None  # a first audit: nothing to compare with
     if now == "broken" and previous != "broken":
         return "newly broken"
     if previous in ("broken", "transient") and now in ("ok", "redirected"):
@@ -917,7 +919,7 @@ def format_markdown(audit: LinkAudit) -> str:
         lines += ["", "## Links needing attention", "", "| item | title | verdict | status | link | since | detail |",
                   "|---|---|---|---|---|---|---|"]
         for r in attention:
-            link = f"<{r.url}>" + (f" → <{r.new_url}>" if r.new_url else "")
+            link = f"`{r.url}`" if r.verdict == "invalid" else f"<{r.url}>" + (f" → <{r.new_url}>" if r.new_url else "")
             lines.append(f"| `{r.item_key}` | {cell(r.title)} | {r.verdict} | {cell(r.status)} | {cell(link)} "
                          f"| {cell((r.since or '')[:10])} | {cell(r.detail)} |")
     if audit.interrupted:
