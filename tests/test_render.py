@@ -433,3 +433,11 @@ def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
                          capsys, tmp_path)
     assert code == 3 and "cannot be written" in err and "Traceback" not in err
+
+
+def test_an_unknown_format_fails_before_any_work(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "pdf",
+                          "-o", str(tmp_path / "o")], capsys, tmp_path)
+    assert code == 3 and "Unknown format 'pdf'" in err
+    assert not (tmp_path / "o").exists()

@@ -411,6 +411,9 @@ def render_bibliography(store: Store, manifest: Manifest, *, output_dir: Path, l
                         sort: str | None = None, toc: bool | None = None) -> RenderOutcome:
     """What ``zotcurate render`` does: source → Document → files."""
     fmt_list = list(fmts or manifest.formats)
+    unknown = [f for f in fmt_list if f not in ("docx", "md")]
+    if unknown or not fmt_list:
+        raise ConfigError(f"Unknown format '{unknown[0] if unknown else ''}'; use docx, md or docx,md.")
     tpl = template or manifest.template
     if tpl is not None:
         docx_writer.check_template(tpl)  # fail before any work
