@@ -288,6 +288,14 @@ def test_a_title_substituted_for_the_author_is_not_printed_twice(example):
     assert chicago.count("La e-santé en France") == 1
 
 
+def test_italics_inside_an_italic_title_turn_roman():
+    """CSL flip-flop: APA sets book titles in italics; a species name marked <i> in Zotero becomes roman."""
+    book = {"id": "b", "type": "book", "title": "Vivre avec <i>Homo sapiens</i>", "publisher": "P",
+            "author": [{"family": "Pon", "given": "D."}], "issued": {"date-parts": [[2020]]}}
+    (entry,) = CitationFormatter("apa").format_entries([book])
+    assert entry.spans == [Span("Pon, D. (2020). "), Span("Vivre avec ", italic=True), Span("Homo sapiens. P.")]
+
+
 def test_note_mode_of_a_note_style_gives_the_footnote_form(example):
     chicago = CitationFormatter(style="chicago-notes-bibliography", locale="fr-FR")
     item = example["37C8FNMU"]

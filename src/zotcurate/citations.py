@@ -8,12 +8,14 @@ neutral rich text (``zotcurate.textmodel.Span``) so writers never see citeproc.
     entries = fmt.format_entries(csl_items, mode="note")
 
 The style is parsed and validated once per formatter. Where citeproc-py departs
-from CSL 1.0.2 in a way the centre's style needs, the fix is a small extension
-here (see ``_NumericIf`` and ``_PersonalNamePart``), never an edit of rendered text.
+from CSL 1.0.2, the fix is a small extension here (``_NumericIf``,
+``_PersonalNamePart``, ``_SuppressingSubstitute``, italic flip-flop in the
+formatter), registered for zotcurate's parser only; rendered text is never edited.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import io
 import re
@@ -67,13 +69,10 @@ class _Styled(String):
     flags: frozenset[str] = frozenset()
 
 
-def _styled_class(flags: frozenset[str], _cache: dict[frozenset[str], type] = {}) -> type:
-    # The cache holds immutable class objects only (one per flag combination).
-    cls = _cache.get(flags)
-    if cls is None:
-        cls = type("_Styled_" + "_".join(sorted(flags)), (_Styled,), {"flags": flags})
-        _cache[flags] = cls
-    return cls
+@functools.cache
+def _styled_class(flags: frozenset[str]) -> type:
+    """One String subclass per flag combination (cached: classes are immutable)."""
+    return type("_Styled_" + "_".join(sorted(flags)), (_Styled,), {"flags": flags})
 
 
 def _wrapper(flag: str | None):
@@ -82,8 +81,14 @@ def _wrapper(flag: str | None):
             return text
         if isinstance(text, MixedString):
             return MixedString([wrap(segment) for segment in text])
-        flags = getattr(text, "flags", frozenset()) | {flag}
-        return _styled_class(frozenset(flags))(str(text))
+        flags = getattr(text, "flags", frozenset())
+        if flag == "italic" and flag in flags:
+            # CSL flip-flop: italics inside italics (a species name in an
+            # italic journal title) turn roman.
+            flags = flags - {flag}
+        else:
+            flags = flags | {flag}
+        return _styled_class(frozenset(flags))(str(text)) if flags else String(str(text))
 
     return wrap
 
