@@ -96,6 +96,9 @@ def test_each_kind_of_link_gets_its_verdict(web: LoopbackWeb, tmp_path: Path) ->
     doi.page("/10.1234/ok.1", 302, to=landing)
     pdf_head405 = site.page(f"/r{next(_paths)}.pdf", head_status=405, content_type="application/pdf", body="%PDF-1.7")
     pdf = site.page(f"/r{next(_paths)}.pdf", content_type="application/pdf", body="%PDF-1.7")
+    gate = f"/gate{next(_paths)}"
+    cookie_page = fresh(site, 302, times=1, to=site.url(gate))  # sends you to a gate once, then answers
+    site.page(gate, 302, to=cookie_page)
     cases = {
         "OK000001": (fresh(site), "ok"),
         "PERM0301": (fresh(site, 301, to=hop2), "redirected"),  # 301 -> 301 across hosts -> 200
@@ -115,6 +118,7 @@ def test_each_kind_of_link_gets_its_verdict(web: LoopbackWeb, tmp_path: Path) ->
         "PDF00001": (pdf, "ok"),
         "SOFT0404": (fresh(site, body=soft_404_body()), "broken"),
         "LOOP0001": (loop_a, "broken"),
+        "COOKIE01": (cookie_page, "ok"),  # back where it started, once, is not a loop
         "DEADMOVE": (fresh(site, 301, to=site.url("/nothing-here")), "broken"),
         "HOMEPAGE": (site.page(f"/rapports/{next(_paths)}/synthese", 302, to=site.url("/")), "broken"),
         "SECTION1": (site.page(f"/fr{next(_paths)}", 301, to=site.url("/")), "redirected"),

@@ -315,17 +315,18 @@ class LinkChecker:
         if problem:
             return CheckResult(url, "invalid", detail=problem)
         hops: list[tuple[str, int]] = []
-        seen: set[str] = set()
+        seen: Counter[str] = Counter()
         try:
             current = str(URL(url))
         except ValueError as exc:
             return CheckResult(url, "invalid", detail=f"not a usable address ({exc})")
         requests = 0
         for _ in range(self.options.max_redirects + 1):
-            if current in seen:
+            # One return visit is allowed: some sites set a cookie and send you back where you came from.
+            if seen[current] >= 2:
                 return CheckResult(url, "broken", hops[-1][1] if hops else None, current, hops=hops,
                                    detail=f"redirect loop after {len(hops)} hops", requests=requests)
-            seen.add(current)
+            seen[current] += 1
             answer, n = await self._fetch(current)
             requests += n
             if answer.error:
