@@ -245,11 +245,8 @@ def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
                 continue  # a bare <span>: not markup we know, keep it as text
         else:
             effect = _TAG_FLAGS[tag]
-        if closing:
-            if all(t != tag for t, _ in stack):
-                continue  # closes nothing: literal
-        elif tag == "span" and not attrs:
-            continue
+        if closing and all(t != tag for t, _ in stack):
+            continue  # closes nothing: literal
         flags = frozenset(e for _, e in stack if e != "nocase")
         nocase = any(e == "nocase" for _, e in stack)
         if match.start() > position:
