@@ -296,6 +296,13 @@ def test_italics_inside_an_italic_title_turn_roman():
     assert entry.spans == [Span("Pon, D. (2020). "), Span("Vivre avec ", italic=True), Span("Homo sapiens. P.")]
 
 
+@pytest.mark.parametrize("style", ["ieee", "modern-language-association", "futures"])  # futures: a dependent style
+def test_other_repository_styles_render_the_whole_example(style, example):
+    entries = CitationFormatter(style).format_entries(list(example.values()))
+    assert all(e.spans or "none of the fields" in e.error for e in entries)
+    assert sum(1 for e in entries if e.spans) >= 93
+
+
 def test_note_mode_of_a_note_style_gives_the_footnote_form(example):
     chicago = CitationFormatter(style="chicago-notes-bibliography", locale="fr-FR")
     item = example["37C8FNMU"]

