@@ -28,7 +28,7 @@ from lxml import etree
 
 import citeproc
 from citeproc import CitationStylesBibliography, CitationStylesStyle, Citation, CitationItem
-from citeproc.model import CitationStylesElement, If, Name_Part, Substitute, Text
+from citeproc.model import CitationStylesElement, If, Locale, Name_Part, Substitute, Text
 from citeproc.source.json import CiteProcJSON
 from citeproc.string import MixedString, NoCase, String
 
@@ -204,6 +204,22 @@ class _SuppressingSubstitute(Substitute):
         return text
 
 
+class _CachedLocale(Locale):
+    """Locale options (punctuation-in-quote…) are read for every quoted text."""
+
+    def get_option(self, name):  # type: ignore[no-untyped-def]
+        cache = self.__dict__.setdefault("_zotcurate_options", {})
+        if name not in cache:
+            try:
+                cache[name] = super().get_option(name)
+            except IndexError:  # no cs:style-options here: citeproc-py tries the next locale
+                cache[name] = IndexError
+        value = cache[name]
+        if value is IndexError:
+            raise IndexError(name)
+        return value
+
+
 class _PersonalNamePart(Name_Part):
     """CSL applies name-part formatting (e.g. text-case="uppercase" on the
     family part) to personal names only; citeproc-py applies it to literal
@@ -368,7 +384,7 @@ def _element_classes() -> dict[str, type]:
     # nothing here is a direct subclass, so citeproc-py's own lookup is unchanged.
     classes = {cls.__name__.replace("_", "-").lower(): cls for cls in CitationStylesElement.__subclasses__()}
     classes.update({"if": _NumericIf, "else-if": _NumericElseIf, "name-part": _PersonalNamePart,
-                    "text": _RecordingText, "substitute": _SuppressingSubstitute})
+                    "text": _RecordingText, "substitute": _SuppressingSubstitute, "locale": _CachedLocale})
     return {tag: type(cls.__name__, (_CachedXPath, cls), {}) for tag, cls in classes.items()}
 
 
@@ -407,6 +423,18 @@ class _Style(CitationStylesStyle):
         self.root = tree.getroot()
         # Bundled locale files are trusted: skip re-validating them each time.
         self.root.set_locale_list(locale, validate=False)
+        # citeproc-py parses the bundled locale files with its own classes;
+        # parse them again with ours so term lookups are cached too.
+        parser = _parser()
+        locales = []
+        for element in self.root.locales:
+            if element.getroottree().getroot() is not self.root:
+                lang = element.get("{http://www.w3.org/XML/1998/namespace}lang")
+                path = Path(citeproc.LOCALES_PATH) / f"locales-{lang}.xml"
+                element = etree.parse(str(path), parser).getroot()
+                element.style = self.root
+            locales.append(element)
+        self.root.locales = locales
 
 
 def _check_locale(locale: str) -> None:
