@@ -399,6 +399,7 @@ HOSTILE = [
      "author": [{"family": "A", "given": "B", "parse-names": True, "static-ordering": False}]},
     "not an object",
     {"id": "surrogate", "type": "report", "title": "Cass\ud800é"},
+    {"id": "deep-tags", "type": "report", "title": "<i>" * 30000 + "x" + "</b>" * 30000 + "</i>" * 30000},
 ]
 
 
@@ -440,6 +441,7 @@ def test_hostile_items_give_output_or_an_isolated_error(centre):
     assert plain(by_id["unknown-type"].spans) == "T, P."
     assert plain(by_id["unknown-keys"].spans) == "A B, T."
     assert plain(by_id["surrogate"].spans) == "Cassé."
+    assert by_id["deep-tags"].spans == [Span("x" + "</b>" * 30000, italic=True), Span(".")]
 
 
 # --- the extensions stay inside the adapter -----------------------------------------------

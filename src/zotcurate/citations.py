@@ -245,40 +245,42 @@ _TAG_FLAGS = {"i": "italic", "b": "bold", "sup": "superscript", "sub": "subscrip
 
 def _rich_segments(text: str) -> list[tuple[str, frozenset[str], bool]]:
     """Split text on Zotero's rich-text tags: (text, flags, nocase) runs.
-    Unknown tags and closing tags that close nothing are kept as text."""
+    Unknown tags and closing tags that close nothing are kept as text.
+    Linear in the length of the text, however hostile the tags."""
     runs: list[tuple[str, frozenset[str], bool]] = []
-    stack: list[tuple[str, str | None]] = []  # (tag, flag or "nocase")
+    stack: list[tuple[str, frozenset[str], bool]] = []  # (tag, flags, nocase) in force inside it
+    open_tags: dict[str, int] = {}
+    flags: frozenset[str] = frozenset()
+    nocase = False
     position = 0
     for match in _RICH_TAG.finditer(text):
         closing, tag, attrs = match.group(1), match.group(2).lower(), match.group(3).lower()
-        if tag == "span":
-            if closing:
-                effect = next((e for t, e in reversed(stack) if t == "span"), None)
-            elif "nocase" in attrs:
-                effect = "nocase"
-            elif "small-caps" in attrs:
-                effect = "smallcaps"
-            else:
-                continue  # a bare <span>: not markup we know, keep it as text
-        else:
-            effect = _TAG_FLAGS[tag]
-        if closing and all(t != tag for t, _ in stack):
-            continue  # closes nothing: literal
-        flags = frozenset(e for _, e in stack if e != "nocase")
-        nocase = any(e == "nocase" for _, e in stack)
+        if closing:
+            if not open_tags.get(tag):
+                continue  # closes nothing: literal
+        elif tag == "span" and "nocase" not in attrs and "small-caps" not in attrs:
+            continue  # a bare <span>: not markup we know, keep it as text
         if match.start() > position:
             runs.append((text[position:match.start()], flags, nocase))
         position = match.end()
         if closing:
             # Mis-nested tags: close everything opened since, so formatting
             # never leaks into the rest of the field.
-            while stack.pop()[0] != tag:
-                pass
+            while True:
+                opened = stack.pop()[0]
+                open_tags[opened] -= 1
+                if opened == tag:
+                    break
+            flags, nocase = (stack[-1][1], stack[-1][2]) if stack else (frozenset(), False)
         else:
-            stack.append((tag, effect))
+            if tag == "span" and "nocase" in attrs:
+                nocase = True
+            else:
+                flags = flags | {"smallcaps" if tag == "span" else _TAG_FLAGS[tag]}
+            stack.append((tag, flags, nocase))
+            open_tags[tag] = open_tags.get(tag, 0) + 1
     if position < len(text):
-        flags = frozenset(e for _, e in stack if e != "nocase")
-        runs.append((text[position:], flags, any(e == "nocase" for _, e in stack)))
+        runs.append((text[position:], flags, nocase))
     return runs
 
 
