@@ -187,6 +187,13 @@ def test_family_names_are_capitalised_but_institutions_kept_as_written(centre):
                                     "Titre, CREAI-ORS Occitanie, 2020-03, 36 p.")
 
 
+def test_name_particles_stay_with_the_family_name(centre):
+    """"de La Fontaine" in Zotero: the particle stays in front, as catalogued (demote-non-dropping-particle="never")."""
+    item = {"id": "p", "type": "report", "title": "Fables", "publisher": "Barbin",
+            "author": [{"family": "La Fontaine", "non-dropping-particle": "de", "given": "Jean"}]}
+    assert render(centre, item) == "DE LA FONTAINE Jean, Fables, Barbin."
+
+
 def test_et_al_after_three_authors_from_full_data_or_the_flag(centre, example):
     four = {"id": "a", "type": "article-journal", "title": "T", "container-title": "Revue",
             "author": [{"family": f"N{i}", "given": "P"} for i in range(1, 5)], "page": "1-2"}
