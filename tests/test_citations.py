@@ -324,6 +324,12 @@ def test_note_mode_of_an_in_text_style_is_the_bibliography_form(example):
     assert render(apa, example["RYQ5IZFI"], mode="note") == render(apa, example["RYQ5IZFI"])
 
 
+def test_none_means_the_default_style_and_the_style_locale(example):
+    fmt = CitationFormatter(style=None, locale=None)
+    assert render(fmt, example["H6VVHJSI"]) == EXPECTED["H6VVHJSI"]  # default-locale fr-FR: "en ligne"
+    assert render(CitationFormatter(locale="en-US"), example["H6VVHJSI"]).endswith("2024-01, online.")
+
+
 def test_unknown_mode_is_a_programming_error(centre):
     with pytest.raises(ValueError):
         centre.format_entries([], mode="footnote")

