@@ -403,6 +403,8 @@ HOSTILE = [
     {"id": "bad-date", "type": "report", "title": "T", "issued": {"date-parts": [["mars", "x"]]}},
     {"id": "date-string", "type": "report", "title": "T", "issued": "2020"},
     {"id": "raw-date", "type": "report", "title": "T", "issued": {"raw": "2019-03"}},
+    {"id": "month-13", "type": "report", "title": "T", "issued": {"date-parts": [[2020, 13, 45]]}},
+    {"id": "day-45", "type": "report", "title": "T", "issued": {"date-parts": [["2020", "3", "45"]]}},
     {"id": "literal-date", "type": "report", "title": "T", "issued": {"literal": "printemps 2020"}},
     {"id": "no-type", "title": "T"},
     {"id": "odd-values", "type": "report", "title": ["list"], "page": {"a": 1}},
@@ -438,7 +440,7 @@ def test_hostile_items_give_output_or_an_isolated_error(centre):
     assert "'issued' has a non-numeric date part" in by_id["bad-date"].error
     assert "'issued' is not a CSL date object" in by_id["date-string"].error
     assert "'title' is not text" in by_id["odd-values"].error
-    assert by_id[""].error == "Item at position 18 cannot be formatted: it is not a CSL-JSON object; fix the item in Zotero."
+    assert by_id[""].error == "Item at position 20 cannot be formatted: it is not a CSL-JSON object; fix the item in Zotero."
     assert plain(by_id["long"].spans) == "Santé " * 1666 + "Santé, X."
     assert plain(by_id["control"].spans) == "Titre avec contrôle tab ligne, X."
     assert plain(by_id["scripts"].spans) == ("ИВАНОВ Пётр, 王 芳, Цифровое здоровье · 数字健康 · الصحة الرقمية, "
@@ -449,6 +451,8 @@ def test_hostile_items_give_output_or_an_isolated_error(centre):
     assert [(s.text, s.bold, s.italic) for s in by_id["html"].spans if s.bold or s.italic] == [
         ("gras ", True, False), ("et", True, True)]
     assert plain(by_id["raw-date"].spans) == "T, 2019-03."
+    assert plain(by_id["month-13"].spans) == "T, 2020."
+    assert plain(by_id["day-45"].spans) == "T, 2020-03."
     assert plain(by_id["literal-date"].spans) == "T, printemps 2020."
     assert plain(by_id["numbers"].spans) == "42, vol. 3, 7.5, p. 12."
     assert plain(by_id["unknown-type"].spans) == "T, P."

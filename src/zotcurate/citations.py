@@ -471,7 +471,7 @@ def load_style(style: str | Path, locale: str | None) -> CitationStylesStyle:
     try:
         return _Style(tree, locale)
     except Exception as exc:  # citeproc-py raising on a style it cannot set up
-        raise ConfigError(f"Style {name} cannot be used by citeproc-py ({exc}); choose another style.") from None
+        raise ConfigError(f"Style {name} cannot be used by citeproc-py ({_one_line(exc)}); choose another style.") from None
 
 
 # --------------------------------------------------------------------------
@@ -529,6 +529,12 @@ def _clean_date(value: Any, variable: str) -> dict[str, Any] | None:
                 raise _ItemError(f"its {variable!r} has a non-numeric date part") from None
             if not numbers:
                 raise _ItemError(f"its {variable!r} has an empty date")
+            # A month or day out of range ("2020-00", "2020-13-45") is dropped
+            # with what follows it: the year alone is still right.
+            if len(numbers) > 1 and not 1 <= numbers[1] <= 12:
+                numbers = numbers[:1]
+            if len(numbers) > 2 and not 1 <= numbers[2] <= 31:
+                numbers = numbers[:2]
             clean_parts.append(numbers)
         return {"date-parts": clean_parts}
     raw = str(value.get("raw", "")).strip()
@@ -670,7 +676,7 @@ class CitationFormatter:
                 errors[index] = f"Item {_label(item, index)} cannot be formatted: {exc}; fix the item in Zotero."
                 continue
             except Exception as exc:  # citeproc-py rejecting the data
-                errors[index] = f"Item {_label(item, index)} cannot be formatted ({type(exc).__name__}: {exc}); check its fields."
+                errors[index] = f"Item {_label(item, index)} cannot be formatted ({_one_line(exc)}); check its fields."
                 continue
             cite = CitationItem(key)
             bibliography.register(Citation([cite]))
@@ -686,7 +692,7 @@ class CitationFormatter:
             try:
                 rendered = self._render(cites[index], use_note)
             except Exception as exc:  # one item must never stop the batch
-                entries.append(FormattedEntry(item_id, None, f"Item {_label(item, index)} could not be formatted by the style ({type(exc).__name__}: {exc})."))
+                entries.append(FormattedEntry(item_id, None, f"Item {_label(item, index)} could not be formatted by the style ({_one_line(exc)})."))
                 continue
             spans = _to_spans(rendered)
             if not spans:
@@ -712,3 +718,9 @@ def _item_id(item: Any) -> str:
 def _label(item: Any, index: int) -> str:
     item_id = _item_id(item)
     return repr(item_id) if item_id else f"at position {index + 1}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as "Type: message" on one line (it goes into a one-sentence error)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
