@@ -445,3 +445,20 @@ def test_busiest_hosts_and_slowest_links_start_first() -> None:
     # With last run's times, the slow page of a host goes first, and the host with most work leads.
     cost = {a[0]: 0.1, a[1]: 0.1, a[2]: 0.2, b[0]: 3.0}
     assert _busiest_hosts_first(b + a, cost) == [b[0], a[2], a[0], a[1]]
+
+
+def test_cli_max_age_reuses_yesterdays_successes(web: LoopbackWeb, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    site = web.hosts["site"]
+    good, dead = fresh(site), fresh(site, 410)
+    store, _ = make_store(tmp_path / "s.sqlite", [item("GOOD0001", good), item("DEAD0001", dead)])
+    store.close()
+    args = ["links", "-l", "file:liens", "--timeout", "2"]
+    assert run_cli(args, tmp_path, capsys)[0] == 1
+    code, out, _ = run_cli([*args, "--max-age", "30d", "--format", "md"], tmp_path, capsys)
+    assert code == 1
+    assert "(1 checked now, 1 recent successes reused)" in out
+    assert "| `DEAD0001` | Rapport DEAD0001 | broken | 410 |" in out
+    assert site.methods(urlpath(good)) == ["GET"] and site.methods(urlpath(dead)) == ["GET", "GET"]
+    code, _, err = run_cli([*args, "--max-age", "soon"], tmp_path, capsys)
+    assert code == 3 and "'soon' is not a duration" in err
