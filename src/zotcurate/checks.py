@@ -13,6 +13,7 @@ import calendar
 import fnmatch
 import re
 import unicodedata
+from functools import cached_property, lru_cache
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date as _date
@@ -135,6 +136,23 @@ _ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))
 _NUMERIC = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _WORDS = re.compile(r"[^\W\d_]+\.?|\d+(?:er)?", re.UNICODE)
+_MULTIPART = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) \S")  # Zotero's stored "2020-03-05 5 mars 2020"
+_DOI_PREFIX = re.compile(r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+_PUNCT = re.compile(r"[ !-/:-@\[-`{-~]+")
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_TAGS = re.compile(r"<[^>]+>")
+_ID_SEPARATORS = re.compile(r"[,;/]|\s{2,}")
+_HOST = re.compile(r"[\w.:\-\[\]]+")
+_LETTER_WORDS = re.compile(r"[^\W\d_]+")
+_COMMA_PERSON = re.compile(r"[^\W\d_][\w'’ -]*,\s*[^\W\d_][\w'’. -]*")  # "Dupont, Jean"
+_ISBN_SPLIT = re.compile(r"[,;\s]+")
+# One search tells whether a value needs the detailed whitespace rule at all.
+_LOWER = re.compile(r"[a-zß-öø-ÿ]")
+# The common, valid shape of a web address; anything else gets the detailed checks.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?(?:[/?#][^\s<>\"{}|\\^`]*)?")
+_URL_BAD = re.compile(r'[\s<>"{}|\\^`]')
+_SUSPECT = re.compile(r"^\s|\s$|  |[\t\n\r\u00a0\u202f\u2007\u2009<&]")  # any text rule may apply
+_WS_SUSPECT = re.compile(r"^\s|\s$|  |[\t\n\r\u00a0\u202f\u2007\u2009]")
 
 
 def _real(y: int, m: int | None = None, d: int | None = None) -> bool:
@@ -154,6 +172,17 @@ class ParsedDate:
     problem: str = ""
 
 
+@lru_cache(maxsize=65536)
+def _parse_date_cached(text: str, today: _date) -> ParsedDate:
+    # a library holds few distinct date strings ("2024-03"…): parse each once
+    return parse_date(text, today=today)
+
+
+@lru_cache(maxsize=4096)
+def _language_ok(tag: str) -> bool:
+    return bool(langcodes.tag_is_valid(tag))
+
+
 def parse_date(text: str, *, today: _date | None = None) -> ParsedDate:
     """Read a Zotero date: ISO forms, numeric d/m/y, month names (en, fr), seasons and
     Zotero's "YYYY-MM-DD original" form. Impossible calendar dates do not parse."""
@@ -170,7 +199,7 @@ def parse_date(text: str, *, today: _date | None = None) -> ParsedDate:
         return None
 
     m = _ISO.match(value) or _ISO_TIME.match(value)
-    multipart = re.match(r"^(\d{4})-(\d{2})-(\d{2}) \S", value)  # Zotero's stored "2020-03-05 5 mars 2020"
+    multipart = _MULTIPART.match(value)
     if multipart and not m:
         y, mo, d = (int(g) for g in multipart.groups())
         mo_, d_ = (mo or None), (d or None)
@@ -214,7 +243,7 @@ def parse_date(text: str, *, today: _date | None = None) -> ParsedDate:
 def normalise_doi(value: str) -> tuple[str, str]:
     """(bare DOI, prefix that was stripped) — ``https://doi.org/10.1/x`` → ``10.1/x``."""
     v = value.strip()
-    m = re.match(r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:\s*)", v, re.IGNORECASE)
+    m = _DOI_PREFIX.match(v)
     if m:
         return v[m.end():], m.group(0)
     return v, ""
@@ -225,9 +254,15 @@ _DOI = re.compile(r"^10\.\d{4,9}(?:\.\d+)*/\S+$", re.IGNORECASE)
 
 def normalise_title(text: str) -> str:
     """Zotero's duplicate key: no diacritics, ASCII punctuation as spaces, lower case."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[ !-/:-@\[-`{-~]+", " ", stripped).strip().lower()
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return _PUNCT.sub(" ", text).strip().lower()
+
+
+@lru_cache(maxsize=65536)
+def _normalise_name(text: str) -> str:
+    # creator names repeat across a library: normalise each once
+    return normalise_title(text)
 
 
 def extra_lines(extra: str) -> dict[str, list[str]]:
@@ -274,10 +309,14 @@ _MULTILINE = {"abstractNote"}
 class _Ctx:
     item: Item
     data: dict[str, Any]
-    extra: dict[str, list[str]]
     tags: set[str]
     notes: list[Item]
     commentary_tags: set[str]
+
+    @cached_property
+    def extra(self) -> dict[str, list[str]]:
+        # parsed only when a rule reads Extra (most items satisfy their rules before that)
+        return extra_lines(str(self.data.get("extra", "")))
 
     def commentary_notes(self) -> list[Item]:
         return [n for n in self.notes if n.item_type == "note" and self.commentary_tags & set(n.tags)]
@@ -285,7 +324,7 @@ class _Ctx:
 
 def _note_text(note: Item) -> str:
     html = str(note.data.get("note", ""))
-    text = re.sub(r"<[^>]+>", " ", html)
+    text = _TAGS.sub(" ", html)
     for entity, char in (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"')):
         text = text.replace(entity, char)
     return " ".join(text.split())
@@ -295,30 +334,61 @@ def _has_name(creator: dict[str, Any]) -> bool:
     return bool(str(creator.get("name") or "").strip() or str(creator.get("lastName") or "").strip())
 
 
-def _present(token: str, ctx: _Ctx) -> bool:
-    data = ctx.data
+Check = Callable[[_Ctx], bool]
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and bool(str(value).strip())
+
+
+def compile_token(token: str) -> Check:
+    """A test for one profile token (see the default profile's header for their meaning)."""
     if token == "creator":
-        return any(_has_name(c) for c in data.get("creators", []))
+        return lambda ctx: any(_has_name(c) for c in ctx.data.get("creators", ()))
     if token.startswith("creator:"):
         kind = token[8:]
-        return any(c.get("creatorType") == kind and _has_name(c) for c in data.get("creators", []))
+        return lambda ctx: any(c.get("creatorType") == kind and _has_name(c) for c in ctx.data.get("creators", ()))
     if token == "commentary":
-        if str(data.get("abstractNote") or "").strip():
-            return True
-        return any(_note_text(n) for n in ctx.commentary_notes())
+        return lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(
+            _note_text(n) for n in ctx.commentary_notes())
     if token.startswith("note:"):
         tag = token[5:]
-        return any(n.item_type == "note" and tag in n.tags and _note_text(n) for n in ctx.notes)
+        return lambda ctx: any(n.item_type == "note" and tag in n.tags and _note_text(n) for n in ctx.notes)
     if token.startswith("tag:"):
-        return token[4:] in ctx.tags
+        tag = token[4:]
+        return lambda ctx: tag in ctx.tags
     if token.startswith("extra:"):
         key, _, wanted = token[6:].partition("=")
-        values = ctx.extra.get(key.strip().casefold(), [])
+        key, wanted = key.strip().casefold(), wanted.strip().casefold()
         if wanted:
-            return any(v.casefold() == wanted.strip().casefold() for v in values)
-        return any(values)
-    value = data.get(token)
-    return bool(str(value).strip()) if value is not None else False
+            return lambda ctx: any(v.casefold() == wanted for v in ctx.extra.get(key, ()))
+        return lambda ctx: any(ctx.extra.get(key, ()))
+    return lambda ctx: _has_value(ctx.data.get(token))
+
+
+@dataclass(frozen=True)
+class CompiledRequirement:
+    rule: str
+    severity: str
+    any_of: tuple[Check, ...]
+    when: tuple[Check, ...]
+    field: str
+    message: str
+
+
+def compile_requirements(reqs: Sequence[Requirement]) -> list[CompiledRequirement]:
+    out = []
+    for req in reqs:
+        if req.when:
+            message = f"Has {_describe(req.when)} but no {_describe(req.any_of)}."
+        else:
+            message = f"Missing {_describe(req.any_of)}."
+        out.append(CompiledRequirement(req.id, req.severity, tuple(compile_token(t) for t in req.any_of),
+                                       tuple(compile_token(t) for t in req.when), _field_of(req.any_of[0]),
+                                       message))
+    return out
 
 
 def _describe(tokens: Sequence[str]) -> str:
@@ -353,28 +423,21 @@ def _field_of(token: str) -> str:
     return token
 
 
-def _requirement_findings(reqs: Sequence[Requirement], ctx: _Ctx) -> Iterable[Finding]:
+def _requirement_findings(reqs: Sequence[CompiledRequirement], ctx: _Ctx) -> Iterable[Finding]:
     key = ctx.item.key
     for req in reqs:
-        if req.when and not all(_present(t, ctx) for t in req.when):
+        if req.when and not all(test(ctx) for test in req.when):
             continue
-        if any(_present(t, ctx) for t in req.any_of):
-            continue
-        field_name = _field_of(req.any_of[0])
-        if req.when:
-            message = f"Has {_describe(req.when)} but no {_describe(req.any_of)}."
+        for test in req.any_of:
+            if test(ctx):
+                break
         else:
-            message = f"Missing {_describe(req.any_of)}."
-        yield Finding(key, req.id, req.severity, field_name, message)
-
-
-def _text_fields(data: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    for name, value in data.items():
-        if name not in _SKIP_TEXT and isinstance(value, str) and value:
-            yield name, value
+            yield Finding(key, req.rule, req.severity, req.field, req.message)
 
 
 def _whitespace_problem(value: str, multiline: bool) -> str | None:
+    if not _WS_SUSPECT.search(value):
+        return None
     if value != value.strip():
         return "starts or ends with a space"
     if "  " in value:
@@ -391,30 +454,43 @@ def _whitespace_problem(value: str, multiline: bool) -> str | None:
     return None
 
 
-def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[Finding]:
+def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
+                     active: frozenset[str] | None = None) -> Iterable[Finding]:
     key, data = ctx.item.key, ctx.item.data
 
     def on(rule: str) -> bool:
-        return sev.get(rule, "off") != "off"
+        return rule in active
+
+    if active is None:
+        active = frozenset(rule for rule, level in sev.items() if level != "off")
+    check_placeholder, check_ws = "placeholder-value" in active, "whitespace" in active
+    check_html, check_entity = "html-in-field" in active, "html-entity" in active
 
     def finding(rule: str, field_name: str | None, message: str) -> Finding:
         return Finding(key, rule, sev[rule], field_name, message)
 
     placeholder_fields: set[str] = set()
-    for name, value in _text_fields(data):
-        if on("placeholder-value") and value.strip().casefold() in _PLACEHOLDERS:
+    texts = [(name, value) for name, value in data.items()
+             if name not in _SKIP_TEXT and isinstance(value, str) and value]
+    # Most items are clean: one search over all their text says whether to look closer.
+    suspect = bool(_SUSPECT.search("|".join(v for _, v in texts)))
+    suspect = suspect or any(v[0].isspace() or v[-1].isspace() for _, v in texts)
+    for name, value in texts:
+        if check_placeholder and len(value) < 24 and value.strip().casefold() in _PLACEHOLDERS:
             placeholder_fields.add(name)
             yield finding("placeholder-value", name, f"'{value.strip()}' is a placeholder: leave {name} empty "
                           "or fill in the real value.")
             continue
-        if on("whitespace") and (problem := _whitespace_problem(value, name in _MULTILINE)):
+        if not suspect or not _SUSPECT.search(value):
+            continue
+        if check_ws and (problem := _whitespace_problem(value, name in _MULTILINE)):
             yield finding("whitespace", name, f"{name} {problem}.")
-        if on("html-in-field"):
+        if check_html and "<" in value:
             checked = _TITLE_TAGS.sub("", value) if name in ("title", "shortTitle") else value
             if tag := _HTML_TAG.search(checked):
                 yield finding("html-in-field", name, f"{name} contains the HTML tag '{tag.group(0)[:30]}'; "
                               "keep plain text.")
-        if on("html-entity") and (ent := _ENTITY.search(value)):
+        if check_entity and "&" in value and (ent := _ENTITY.search(value)):
             yield finding("html-entity", name, f"{name} contains the HTML entity '{ent.group(0)}'; "
                           "type the character itself.")
 
@@ -422,7 +498,7 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[F
         value = data.get(date_field)
         if not value or date_field in placeholder_fields:
             continue
-        parsed = parse_date(str(value), today=today)
+        parsed = _parse_date_cached(str(value), today)
         if parsed.year is None and on("date-format"):
             yield finding("date-format", date_field, f"The date {parsed.problem}; write it as YYYY, YYYY-MM "
                           "or YYYY-MM-DD.")
@@ -449,7 +525,7 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[F
         value = str(data.get(field_name) or "").strip()
         rule = "isbn-checksum" if field_name == "ISBN" else "issn-checksum"
         if value and on(rule) and value.casefold() not in _PLACEHOLDERS:
-            for problem in _identifier_problems(value, module, label):
+            for problem in _identifier_problems(value, label):
                 yield finding(rule, field_name, problem)
 
     url = str(data.get("url") or "").strip()
@@ -458,7 +534,7 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[F
 
     language = str(data.get("language") or "").strip()
     if language and on("language-code") and "language" not in placeholder_fields:
-        if not langcodes.tag_is_valid(language):
+        if not _language_ok(language):
             yield finding("language-code", "language", f"'{language}' is not a language code; use one such as "
                           "fr, en or fr-FR.")
 
@@ -466,17 +542,20 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[F
         yield from _creator_findings(creator, i, on, finding)
 
     title = str(data.get("title") or "")
-    if title and on("title-all-caps") and looks_all_caps(_TITLE_TAGS.sub("", title)):
+    if title and on("title-all-caps") and looks_all_caps(_TITLE_TAGS.sub("", title) if "<" in title else title):
         yield finding("title-all-caps", "title", "The title is in capitals; write it in sentence case.")
 
     abstract = str(data.get("abstractNote") or "")
     own_title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
-    if own_title.strip() and on("commentary-repeats-title"):
+    # normalising only collapses punctuation and spaces: a much longer abstract cannot be equal
+    close_in_length = bool(abstract.strip()) and len(abstract) < 1.5 * len(own_title) + 10
+    notes = ctx.commentary_notes() if ctx.notes else []
+    if own_title.strip() and on("commentary-repeats-title") and (close_in_length or notes):
         norm_title = normalise_title(own_title)
-        if abstract.strip() and normalise_title(abstract) == norm_title:
+        if close_in_length and normalise_title(abstract) == norm_title:
             yield finding("commentary-repeats-title", "abstractNote", "The abstract repeats the title; write "
                           "the commentary.")
-        for note in ctx.commentary_notes():
+        for note in notes:
             text = _note_text(note)
             if text and normalise_title(text) == norm_title:
                 yield finding("commentary-repeats-title", "note", f"The commentary note {note.key} repeats the "
@@ -489,9 +568,12 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date) -> Iterable[F
                 yield finding("commentary-empty", "note", f"The commentary note {note.key} is empty.")
 
 
-def _identifier_problems(value: str, module: Any, label: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def _identifier_problems(value: str, label: str) -> tuple[str, ...]:
+    # journals' ISSNs and series' ISBNs repeat across a library: validate each value once
+    module = stdnum_isbn if label == "ISBN" else stdnum_issn
     problems = []
-    for part in (p.strip() for p in re.split(r"[,;/]|\s{2,}", value) if p.strip()):
+    for part in (p.strip() for p in _ID_SEPARATORS.split(value) if p.strip()):
         candidates = [part]
         try:
             module.validate(part)
@@ -507,14 +589,16 @@ def _identifier_problems(value: str, module: Any, label: str) -> list[str]:
                 problems.append(f"The {label} '{candidate}' has a wrong check digit; retype it from the document.")
             except ValidationError:
                 problems.append(f"'{candidate}' is not an {label} (wrong length or characters).")
-    return problems
+    return tuple(problems)
 
 
 def url_problem(url: str) -> str | None:
     """Why this URL is not a usable absolute web address, or None."""
-    if any(ch.isspace() for ch in url):
-        return "contains spaces (encode them as %20)"
-    if any(ch in url for ch in '<>"{}|\\^`'):
+    if _PLAIN_URL.fullmatch(url) and ".." not in url.split("/", 3)[2]:
+        return None
+    if bad := _URL_BAD.search(url):
+        if bad.group(0).isspace():
+            return "contains spaces (encode them as %20)"
         return "contains characters not allowed in a URL"
     try:
         parts = urlsplit(url)
@@ -529,18 +613,20 @@ def url_problem(url: str) -> str | None:
         return "has no host name"
     if not (host == "localhost" or "." in host or ":" in host) or host.startswith(".") or ".." in host:
         return f"has an invalid host name '{host}'"
-    if not re.fullmatch(r"[\w.:\-\[\]]+", host):
+    if not _HOST.fullmatch(host):
         return f"has an invalid host name '{host}'"
     return None
 
 
 def looks_all_caps(text: str) -> bool:
-    """Capitals over a real title: ≥ 2 words, ≥ 8 letters, ≥ 80 % upper case (acronyms pass)."""
-    letters = [ch for ch in text if ch.isalpha()]
-    words = [w for w in re.findall(r"[^\W\d_]+", text) if len(w) > 1]
-    if len(letters) < 8 or len(words) < 2:
+    """Capitals over a real title: ≥ 2 words, ≥ 8 letters, ≥ 80 % of words in capitals
+    (so acronyms inside a sentence-case title pass)."""
+    if len(_LOWER.findall(text)) > len(text) // 4:
+        return False  # plenty of lower-case letters: the usual case, decided without splitting
+    words = [w for w in _LETTER_WORDS.findall(text) if len(w) > 1]
+    if len(words) < 2 or sum(map(len, words)) < 8:
         return False
-    return sum(ch.isupper() for ch in letters) / len(letters) >= 0.8
+    return sum(1 for w in words if w.isupper()) >= 0.8 * len(words)
 
 
 def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], bool],
@@ -555,7 +641,7 @@ def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], b
             if on("creator-empty-name"):
                 yield finding("creator-empty-name", "creators", f"{label} has an empty name.")
             return
-        if on("creator-person-as-single") and not _INSTITUTION_WORDS.search(name) and _looks_like_person(name):
+        if on("creator-person-as-single") and not _institution_like(name) and _looks_like_person(name):
             yield finding("creator-person-as-single", "creators", f"{label} '{name}' looks like a person typed "
                           "into one field; switch it to two fields (last name, first name).")
     else:
@@ -565,20 +651,25 @@ def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], b
                 yield finding("creator-empty-name", "creators", f"{label} {what}.")
             return
         if on("creator-institution-split"):
-            full = f"{last} {first}".strip()
             if not first.strip():
                 yield finding("creator-institution-split", "creators", f"{label} '{last}' has no first name: if it "
                               "is an institution, switch it to a single field.")
-            elif _INSTITUTION_WORDS.search(full):
+            elif _institution_like(f"{last} {first}"):
                 yield finding("creator-institution-split", "creators", f"{label} '{last}, {first}' looks like an "
                               "institution split into two fields; switch it to a single field.")
     for part_name, part in (("name", name), ("lastName", last), ("firstName", first)):
-        if part and on("whitespace") and (problem := _whitespace_problem(part, False)):
+        if part and on("whitespace") and (problem := _whitespace_problem(part, False)):  # cheap: one search
             yield finding("whitespace", "creators", f"{label} {part_name} {problem}.")
 
 
+@lru_cache(maxsize=65536)
+def _institution_like(name: str) -> bool:
+    # names repeat across a library: search each once
+    return bool(_INSTITUTION_WORDS.search(name))
+
+
 def _looks_like_person(name: str) -> bool:
-    if re.fullmatch(r"[^\W\d_][\w'’ -]*,\s*[^\W\d_][\w'’. -]*", name):  # "Dupont, Jean"
+    if _COMMA_PERSON.fullmatch(name):
         return True
     tokens = name.split()
     if len(tokens) != 2:
@@ -610,14 +701,18 @@ class DupKey:
     creators: frozenset[tuple[str, str]] | None
 
 
-def dup_key(item: Item) -> DupKey:
+def dup_key(item: Item, extra: dict[str, list[str]] | None = None) -> DupKey:
     data = item.data
     title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or data.get("subject") or "")
-    doi_raw = str(data.get("DOI") or "").strip() or next(iter(extra_lines(str(data.get("extra", ""))).get("doi", [])), "")
+    doi_raw = str(data.get("DOI") or "").strip()
+    if not doi_raw and "DOI" in str(data.get("extra", "")).upper():  # older types keep "DOI: …" in Extra
+        if extra is None:
+            extra = extra_lines(str(data.get("extra", "")))
+        doi_raw = next(iter(extra.get("doi", [])), "")
     doi = normalise_doi(doi_raw)[0].upper() if doi_raw else ""
     isbn = None
     if item.item_type == "book" and data.get("ISBN"):
-        for part in re.split(r"[,;\s]+", str(data["ISBN"])):
+        for part in _ISBN_SPLIT.split(str(data["ISBN"])):
             try:
                 isbn = stdnum_isbn.compact(stdnum_isbn.to_isbn13(stdnum_isbn.validate(part)))
                 break
@@ -630,9 +725,9 @@ def dup_key(item: Item) -> DupKey:
     people = set()
     for c in data.get("creators", []):
         if "name" in c:
-            people.add((normalise_title(str(c.get("name") or "")), ""))
+            people.add((_normalise_name(str(c.get("name") or "")), ""))
         elif c.get("lastName"):
-            people.add((normalise_title(str(c["lastName"])), normalise_title(str(c.get("firstName") or ""))[:1]))
+            people.add((_normalise_name(str(c["lastName"])), _normalise_name(str(c.get("firstName") or ""))[:1]))
     return DupKey(item.key, normalise_title(title), doi if doi.startswith("10.") else None, isbn, year,
                   frozenset(people) if people else None)
 
@@ -705,7 +800,10 @@ def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
 def ignored_rules(item: Item) -> list[str]:
     """Rule ids (or patterns) this item silences, by tag or Extra line."""
     patterns = [t[len(IGNORE_TAG_PREFIX):].strip() for t in item.tags if t.startswith(IGNORE_TAG_PREFIX)]
-    for value in extra_lines(str(item.data.get("extra", ""))).get(IGNORE_EXTRA_KEY, []):
+    text = str(item.data.get("extra", ""))
+    if IGNORE_EXTRA_KEY not in text.lower():
+        return patterns
+    for value in extra_lines(text).get(IGNORE_EXTRA_KEY, []):
         patterns += [p.strip() for p in value.split(",") if p.strip()]
     return patterns
 
@@ -747,8 +845,8 @@ def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequ
     override_keys = _override_keys(store, lib, profile)
     children = store.children_by_parent(lib)
     commentary_tags = set(profile.settings["commentary_note_tags"])
-    req_cache: dict[tuple[str, tuple[int, ...]], list[Requirement]] = {}
-    sev_cache: dict[tuple[int, ...], dict[str, str]] = {}
+    req_cache: dict[tuple[str, tuple[int, ...]], list[CompiledRequirement]] = {}
+    sev_cache: dict[tuple[int, ...], tuple[dict[str, str], frozenset[str]]] = {}
 
     findings: list[Finding] = []
     infos: dict[str, ItemInfo] = {}
@@ -756,27 +854,34 @@ def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequ
     dup_keys: list[DupKey] = []
     total = store.counts(lib)["items"] if not collections else None
     progress.start("Checking items", total)
-    for item in store.items(lib, collections=selected_keys if collections else None):
-        overrides = tuple(i for i, keys in enumerate(override_keys) if keys.intersection(item.collections))
+    for n, item in enumerate(store.items(lib, collections=selected_keys if collections else None), start=1):
+        data = item.data
+        item_colls = data.get("collections", ())
+        overrides = tuple(i for i, keys in enumerate(override_keys) if keys.intersection(item_colls)) \
+            if override_keys else ()
         reqs = req_cache.get((item.item_type, overrides))
         if reqs is None:
-            reqs = req_cache[(item.item_type, overrides)] = profile.requirements(item.item_type, overrides)
-        sev = sev_cache.get(overrides)
-        if sev is None:
-            sev = sev_cache[overrides] = profile.format_severities(overrides)
-        data = item.data
-        ctx = _Ctx(item, data, extra_lines(str(data.get("extra", ""))), set(item.tags),
-                   children.get(item.key, []), commentary_tags)
+            reqs = req_cache[(item.item_type, overrides)] = compile_requirements(
+                profile.requirements(item.item_type, overrides))
+        sev_active = sev_cache.get(overrides)
+        if sev_active is None:
+            levels = profile.format_severities(overrides)
+            sev_active = sev_cache[overrides] = (levels, frozenset(r for r, v in levels.items() if v != "off"))
+        sev, active = sev_active
+        ctx = _Ctx(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
         patterns = ignored_rules(item)
         ignores[item.key] = patterns
-        for f in (*_requirement_findings(reqs, ctx), *_format_findings(ctx, sev, today)):
-            if not _silenced(f.rule, patterns):
-                findings.append(f)
+        if patterns:
+            findings += [f for f in (*_requirement_findings(reqs, ctx), *_format_findings(ctx, sev, today, active))
+                         if not _silenced(f.rule, patterns)]
+        else:
+            findings += _requirement_findings(reqs, ctx)
+            findings += _format_findings(ctx, sev, today, active)
         title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
-        infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key),
-                                   tuple(item.collections))
+        infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key), tuple(item_colls))
         dup_keys.append(dup_key(item))
-        progress.advance()
+        if n % 500 == 0:
+            progress.advance(500)
 
     # Duplicates are judged over the whole library, reported for the checked items.
     if collections:
