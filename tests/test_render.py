@@ -441,3 +441,19 @@ def test_an_unknown_format_fails_before_any_work(tmp_path: Path, capsys) -> None
                           "-o", str(tmp_path / "o")], capsys, tmp_path)
     assert code == 3 and "Unknown format 'pdf'" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_footnotes_use_the_note_form_of_a_note_style(tmp_path: Path) -> None:
+    """Chicago notes writes a note ("Given Family, Title") unlike its bibliography entry
+    ("Family, Given. Title"): footnotes must take the note form."""
+    with Store(tmp_path / "s.sqlite") as store:
+        import_files(store, LibraryRef.parse("file:example"), [EXAMPLE])
+        lib = store.require_library("file:example")
+        manifest = parse_manifest(
+            'title = "T"\nintroduction = "Voir [@SKJ3FVUF]."\n[[parts]]\ncollection = "Numérique et santé/0. Introduction"\n',
+            "m.toml")
+        doc = build_document(store, lib, manifest, style="chicago-notes-bibliography").document
+    note = plain(doc.footnotes[1])
+    entry = next(b for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION)
+    assert plain(entry.spans).startswith("Délégation ministérielle au numérique en santé. ")
+    assert note.startswith("Délégation ministérielle au numérique en santé, ")

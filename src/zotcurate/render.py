@@ -282,6 +282,14 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         csl = by_id.get(key, {})
         entries[key] = _Entry(item, csl, clean_spans(list(formatted.spans)), _date_parts(csl))
 
+    # Footnotes take the style's note form (the same as the bibliography form for the centre's style,
+    # different for note styles such as Chicago notes).
+    note_spans: dict[str, list[Span]] = {}
+    cited_csl = [by_id[k] for k in dict.fromkeys(cited) if k in by_id and k in entries]
+    for formatted in fmt.format_entries(cited_csl, mode="note") if cited_csl else []:
+        if formatted.spans is not None and not formatted.error:
+            note_spans[str(formatted.id)] = clean_spans(list(formatted.spans))
+
     doc = Document(title=manifest.title, subtitle=manifest.subtitle, authors=list(manifest.authors),
                    date=manifest.date, lang=manifest.locale, toc=manifest.toc if toc is None else toc,
                    toc_title=manifest.labels.toc)
@@ -293,7 +301,7 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
             skipped_cites.add(key)  # already reported as a problem above
             return []
         # In a footnote the link text follows the citation on the same line.
-        spans = [*entry.spans, Span(" "), access_span(entry.csl, manifest)]
+        spans = [*note_spans.get(key, entry.spans), Span(" "), access_span(entry.csl, manifest)]
         return [doc.add_footnote(spans)]
 
     def prose(text: str, role: str, level: int) -> list[Block]:
