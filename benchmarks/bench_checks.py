@@ -27,7 +27,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_CHARS = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
-ISBNS = ["978-2-07-036822-8", "2-07-036822-X", "978-0-306-40615-7", "978-2-7654-1005-8"]
+
+
+def isbn_of(n: int) -> str:
+    """A valid ISBN-13, one per source item (a wrong check digit now and then)."""
+    from stdnum import ean
+
+    body = f"9782{n:08d}"
+    digit = ean.calc_check_digit(body)
+    if n % 101 == 0:
+        digit = str((int(digit) + 1) % 10)
+    return body + digit
 
 
 def key_of(i: int) -> str:
@@ -76,7 +86,7 @@ def synthetic(n: int, seed: int = 11) -> tuple[list[dict], list[dict]]:
         elif t == "webpage":
             data.update(websiteTitle=rng.choice(publishers))
         elif t == "book":
-            data.update(publisher="Presses de l'EHESP", ISBN=ISBNS[src % 4] if src % 5 == 0 else "", numPages="240")
+            data.update(publisher="Presses de l'EHESP", ISBN=isbn_of(src) if src % 5 == 0 else "", numPages="240")
         elif t == "document":
             data.update(publisher=rng.choice(publishers), extra=data["extra"] + "\nnumber-of-pages: 4")
         else:

@@ -46,7 +46,7 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemInfo:
     key: str
     item_type: str
@@ -454,118 +454,146 @@ def _whitespace_problem(value: str, multiline: bool) -> str | None:
     return None
 
 
+_DATE_FIELDS = ("date", "dateEnacted", "dateDecided", "issueDate", "filingDate")
+_CREATOR_RULES = frozenset({"creator-empty-name", "creator-institution-split", "creator-person-as-single",
+                            "whitespace"})
+
+
 def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
-                     active: frozenset[str] | None = None) -> Iterable[Finding]:
-    key, data = ctx.item.key, ctx.item.data
-
-    def on(rule: str) -> bool:
-        return rule in active
-
+                     active: frozenset[str] | None = None) -> list[Finding]:
+    """Format rules on one item. A plain loop appending to a list: this runs once per
+    item of the library, so it avoids generators and closures on the common path."""
+    key, data = ctx.item.key, ctx.data
     if active is None:
         active = frozenset(rule for rule, level in sev.items() if level != "off")
-    check_placeholder, check_ws = "placeholder-value" in active, "whitespace" in active
-    check_html, check_entity = "html-in-field" in active, "html-entity" in active
-
-    def finding(rule: str, field_name: str | None, message: str) -> Finding:
-        return Finding(key, rule, sev[rule], field_name, message)
+    out: list[Finding] = []
+    add = out.append
 
     placeholder_fields: set[str] = set()
     texts = [(name, value) for name, value in data.items()
-             if name not in _SKIP_TEXT and isinstance(value, str) and value]
+             if isinstance(value, str) and value and name not in _SKIP_TEXT]
     # Most items are clean: one search over all their text says whether to look closer.
-    suspect = bool(_SUSPECT.search("|".join(v for _, v in texts)))
-    suspect = suspect or any(v[0].isspace() or v[-1].isspace() for _, v in texts)
+    suspect = _SUSPECT.search("|".join([v for _, v in texts])) is not None or any(
+        v[0].isspace() or v[-1].isspace() for _, v in texts)
+    check_placeholder = "placeholder-value" in active
     for name, value in texts:
         if check_placeholder and len(value) < 24 and value.strip().casefold() in _PLACEHOLDERS:
             placeholder_fields.add(name)
-            yield finding("placeholder-value", name, f"'{value.strip()}' is a placeholder: leave {name} empty "
-                          "or fill in the real value.")
+            add(Finding(key, "placeholder-value", sev["placeholder-value"], name,
+                        f"'{value.strip()}' is a placeholder: leave {name} empty or fill in the real value."))
             continue
-        if not suspect or not _SUSPECT.search(value):
-            continue
-        if check_ws and (problem := _whitespace_problem(value, name in _MULTILINE)):
-            yield finding("whitespace", name, f"{name} {problem}.")
-        if check_html and "<" in value:
-            checked = _TITLE_TAGS.sub("", value) if name in ("title", "shortTitle") else value
-            if tag := _HTML_TAG.search(checked):
-                yield finding("html-in-field", name, f"{name} contains the HTML tag '{tag.group(0)[:30]}'; "
-                              "keep plain text.")
-        if check_entity and "&" in value and (ent := _ENTITY.search(value)):
-            yield finding("html-entity", name, f"{name} contains the HTML entity '{ent.group(0)}'; "
-                          "type the character itself.")
+        if suspect and _SUSPECT.search(value):
+            _text_findings(key, name, value, sev, active, add)
 
-    for date_field in ("date", "dateEnacted", "dateDecided", "issueDate", "filingDate"):
+    date_rules = "date-format" in active or "date-not-iso" in active
+    for date_field in _DATE_FIELDS:
         value = data.get(date_field)
-        if not value or date_field in placeholder_fields:
+        if not value or not date_rules or date_field in placeholder_fields:
             continue
         parsed = _parse_date_cached(str(value), today)
-        if parsed.year is None and on("date-format"):
-            yield finding("date-format", date_field, f"The date {parsed.problem}; write it as YYYY, YYYY-MM "
-                          "or YYYY-MM-DD.")
-        elif parsed.year is not None and not parsed.iso and on("date-not-iso"):
-            yield finding("date-not-iso", date_field, f"The date '{value}' parses but is not ISO; "
-                          "write it as YYYY, YYYY-MM or YYYY-MM-DD.")
-    access = str(data.get("accessDate") or "").strip()
-    if access and access != "CURRENT_TIMESTAMP" and on("date-format"):
+        if parsed.year is None:
+            if "date-format" in active:
+                add(Finding(key, "date-format", sev["date-format"], date_field,
+                            f"The date {parsed.problem}; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
+        elif not parsed.iso and "date-not-iso" in active:
+            add(Finding(key, "date-not-iso", sev["date-not-iso"], date_field,
+                        f"The date '{value}' parses but is not ISO; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
+    access = data.get("accessDate")
+    if access and "date-format" in active:
+        access = str(access).strip()
         m = _ISO_TIME.match(access) or _ISO.match(access)
         groups = [int(g) for g in (m.groups()[:3] if m else ()) if g]
-        if not m or len(groups) < 3 or not _real(groups[0], groups[1], groups[2]):
-            yield finding("date-format", "accessDate", f"The access date '{access}' is not an ISO date "
-                          "(YYYY-MM-DD).")
+        if access != "CURRENT_TIMESTAMP" and (not m or len(groups) < 3 or not _real(*groups[:3])):
+            add(Finding(key, "date-format", sev["date-format"], "accessDate",
+                        f"The access date '{access}' is not an ISO date (YYYY-MM-DD)."))
 
-    doi = str(data.get("DOI") or "").strip()
-    if doi and on("doi-format"):
+    doi = data.get("DOI")
+    if doi and "doi-format" in active:
+        doi = str(doi).strip()
         bare, prefix = normalise_doi(doi)
         if not _DOI.match(bare):
-            yield finding("doi-format", "DOI", f"'{doi}' is not a DOI (10.NNNN/suffix).")
+            add(Finding(key, "doi-format", sev["doi-format"], "DOI", f"'{doi}' is not a DOI (10.NNNN/suffix)."))
         elif prefix:
-            yield finding("doi-format", "DOI", f"Remove the prefix '{prefix}': store the DOI as '{bare}'.")
+            add(Finding(key, "doi-format", sev["doi-format"], "DOI",
+                        f"Remove the prefix '{prefix}': store the DOI as '{bare}'."))
 
-    for field_name, module, label in (("ISBN", stdnum_isbn, "ISBN"), ("ISSN", stdnum_issn, "ISSN")):
-        value = str(data.get(field_name) or "").strip()
-        rule = "isbn-checksum" if field_name == "ISBN" else "issn-checksum"
-        if value and on(rule) and value.casefold() not in _PLACEHOLDERS:
-            for problem in _identifier_problems(value, label):
-                yield finding(rule, field_name, problem)
+    for field_name, rule in (("ISBN", "isbn-checksum"), ("ISSN", "issn-checksum")):
+        value = data.get(field_name)
+        if value and rule in active and field_name not in placeholder_fields:
+            for problem in _identifier_problems(str(value).strip(), field_name):
+                add(Finding(key, rule, sev[rule], field_name, problem))
 
-    url = str(data.get("url") or "").strip()
-    if url and on("url-syntax") and (problem := url_problem(url)):
-        yield finding("url-syntax", "url", f"'{url[:80]}' {problem}.")
+    url = data.get("url")
+    if url and "url-syntax" in active and (problem := url_problem(str(url).strip())):
+        add(Finding(key, "url-syntax", sev["url-syntax"], "url", f"'{str(url).strip()[:80]}' {problem}."))
 
-    language = str(data.get("language") or "").strip()
-    if language and on("language-code") and "language" not in placeholder_fields:
-        if not _language_ok(language):
-            yield finding("language-code", "language", f"'{language}' is not a language code; use one such as "
-                          "fr, en or fr-FR.")
+    language = data.get("language")
+    if language and "language-code" in active and "language" not in placeholder_fields:
+        language = str(language).strip()
+        if language and not _language_ok(language):
+            add(Finding(key, "language-code", sev["language-code"], "language",
+                        f"'{language}' is not a language code; use one such as fr, en or fr-FR."))
 
-    for i, creator in enumerate(data.get("creators", []), start=1):
-        yield from _creator_findings(creator, i, on, finding)
+    creators = data.get("creators")
+    if creators and not active.isdisjoint(_CREATOR_RULES):
+        def on(rule: str) -> bool:
+            return rule in active
 
-    title = str(data.get("title") or "")
-    if title and on("title-all-caps") and looks_all_caps(_TITLE_TAGS.sub("", title) if "<" in title else title):
-        yield finding("title-all-caps", "title", "The title is in capitals; write it in sentence case.")
+        def finding(rule: str, field_name: str | None, message: str) -> Finding:
+            return Finding(key, rule, sev[rule], field_name, message)
 
+        for i, creator in enumerate(creators, start=1):
+            out.extend(_creator_findings(creator, i, on, finding))
+
+    title = data.get("title")
+    if title and "title-all-caps" in active and looks_all_caps(_TITLE_TAGS.sub("", title) if "<" in title else title):
+        add(Finding(key, "title-all-caps", sev["title-all-caps"], "title",
+                    "The title is in capitals; write it in sentence case."))
+
+    if "commentary-repeats-title" in active or "commentary-empty" in active:
+        _commentary_findings(ctx, sev, active, add)
+    return out
+
+
+def _text_findings(key: str, name: str, value: str, sev: dict[str, str], active: frozenset[str],
+                   add: Callable[[Finding], None]) -> None:
+    if "whitespace" in active and (problem := _whitespace_problem(value, name in _MULTILINE)):
+        add(Finding(key, "whitespace", sev["whitespace"], name, f"{name} {problem}."))
+    if "html-in-field" in active and "<" in value:
+        checked = _TITLE_TAGS.sub("", value) if name in ("title", "shortTitle") else value
+        if tag := _HTML_TAG.search(checked):
+            add(Finding(key, "html-in-field", sev["html-in-field"], name,
+                        f"{name} contains the HTML tag '{tag.group(0)[:30]}'; keep plain text."))
+    if "html-entity" in active and "&" in value and (ent := _ENTITY.search(value)):
+        add(Finding(key, "html-entity", sev["html-entity"], name,
+                    f"{name} contains the HTML entity '{ent.group(0)}'; type the character itself."))
+
+
+def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
+                         add: Callable[[Finding], None]) -> None:
+    key, data = ctx.item.key, ctx.data
     abstract = str(data.get("abstractNote") or "")
     own_title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
     # normalising only collapses punctuation and spaces: a much longer abstract cannot be equal
     close_in_length = bool(abstract.strip()) and len(abstract) < 1.5 * len(own_title) + 10
     notes = ctx.commentary_notes() if ctx.notes else []
-    if own_title.strip() and on("commentary-repeats-title") and (close_in_length or notes):
+    if own_title.strip() and "commentary-repeats-title" in active and (close_in_length or notes):
+        rule = "commentary-repeats-title"
         norm_title = normalise_title(own_title)
         if close_in_length and normalise_title(abstract) == norm_title:
-            yield finding("commentary-repeats-title", "abstractNote", "The abstract repeats the title; write "
-                          "the commentary.")
+            add(Finding(key, rule, sev[rule], "abstractNote", "The abstract repeats the title; write the commentary."))
         for note in notes:
             text = _note_text(note)
             if text and normalise_title(text) == norm_title:
-                yield finding("commentary-repeats-title", "note", f"The commentary note {note.key} repeats the "
-                              "title; write the commentary.")
-    if on("commentary-empty"):
+                add(Finding(key, rule, sev[rule], "note",
+                            f"The commentary note {note.key} repeats the title; write the commentary."))
+    if "commentary-empty" in active:
+        rule = "commentary-empty"
         if abstract and not abstract.strip():
-            yield finding("commentary-empty", "abstractNote", "The abstract holds only spaces.")
-        for note in ctx.commentary_notes():
+            add(Finding(key, rule, sev[rule], "abstractNote", "The abstract holds only spaces."))
+        for note in notes:
             if not _note_text(note):
-                yield finding("commentary-empty", "note", f"The commentary note {note.key} is empty.")
+                add(Finding(key, rule, sev[rule], "note", f"The commentary note {note.key} is empty."))
 
 
 @lru_cache(maxsize=65536)
@@ -894,14 +922,15 @@ def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequ
                 "duplicate-title": "the same title, year and creator as"}[rule]
         for key, others in by_key.items():
             if key in infos and not _silenced(rule, ignores.get(key, [])):
+                shown = ", ".join(sorted(others)[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
                 findings.append(Finding(key, rule, sev[rule], None,
-                                        f"Has {what} {', '.join(sorted(others))}: merge them in Zotero or mark "
-                                        "one as not a duplicate (zotcurate-ignore)."))
+                                        f"Has {what} {shown}: merge them in Zotero or mark one as not a "
+                                        "duplicate (zotcurate-ignore)."))
 
     if not collections and sev.get("orphan-note", "off") != "off":
-        existing = set(store.item_versions(lib))
         for parent_key, kids in children.items():
-            if parent_key in existing:
+            # checked items first; the store for the rest (trashed parents, notes under notes…)
+            if parent_key in infos or store.item(lib, parent_key) is not None:
                 continue
             for note in kids:
                 if note.item_type == "note" and not _silenced("orphan-note", ignored_rules(note)):
@@ -913,8 +942,7 @@ def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequ
     progress.stop()
 
     rank = {"error": 0, "warning": 1, "info": 2}
-    order = {key: i for i, key in enumerate(sorted(infos))}
-    findings.sort(key=lambda f: (order.get(f.item_key, 0), rank.get(f.severity, 3), f.rule))
+    findings.sort(key=lambda f: (f.item_key, rank.get(f.severity, 3), f.rule))
     checked_keys = list(ignores)  # orphan notes are reported, not counted as checked items
     summary = _summaries(selected, infos, findings, checked_keys)
     return CheckReport(lib.name, len(checked_keys), findings, infos, summary, checked_keys)
