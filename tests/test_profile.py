@@ -153,3 +153,14 @@ def test_profile_show_json_and_a_broken_profile_on_the_command_line(tmp_path, ca
     assert main(["profile", "show", "--profile", str(bad)], env={}) == 3
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "did you mean 'institution'?" in err and "Traceback" not in err
+
+
+def test_profile_show_without_type_lists_the_inherited_section(capsys):
+    assert main(["profile", "show", "--format", "json"], env={}) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    star = {r["rule"]: r for r in rows if r["scope"] == "*"}
+    assert star["required:link"]["fields"] == "url | DOI | extra:bib-access=on-request | tag:bib:disponible-sur-demande"
+    assert star["conditional:url->accessDate"]["when"] == "url"
+    assert {r["scope"] for r in rows} >= {"all types", "*", "report", "statute", "webpage"}

@@ -141,6 +141,9 @@ class Profile:
         for req in merged.values():
             if req.severity == "off" and not keep_off:
                 continue
+            if item_type == "*":  # the inherited section itself, before any type resolves it
+                out.append(req)
+                continue
             any_of = tuple(t for tok in req.any_of if (t := resolve_token(self.schema, item_type, tok)))
             when = tuple(t for tok in req.when if (t := resolve_token(self.schema, item_type, tok)))
             if not any_of or len(when) != len(req.when):
@@ -432,7 +435,7 @@ def profile_rows(profile: Profile, item_types: Sequence[str] | None = None) -> l
         origin = next((layer.rules[rule][1] for layer in reversed(profile.layers) if rule in layer.rules), "")
         rows.append({"scope": "all types", "rule": rule, "severity": profile.rule_severity(rule),
                      "fields": description, "when": "", "origin": origin})
-    for item_type in (item_types if item_types is not None else profile.explicit_types()):
+    for item_type in (item_types if item_types is not None else ["*", *profile.explicit_types()]):
         for req in profile.requirements(item_type, keep_off=True):
             rows.append({"scope": item_type, "rule": req.id, "severity": req.severity,
                          "fields": " | ".join(req.any_of), "when": " + ".join(req.when), "origin": req.origin})

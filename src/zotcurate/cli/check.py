@@ -190,7 +190,7 @@ def profile_show_cmd(profile_path: Path | None, item_types: tuple[str, ...], fmt
     profile = load_profile(profile_path)
     known = set(profile.schema.item_types)
     for t in item_types:
-        if t not in known:
+        if t not in known and t != "*":
             from difflib import get_close_matches  # noqa: PLC0415
 
             close = get_close_matches(t, sorted(known), n=1)
