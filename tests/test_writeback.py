@@ -53,6 +53,7 @@ def test_plan_without_apply_writes_nothing(synced, capsys):
     out = capsys.readouterr().out
     assert f"Tag '{TAG}': add to {len(expected)} item(s), remove from 0 item(s)." in out
     assert f"+{TAG}" in out and "G6823GC4" in out
+    assert "Nothing was written: add --apply" in out
     assert server.requests == [] and server.library_version(server.prefix) == version
 
 

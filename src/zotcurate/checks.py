@@ -395,9 +395,9 @@ def _describe(tokens: Sequence[str]) -> str:
     names = []
     for t in tokens:
         if t.startswith("extra:"):
-            names.append(f"an Extra line '{t[6:].replace('=', ': ')}'")
+            names.append(f"Extra '{t[6:].replace('=', ': ')}'")
         elif t.startswith("tag:"):
-            names.append(f"the tag '{t[4:]}'")
+            names.append(f"tag '{t[4:]}'")
         elif t.startswith("note:"):
             names.append(f"a child note tagged '{t[5:]}'")
         elif t.startswith("creator:"):

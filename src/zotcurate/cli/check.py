@@ -13,7 +13,7 @@ from ..output import progress_for, render_table, to_csv, to_json
 from ..profile import SEVERITIES, load_profile, profile_rows
 from ..store import Item, Library, Store
 from ..writeback import Change, apply_changes, plan_tag_changes
-from . import AppContext, cli, pass_app
+from . import AppContext, cli
 
 CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
 
@@ -63,6 +63,8 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
             changes = plan_tag_changes(tag, flagged=report.keys_with("error"),
                                        checked=_checked_items(store, lib, report))
             click.echo(format_plan(tag, changes, report), nl=False, err=echo_err)
+            if changes and not apply_:
+                click.echo("Nothing was written: add --apply to write these tags to Zotero.", err=echo_err)
             if apply_ and changes:
                 from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
 
