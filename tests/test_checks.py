@@ -222,6 +222,7 @@ def test_collection_override_and_collection_filter(store, tmp_path):
     ("2024-05-01T10:20:30Z", 2024, True), ("5 mars 2020", 2020, False), ("1er mars 2020", 2020, False),
     ("March 5, 2020", 2020, False), ("05/03/2020", 2020, False), ("2020/03/05", 2020, False),
     ("printemps 2019", 2019, False), ("2019-2020", 2019, False), ("2020-03-05 5 mars 2020", 2020, False),
+    ("2020-3-5", 2020, False),
 ])
 def test_dates_that_parse(text, year, iso):
     parsed = parse_date(text, today=TODAY)
@@ -479,3 +480,8 @@ def test_group_links_unknown_collection_and_broken_profile(tmp_path, capsys):
     assert code == 3 and f"{bad}:2:" in err and "did you mean 'websiteTitle'?" in err
     code, _, err = run(capsys, "--store", str(path), "check", "-l", "group:5086442", "--apply")
     assert code == 2 and "--tag" in err
+
+
+def test_an_item_type_newer_than_the_bundled_schema_is_still_checked(store):
+    report = check(store, [obj("AAAAAAAA", "aiConversation", title="Échange avec un assistant", date="2025-13")])
+    assert {"required:commentary", "date-format"} <= set(rules_of(report, "AAAAAAAA"))

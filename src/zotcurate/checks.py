@@ -131,7 +131,7 @@ _MONTHS = {
     for name in names
 }
 _SEASONS = {"spring", "summer", "autumn", "fall", "winter", "printemps", "été", "ete", "automne", "hiver"}
-_ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?$")
 _NUMERIC = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")

@@ -168,6 +168,8 @@ class Profile:
 def resolve_token(schema: ZoteroSchema, item_type: str, token: str) -> str | None:
     """The token as it applies to ``item_type``: a field name mapped through base
     fields (``publisher`` → ``institution`` for reports), or None when the type lacks it."""
+    if item_type not in schema.item_types:
+        return token  # a type newer than the bundled schema: take the profile's word for it
     if token in PSEUDO_TOKENS or token.startswith(TOKEN_PREFIXES):
         if token.startswith("creator:") and token[8:] not in schema.creator_types(item_type):
             return None
