@@ -462,3 +462,15 @@ def test_cli_max_age_reuses_yesterdays_successes(web: LoopbackWeb, tmp_path: Pat
     assert site.methods(urlpath(good)) == ["GET"] and site.methods(urlpath(dead)) == ["GET", "GET"]
     code, _, err = run_cli([*args, "--max-age", "soon"], tmp_path, capsys)
     assert code == 3 and "'soon' is not a duration" in err
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from email.utils import format_datetime  # noqa: PLC0415
+
+    from zotcurate.links import _retry_after  # noqa: PLC0415
+
+    assert _retry_after("120") == 120.0
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 50 <= (_retry_after(in_a_minute) or 0) <= 61
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: go ahead
+    assert _retry_after("soon") is None and _retry_after(None) is None
