@@ -149,6 +149,7 @@ _LETTER_WORDS = re.compile(r"[^\W\d_]+")
 _COMMA_PERSON = re.compile(r"[^\W\d_][\w'’ -]*,\s*[^\W\d_][\w'’. -]*")  # "Dupont, Jean"
 _ISBN_SPLIT = re.compile(r"[,;\s]+")
 # One search tells whether a value needs the detailed whitespace rule at all.
+_CAPS_PAIR = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я]{2}")
 _LOWER = re.compile(r"[a-zß-öø-ÿ]")
 # The common, valid shape of a web address; anything else gets the detailed checks.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?(?:[/?#][^\s<>\"{}|\\^`]*)?")
@@ -336,7 +337,8 @@ def _has_name(creator: dict[str, Any]) -> bool:
     return bool(str(creator.get("name") or "").strip() or str(creator.get("lastName") or "").strip())
 
 
-Check = Callable[[_Ctx], bool]
+# A test is a field name (the common case, tested inline) or a function of the item.
+Check = Callable[[_Ctx], bool] | str
 
 
 def _has_value(value: Any) -> bool:
@@ -367,7 +369,7 @@ def compile_token(token: str) -> Check:
         if wanted:
             return lambda ctx: any(v.casefold() == wanted for v in ctx.extra.get(key, ()))
         return lambda ctx: any(ctx.extra.get(key, ()))
-    return lambda ctx: _has_value(ctx.data.get(token))
+    return token
 
 
 @dataclass(frozen=True)
@@ -425,13 +427,23 @@ def _field_of(token: str) -> str:
     return token
 
 
+def _passes(test: Check, ctx: _Ctx) -> bool:
+    if isinstance(test, str):
+        return _has_value(ctx.data.get(test))
+    return test(ctx)
+
+
 def _requirement_findings(reqs: Sequence[CompiledRequirement], ctx: _Ctx) -> Iterable[Finding]:
     key = ctx.item.key
     for req in reqs:
-        if req.when and not all(test(ctx) for test in req.when):
+        if req.when and not all(_passes(test, ctx) for test in req.when):
             continue
         for test in req.any_of:
-            if test(ctx):
+            if test.__class__ is str:
+                value = ctx.data.get(test)  # type: ignore[call-overload]
+                if value and (value.__class__ is not str or not value.isspace()):
+                    break
+            elif test(ctx):  # type: ignore[operator]
                 break
         else:
             yield Finding(key, req.rule, req.severity, req.field, req.message)
@@ -651,6 +663,8 @@ def url_problem(url: str) -> str | None:
 def looks_all_caps(text: str) -> bool:
     """Capitals over a real title: ≥ 2 words, ≥ 8 letters, ≥ 80 % of words in capitals
     (so acronyms inside a sentence-case title pass)."""
+    if not _CAPS_PAIR.search(text):
+        return False  # not even two capitals in a row: the usual sentence-case title
     if len(_LOWER.findall(text)) > len(text) // 4:
         return False  # plenty of lower-case letters: the usual case, decided without splitting
     words = [w for w in _LETTER_WORDS.findall(text) if len(w) > 1]
@@ -687,9 +701,13 @@ def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], b
             elif _institution_like(f"{last} {first}"):
                 yield finding("creator-institution-split", "creators", f"{label} '{last}, {first}' looks like an "
                               "institution split into two fields; switch it to a single field.")
-    for part_name, part in (("name", name), ("lastName", last), ("firstName", first)):
-        if part and on("whitespace") and (problem := _whitespace_problem(part, False)):  # cheap: one search
-            yield finding("whitespace", "creators", f"{label} {part_name} {problem}.")
+    parts = (("name", name), ("lastName", last), ("firstName", first))
+    # one search for the usual clean creator; the detailed check only when something is off
+    if on("whitespace") and (_WS_SUSPECT.search("|".join(p for _, p in parts))
+                             or any(p[:1].isspace() or p[-1:].isspace() for _, p in parts)):
+        for part_name, part in parts:
+            if part and (problem := _whitespace_problem(part, False)):
+                yield finding("whitespace", "creators", f"{label} {part_name} {problem}.")
 
 
 @lru_cache(maxsize=65536)
