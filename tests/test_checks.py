@@ -485,3 +485,13 @@ def test_group_links_unknown_collection_and_broken_profile(tmp_path, capsys):
 def test_an_item_type_newer_than_the_bundled_schema_is_still_checked(store):
     report = check(store, [obj("AAAAAAAA", "aiConversation", title="Échange avec un assistant", date="2025-13")])
     assert {"required:commentary", "date-format"} <= set(rules_of(report, "AAAAAAAA"))
+
+
+def test_collection_override_applies_to_duplicate_rules(store, tmp_path):
+    colls = [{"key": "PPPPPPPP", "version": 1, "data": {"key": "PPPPPPPP", "name": "Archives", "parentCollection": False}}]
+    profile = tmp_path / "p.toml"
+    profile.write_text('[[collections]]\npath = "Archives"\nrules = { duplicate-title = "off" }\n', encoding="utf-8")
+    objects = [complete_report("AAAAAAAA", title="Rapport annuel 2024", collections=["PPPPPPPP"]),
+               complete_report("BBBBBBBB", title="Rapport annuel 2024")]
+    report = check(store, objects, profile_path=profile, colls=colls)
+    assert [(f.item_key, f.rule) for f in report.findings] == [("BBBBBBBB", "duplicate-title")]

@@ -14,11 +14,11 @@ import fnmatch
 import gc
 import re
 import unicodedata
-from functools import cached_property, lru_cache
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date as _date
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -918,6 +918,7 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
     findings: list[Finding] = []
     infos: dict[str, ItemInfo] = {}
     ignores: dict[str, list[str]] = {}
+    item_sev: dict[str, dict[str, str]] = {}  # each item's severities (collection overrides apply)
     dup_keys: list[DupKey] = []
     total = store.counts(lib)["items"] if not collections else None
     progress.start("Checking items", total)
@@ -935,6 +936,7 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
             levels = profile.format_severities(overrides)
             sev_active = sev_cache[overrides] = (levels, frozenset(r for r, v in levels.items() if v != "off"))
         sev, active = sev_active
+        item_sev[item.key] = sev
         ctx = _Ctx(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
         patterns = ignored_rules(item)
         ignores[item.key] = patterns
@@ -953,19 +955,18 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
     # Duplicates are judged over the whole library, reported for the checked items.
     if collections:
         dup_keys += [dup_key(i) for i in store.items(lib) if i.key not in infos]
-    sev = profile.format_severities()
     for rule, by_key in find_duplicates(dup_keys).items():
-        if sev.get(rule, "off") == "off":
-            continue
         what = {"duplicate-doi": "the same DOI as", "duplicate-isbn": "the same ISBN as",
                 "duplicate-title": "the same title, year and creator as"}[rule]
         for key, others in by_key.items():
-            if key in infos and not _silenced(rule, ignores.get(key, [])):
+            level = item_sev[key].get(rule, "off") if key in item_sev else "off"
+            if level != "off" and not _silenced(rule, ignores.get(key, [])):
                 shown = ", ".join(sorted(others)[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
-                findings.append(Finding(key, rule, sev[rule], None,
+                findings.append(Finding(key, rule, level, None,
                                         f"Has {what} {shown}: merge them in Zotero or mark one as not a "
                                         "duplicate (zotcurate-ignore)."))
 
+    sev = profile.format_severities()
     if not collections and sev.get("orphan-note", "off") != "off":
         for parent_key, kids in children.items():
             # checked items first; the store for the rest (trashed parents, notes under notes…)
