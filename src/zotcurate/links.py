@@ -963,8 +963,11 @@ def plan_link_changes(audit: LinkAudit, items: Iterable[Item], *, update_access_
         fields: dict[str, Any] = {}
         if fix_redirects and url_row and url_row.verdict == "redirected" and url_row.new_url:
             fields["url"] = url_row.new_url
+        # accessDate says on which day the link was verified: rewriting it more than once a
+        # day would bump every item's version on every audit for nothing.
         if (schema is not None and url_row and url_row.verdict in ("ok", "redirected")
-                and "accessDate" in schema.fields(item.item_type)):
+                and "accessDate" in schema.fields(item.item_type)
+                and str(item.data.get("accessDate") or "")[:10] != url_row.checked_at[:10]):
             fields["accessDate"] = url_row.checked_at
         add: tuple[str, ...] = ()
         remove: tuple[str, ...] = ()
