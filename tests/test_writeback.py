@@ -180,3 +180,14 @@ def test_apply_refuses_file_libraries(tmp_path, capsys):
 def test_retry_policy_is_what_the_interrupted_test_relies_on():
     # Retry-After is honoured, so the injected 500s above cost milliseconds, not minutes.
     assert RetryPolicy().delay(3, 0.01) == 0.01
+
+
+def test_a_read_only_key_is_told_to_get_write_access(synced, capsys):
+    server, store_path, env, lib, args = synced
+    server.add_key("readOnlyKey0123456789ab", user_id=server.user_id, username="lecteur",
+                   groups={server.group_id: {"library": True, "write": False}})
+    code = main([*args, "check", "--library", lib, "--tag", TAG, "--apply"],
+                env={"ZOTERO_API_KEY": "readOnlyKey0123456789ab"})
+    err = capsys.readouterr().err
+    assert code == 4 and "readOnlyKey0123456789ab" not in err
+    assert not any(TAG in server_tags(server, k) for k in server.item_keys(server.prefix))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import ConflictError, NetworkError
+from .errors import AuthError, ConflictError, NetworkError
 from .output import ProgressReporter
 from .store import Item, Library, Store
 
@@ -136,9 +136,14 @@ def apply_changes(
     progress.stop()
     if result.failed:
         first_key, first = next(iter(result.failed.items()))
+        if all(message.startswith("HTTP 403") for message in result.failed.values()):
+            raise AuthError(
+                f"Zotero refused to write {len(result.failed)} item(s) ({first_key}: {first}); give the API key "
+                "write access to this library at https://www.zotero.org/settings/keys, then run the command again."
+            )
         raise NetworkError(
             f"Zotero refused {len(result.failed)} item(s) (e.g. {first_key}: {first}); the others were written — "
-            "check that the API key may write to this library, then run the same command again."
+            "run the same command again, and report it if it persists."
         )
     return result
 
