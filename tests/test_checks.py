@@ -495,3 +495,28 @@ def test_collection_override_applies_to_duplicate_rules(store, tmp_path):
                complete_report("BBBBBBBB", title="Rapport annuel 2024")]
     report = check(store, objects, profile_path=profile, colls=colls)
     assert [(f.item_key, f.rule) for f in report.findings] == [("BBBBBBBB", "duplicate-title")]
+
+
+def test_a_large_title_group_gives_what_comparing_every_pair_gives():
+    from zotcurate.checks import DupKey, _title_match
+
+    keys = [DupKey(f"K{i:03d}", "editorial", None, None, None if i % 17 == 0 else 1990 + i % 30,
+                   frozenset({(f"nom{i % 7}", "j")}) if i % 11 else None) for i in range(200)]
+    found = find_duplicates(keys)["duplicate-title"]
+    parent = {k.key: k.key for k in keys}
+
+    def root(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if _title_match(a, b):
+                parent[root(a.key)] = root(b.key)
+    expected = {}
+    for k in keys:
+        expected.setdefault(root(k.key), []).append(k.key)
+    expected_map = {m: sorted(x for x in ms if x != m) for ms in expected.values() if len(ms) > 1 for m in ms}
+    assert {k: sorted(v) for k, v in found.items()} == expected_map
+    assert len(found) > 100  # the data does make large sets

@@ -795,6 +795,29 @@ def _title_match(a: DupKey, b: DupKey) -> bool:
     return not a.creators.isdisjoint(b.creators)
 
 
+def _candidate_pairs(group: Sequence[DupKey]) -> Iterator[tuple[DupKey, DupKey]]:
+    """Pairs within one title group that may match. Large groups ("Éditorial", "Rapport
+    d'activité") are split by year, since only years at most one apart can match."""
+    if len(group) <= 32:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                yield a, b
+        return
+    by_year: dict[int, list[DupKey]] = {}
+    undated: list[DupKey] = []
+    for k in group:
+        (by_year.setdefault(k.year, []) if k.year is not None else undated).append(k)
+    for year, same in by_year.items():
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                yield a, b
+            for b in by_year.get(year + 1, ()):
+                yield a, b
+    for i, a in enumerate(undated):  # no year: it may match anything
+        for b in (*undated[i + 1:], *(k for k in group if k.year is not None)):
+            yield a, b
+
+
 def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
     """rule → item key → the other keys it duplicates.
 
@@ -828,10 +851,9 @@ def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
                 x = parent[x]
             return x
 
-        for i, a in enumerate(group):
-            for b in group[i + 1:]:
-                if _title_match(a, b):
-                    parent[find(a.key)] = find(b.key)
+        for a, b in _candidate_pairs(group):
+            if _title_match(a, b):
+                parent[find(a.key)] = find(b.key)
         sets: dict[str, list[str]] = {}
         for k in group:
             sets.setdefault(find(k.key), []).append(k.key)
