@@ -191,3 +191,22 @@ def test_a_read_only_key_is_told_to_get_write_access(synced, capsys):
     err = capsys.readouterr().err
     assert code == 4 and "readOnlyKey0123456789ab" not in err
     assert not any(TAG in server_tags(server, k) for k in server.item_keys(server.prefix))
+
+
+def test_a_collection_check_leaves_items_outside_it_alone(synced):
+    server, store_path, env, lib, args = synced
+    # A complete item outside the checked collection carries the tag from an earlier run.
+    server.put_item(server.prefix, {"key": "SKJ3FVUF", "tags": [{"tag": "bib:entry"}, {"tag": TAG}]})
+    server.put_item(server.prefix, {"key": "RAJUC9HQ", "tags": [{"tag": TAG}]})  # in part 1, no commentary
+    assert main([*args, "sync", "--library", lib], env=env) == 0
+    from zotcurate.checks import plan_check_tag
+
+    with Store(store_path) as store:
+        library = store.require_library(lib)
+        part2 = run_check(store, library, load_profile(), collections=["Numérique et santé/2. Obstacles et freins"])
+        changes = plan_check_tag(store, library, part2, TAG)
+        assert {c.item_key for c in changes} <= set(part2.checked_keys)
+        assert all(c.add_tags == (TAG,) for c in changes) and len(changes) == len(part2.keys_with("error"))
+        intro = run_check(store, library, load_profile(), collections=["Numérique et santé/0. Introduction"])
+        # SKJ3FVUF is in the introduction and complete: its old tag comes off; RAJUC9HQ is not checked
+        assert plan_check_tag(store, library, intro, TAG) == [Change("SKJ3FVUF", remove_tags=(TAG,))]

@@ -31,6 +31,7 @@ from .errors import ConfigError, NotFoundError
 from .output import ProgressReporter
 from .profile import SEVERITY_RANK, Profile, Requirement
 from .store import Collection, Item, Library, Store
+from .writeback import ApplyResult, Change, WriteClient, apply_changes, plan_tag_changes
 
 IGNORE_TAG_PREFIX = "zotcurate:ignore:"
 IGNORE_EXTRA_KEY = "zotcurate-ignore"
@@ -1033,3 +1034,27 @@ def _summaries(colls: Sequence[Collection], infos: dict[str, ItemInfo], findings
                                  sum(errors.get(k, 0) for k in checked_keys),
                                  sum(warnings.get(k, 0) for k in checked_keys)))
     return out
+
+
+# -- tagging the result in Zotero ----------------------------------------------------
+
+
+def plan_check_tag(store: Store, lib: Library, report: CheckReport, tag: str) -> list[Change]:
+    """Add ``tag`` to the checked items with an error, remove it from the checked items
+    that no longer have one (items outside the check are left alone)."""
+    wanted = set(report.checked_keys)
+    checked = [item for item in store.items(lib) if item.key in wanted]
+    return plan_tag_changes(tag, flagged=report.keys_with("error"), checked=checked)
+
+
+def apply_check_tag(store: Store, client: WriteClient, lib: Library, profile: Profile, tag: str,
+                    changes: Sequence[Change], *, collections: Sequence[str] = (),
+                    progress: ProgressReporter | None = None) -> ApplyResult:
+    """Write a :func:`plan_check_tag` plan; items that changed in Zotero meanwhile are
+    re-synced and re-checked before the one retry."""
+
+    def replan(fresh: list[Item]) -> list[Change]:
+        again = run_check(store, lib, profile, collections=collections)
+        return plan_tag_changes(tag, flagged=again.keys_with("error"), checked=fresh)
+
+    return apply_changes(store, client, lib, changes, progress, replan=replan)

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..checks import CheckReport, run_check
+from ..checks import CheckReport, apply_check_tag, plan_check_tag, run_check
 from ..errors import ConfigError, ExitCode
 from ..output import progress_for, render_table, to_csv, to_json
 from ..profile import SEVERITIES, load_profile, profile_rows
-from ..store import Item, Library, Store
-from ..writeback import Change, apply_changes, plan_tag_changes
+from ..writeback import Change
 from . import AppContext, cli
 
 CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
@@ -60,32 +59,23 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
         click.echo(format_report(report, fmt), nl=False)
         if tag:
             echo_err = fmt in ("json", "csv")  # keep machine output clean
-            changes = plan_tag_changes(tag, flagged=report.keys_with("error"),
-                                       checked=_checked_items(store, lib, report))
+            changes = plan_check_tag(store, lib, report, tag)
             click.echo(format_plan(tag, changes, report), nl=False, err=echo_err)
             if changes and not apply_:
                 click.echo("Nothing was written: add --apply to write these tags to Zotero.", err=echo_err)
             if apply_ and changes:
                 from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
 
-                def replan(fresh: list[Item]) -> list[Change]:
-                    again = run_check(store, lib, profile, collections=collections)
-                    return plan_tag_changes(tag, flagged=again.keys_with("error"), checked=fresh)
-
                 with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress, \
                         ZoteroClient(settings, ref, progress=progress) as client:
-                    result = apply_changes(store, client, lib, changes, progress, replan=replan)
+                    result = apply_check_tag(store, client, lib, profile, tag, changes, collections=collections,
+                                             progress=progress)
                 click.echo(f"Wrote {len(result.updated)} item(s) to {lib.name}"
                            + (f" ({len(result.retried)} after a re-sync)" if result.retried else "")
                            + (f"; {len(result.unchanged)} needed nothing" if result.unchanged else "") + ".",
                            err=echo_err)
     if report.fails(fail_on):
         ctx.exit(int(ExitCode.FINDINGS))
-
-
-def _checked_items(store: Store, lib: Library, report: CheckReport) -> list[Item]:
-    wanted = set(report.checked_keys)
-    return [item for item in store.items(lib) if item.key in wanted]
 
 
 def format_plan(tag: str, changes: list[Change], report: CheckReport) -> str:
