@@ -88,6 +88,9 @@ def test_example_reports_its_known_gaps(example_report):
     assert by_rule["required:commentary"] == 15
     assert by_rule["required:extent"] == 12
     assert by_rule["required:link"] == 33
+    # 16 partial titles contain "[…]"; so do the 48 incomplete commentaries and 2 fragments
+    gaps = Counter(f.field for f in example_report.findings if f.rule == "gap-marker")
+    assert gaps == {"title": 16, "abstractNote": 50}
     assert example_report.checked == 99
 
 
@@ -119,10 +122,16 @@ def test_example_findings_are_all_true_of_the_data(example_report):
     assert len(found["required:creator"]) == 11
     every_gap = set().union(*(found[r] for r in found if r.startswith("required:")))
     assert all(items[k]["extra"] for k in every_gap)
-    # The data is clean otherwise: no format rule, no duplicate fires.
+    marked = {k for k, d in items.items() if "[…]" in d.get("title", "") + d.get("abstractNote", "")}
+    assert found["gap-marker"] == marked
+    incomplete = lacking(lambda d: "abstract incomplete" in d["extra"] or "only an annotation fragment" in d["extra"]
+                         or "[…]" in d.get("title", ""))
+    assert found["gap-marker"] == incomplete
+    # The data is clean otherwise: no other format rule, no duplicate fires.
     assert {f.rule for f in example_report.findings} <= {
         "required:title", "required:date", "required:commentary", "required:extent", "required:link",
-        "required:creator", "required:publisher", "required:institution", "conditional:url->accessDate"}
+        "required:creator", "required:publisher", "required:institution", "conditional:url->accessDate",
+        "gap-marker"}
     assert len(found["required:publisher"]) == 6 and all(items[k]["itemType"] == "document"
                                                          for k in found["required:publisher"])
     # 60 URLs, none with an access date: informative only
@@ -285,6 +294,9 @@ def test_date_rules_on_items(store):
     ("title", "<i>Homo numericus</i> et santé", "html-in-field", False),
     ("abstractNote", "<p>Le rapport décrit la situation.</p>", "html-in-field", True),
     ("abstractNote", "Santé &amp; numérique en France.", "html-entity", True),
+    ("title", "Qualité et sécurité du télésoin […]", "gap-marker", True),
+    ("abstractNote", "Le rapport [...] conclut.", "gap-marker", True),
+    ("abstractNote", "Le rapport (p. 12) conclut.", "gap-marker", False),
     ("institution", "N/A", "placeholder-value", True),
     ("institution", "Inconnu", "placeholder-value", True),
     ("place", "Paris", "placeholder-value", False),
@@ -437,20 +449,21 @@ def test_check_json_csv_md(example_store, capsys):
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "json")
     findings = json.loads(out)
-    assert code == 1 and len(findings) == 51 + 48 + 60
+    assert code == 1 and len(findings) == 51 + 48 + 66 + 60  # errors, warnings, "[…]" warnings, infos
     assert set(findings[0]) == {"item_key", "rule", "severity", "field", "message"}
     assert {"item_key": "G6823GC4", "rule": "required:title", "severity": "error", "field": "title",
             "message": "Missing title."} in findings
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "csv", "--fail-on", "never")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 159
+    assert code == 0 and len(rows) == 225
     assert rows[0]["link"].startswith("zotero://select/library/items/")
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "md", "-c", "Numérique et santé/0. Introduction")
     assert code == 0  # the introduction's one reference is complete
     assert out.startswith("# Metadata check: file:numerique-sante")
-    assert "| Numérique et santé/0. Introduction | 1 | 1 | 100 % | 0 | 0 |" in out
+    assert "| Numérique et santé/0. Introduction | 1 | 1 | 100 % | 0 | 1 |" in out  # one "[…]" warning
+    assert "**warning** `gap-marker` (abstractNote)" in out
     assert "**info** `conditional:url->accessDate`" in out
 
 

@@ -490,13 +490,16 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
     # Most items are clean: one search over all their text says whether to look closer.
     suspect = _SUSPECT.search("|".join([v for _, v in texts])) is not None or any(
         v[0].isspace() or v[-1].isspace() for _, v in texts)
-    check_placeholder = "placeholder-value" in active
+    check_placeholder, check_gap = "placeholder-value" in active, "gap-marker" in active
     for name, value in texts:
         if check_placeholder and len(value) < 24 and value.strip().casefold() in _PLACEHOLDERS:
             placeholder_fields.add(name)
             add(Finding(key, "placeholder-value", sev["placeholder-value"], name,
                         f"'{value.strip()}' is a placeholder: leave {name} empty or fill in the real value."))
             continue
+        if check_gap and ("[…]" in value or "[...]" in value):
+            add(Finding(key, "gap-marker", sev["gap-marker"], name,
+                        f"{name} has text missing ('[…]'); complete it from the document."))
         if suspect and _SUSPECT.search(value):
             _text_findings(key, name, value, sev, active, add)
 

@@ -44,6 +44,7 @@ FORMAT_RULES: dict[str, str] = {
     "html-in-field": "no HTML tags in plain-text fields (titles allow Zotero's rich-text tags)",
     "html-entity": "no HTML entities such as &amp; or &#233;",
     "placeholder-value": "no placeholder values such as n.d., s.d., N/A",
+    "gap-marker": "no '[…]' marking text that was lost or left to complete",
     "commentary-empty": "a commentary note is not empty",
     "commentary-repeats-title": "the commentary does not just repeat the title",
     "orphan-note": "child notes have an existing parent item",
