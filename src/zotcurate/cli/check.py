@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -130,10 +132,17 @@ def _table(report: CheckReport) -> str:
                          "message": f.message})
     out = []
     if rows:
-        out.append(render_table(rows, ["item", "severity", "rule", "field", "message"], width=160))
+        out.append(render_table(rows, ["item", "severity", "rule", "field", "message"], width=_width()))
     out.append(render_table(_summary_rows(report), SUMMARY_COLUMNS, title="Completeness by collection"))
     out.append(_headline(report) + "\n")
     return "".join(out)
+
+
+def _width() -> int:
+    """The terminal's width when printing to one (at least 100), else a wide fixed page."""
+    if sys.stdout.isatty():
+        return max(100, shutil.get_terminal_size((160, 24)).columns)
+    return 160
 
 
 def _md(text: str) -> str:
@@ -197,5 +206,5 @@ def profile_show_cmd(profile_path: Path | None, item_types: tuple[str, ...], fmt
         click.echo("\n".join(lines))
     else:
         click.echo(render_table(rows, columns, title="Effective check profile "
-                                f"({' + '.join(profile.sources)})", width=160), nl=False)
+                                f"({' + '.join(profile.sources)})", width=_width()), nl=False)
         click.echo(f"Severities: {', '.join(SEVERITIES)}. Field rules of other item types: those of \"*\".")
