@@ -113,8 +113,12 @@ def _headline(report: CheckReport) -> str:
 
 def _summary_rows(report: CheckReport) -> list[dict[str, object]]:
     return [{"collection": s.path, "items": s.items, "without error": s.complete,
-             "complete": f"{100 * s.share:.0f} %", "errors": s.errors, "warnings": s.warnings}
+             "complete": _share(s.items, s.share), "errors": s.errors, "warnings": s.warnings}
             for s in report.summary]
+
+
+def _share(items: int, share: float) -> str:
+    return f"{100 * share:.0f} %" if items else "—"  # a collection holding only sub-collections
 
 
 SUMMARY_COLUMNS = ["collection", "items", "without error", "complete", "errors", "warnings"]
@@ -155,7 +159,7 @@ def _markdown(report: CheckReport) -> str:
              "| Collection | Items | Without error | Complete | Errors | Warnings |",
              "|---|---:|---:|---:|---:|---:|"]
     for s in report.summary:
-        lines.append(f"| {_md(s.path)} | {s.items} | {s.complete} | {100 * s.share:.0f} % | {s.errors} | "
+        lines.append(f"| {_md(s.path)} | {s.items} | {s.complete} | {_share(s.items, s.share)} | {s.errors} | "
                      f"{s.warnings} |")
     lines += ["", "## Findings", ""]
     if not report.findings:
