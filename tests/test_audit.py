@@ -59,6 +59,7 @@ def test_audit_syncs_checks_audits_links_and_writes_a_dated_report(zotero_server
     assert verdicts == {keys["good"]: "ok", keys["bad"]: "broken"}
     md = (folders[0] / "report.md").read_text(encoding="utf-8")
     assert md.startswith(f"# Audit of {LIB}") and "## Metadata" in md and "## Links" in md and keys["bad"] in md
+    assert "### Completeness by collection" in md and "2 items checked" in md
     assert str(folders[0]) in out
     assert TEST_API_KEY not in out and TEST_API_KEY not in md
     # A second run the same day gets its own folder.

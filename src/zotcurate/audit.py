@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import checks, links
+from . import check_report, checks, links
 from .config import LibraryRef, Settings
 from .errors import ExitCode, LockedError, ZotcurateError
 from .output import ProgressReporter
@@ -159,21 +159,10 @@ def _markdown(result: AuditResult, now: datetime) -> str:
                   "are of the copy stored before.", ""]
     elif result.sync:
         lines += [f"Sync: {result.sync.summary()}", ""]
-    lines += ["## Metadata", "", f"{result.check.checked} items checked: {c['error']} errors, "
-              f"{c['warning']} warnings, {c['info']} notes.", ""]
-    if result.check.summary:
-        lines += ["| collection | items | complete | errors | warnings |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {s.path.replace('|', '/')} | {s.items} | {s.share:.0%} | {s.errors} | {s.warnings} |"
-                  for s in result.check.summary]
-        lines.append("")
-    errors = [f for f in result.check.findings if f.severity == "error"]
-    if errors:
-        lines += ["### Errors", ""]
-        for f in errors:
-            title = result.check.items.get(f.item_key)
-            name = title.title if title else ""
-            lines.append(f"- `{f.item_key}` {name.replace('|', '/')} — {f.rule}: {f.message}")
-        lines.append("")
+    # Each report's own Markdown, one heading level down, under the audit's title.
+    check_md = check_report.format_markdown(result.check).splitlines()
+    lines += ["## Metadata", ""] + ["#" + line if line.startswith("#") else line for line in check_md[1:]]
+    lines.append("")
     link_md = links.format_markdown(result.links).splitlines()
     lines += ["## Links", ""] + ["#" + line if line.startswith("#") else line for line in link_md[1:]]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,101 @@
+"""Check reports as text: terminal table, JSON, CSV, Markdown, and the tag plan.
+
+Library code (the CLI and ``audit`` both print these); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .checks import CheckReport
+from .output import render_table, to_csv, to_json
+from .writeback import Change
+
+CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
+
+
+def format_plan(tag: str, changes: list[Change], report: CheckReport) -> str:
+    add = [c.item_key for c in changes if c.add_tags]
+    remove = [c.item_key for c in changes if c.remove_tags]
+    lines = [f"Tag '{tag}': add to {len(add)} item(s), remove from {len(remove)} item(s)."]
+    for c in changes:
+        title = report.items[c.item_key].title if c.item_key in report.items else ""
+        lines.append(f"  {c.describe():<{len(tag) + 2}} {c.item_key}  {title[:70]}")
+    return "\n".join(lines) + "\n"
+
+
+def format_report(report: CheckReport, fmt: str, *, width: int = 160) -> str:
+    if fmt == "json":
+        return to_json([f.as_dict() for f in report.findings])
+    if fmt == "csv":
+        rows = []
+        for f in report.findings:
+            info = report.items.get(f.item_key)
+            rows.append({**f.as_dict(), "item_type": info.item_type if info else "",
+                         "title": info.title if info else "", "link": info.link if info else ""})
+        return to_csv(rows, CSV_COLUMNS)
+    if fmt == "md":
+        return format_markdown(report)
+    return _table(report, width)
+
+
+def _headline(report: CheckReport) -> str:
+    counts = report.counts()
+    return (f"{report.library}: {report.checked} items checked — {counts['error']} errors, "
+            f"{counts['warning']} warnings, {counts['info']} infos.")
+
+
+def _summary_rows(report: CheckReport) -> list[dict[str, object]]:
+    return [{"collection": s.path, "items": s.items, "without error": s.complete,
+             "complete": _share(s.items, s.share), "errors": s.errors, "warnings": s.warnings}
+            for s in report.summary]
+
+
+def _share(items: int, share: float) -> str:
+    return f"{100 * share:.0f} %" if items else "—"  # a collection holding only sub-collections
+
+
+SUMMARY_COLUMNS = ["collection", "items", "without error", "complete", "errors", "warnings"]
+
+
+def _table(report: CheckReport, width: int) -> str:
+    rows: list[dict[str, object]] = []
+    for key, findings in report.by_item().items():
+        info = report.items[key]
+        if rows:
+            rows.append({})  # a blank line between items
+        for i, f in enumerate(findings):
+            item_cell = f"{key} · {info.item_type}\n{info.title[:60] or '(no title)'}\n{info.link}" if i == 0 else ""
+            rows.append({"item": item_cell, "severity": f.severity, "rule": f.rule, "field": f.field,
+                         "message": f.message})
+    out = []
+    if rows:
+        out.append(render_table(rows, ["item", "severity", "rule", "field", "message"], width=width))
+    out.append(render_table(_summary_rows(report), SUMMARY_COLUMNS, title="Completeness by collection"))
+    out.append(_headline(report) + "\n")
+    return "".join(out)
+
+
+def md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]|<>#])", r"\\\1", text).replace("\n", " ")
+
+
+def format_markdown(report: CheckReport) -> str:
+    lines = [f"# Metadata check: {md_escape(report.library)}", "", md_escape(_headline(report)), "",
+             "## Completeness by collection", "",
+             "| Collection | Items | Without error | Complete | Errors | Warnings |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for s in report.summary:
+        lines.append(f"| {md_escape(s.path)} | {s.items} | {s.complete} | {_share(s.items, s.share)} | {s.errors} | "
+                     f"{s.warnings} |")
+    lines += ["", "## Findings", ""]
+    if not report.findings:
+        lines.append("No findings.")
+    for key, findings in report.by_item().items():
+        info = report.items[key]
+        lines += [f"### [{key}]({info.link}) — {md_escape(info.title) or '(no title)'} ({info.item_type})", ""]
+        for f in findings:
+            where = f" ({f.field})" if f.field else ""
+            lines.append(f"- **{f.severity}** `{f.rule}`{md_escape(where)}: {md_escape(f.message)}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
