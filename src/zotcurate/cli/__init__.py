@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import click
 
 from ..config import Settings, load_settings
 from ..errors import ExitCode, ZotcurateError
+from ..output import ProgressReporter, progress_for
 from ..store import Store
 
 
@@ -31,7 +33,7 @@ class AppContext:
     api_url_option: str | None = None
     config_option: str | None = None
     quiet: bool = False
-    _secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # redacted from every message
 
     def settings(self, *, library: str | None = None, api_url: str | None = None) -> Settings:
         settings = load_settings(
@@ -42,11 +44,15 @@ class AppContext:
             config_path=self.config_option,
         )
         if settings.api_key:
-            self._secrets.append(settings.api_key)
+            self.secrets.append(settings.api_key)
         return settings
 
     def open_store(self, settings: Settings) -> Store:
         return Store(settings.store_path)
+
+    def progress(self) -> AbstractContextManager[ProgressReporter]:
+        """A progress bar on a terminal; notices only (on stderr) otherwise; nothing with --quiet."""
+        return progress_for(self.interactive, lambda message: click.echo(self.redact(message), err=True), self.quiet)
 
     @property
     def interactive(self) -> bool:
@@ -54,7 +60,7 @@ class AppContext:
         return not self.quiet and sys.stderr.isatty()
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in self.secrets:
             if secret:
                 text = text.replace(secret, "********")
         return text
@@ -100,19 +106,8 @@ def cli(ctx: click.Context, store: str | None, library: str | None, api_url: str
     app.quiet = quiet or app.quiet
 
 
-def _register() -> None:
-    # Each command module adds its commands to ``cli`` when imported.
-    from . import library  # noqa: F401, PLC0415
-
-    for name in ("check", "links", "render", "audit"):
-        try:
-            __import__(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-
-
-_register()
+# Each command module adds its commands to ``cli`` when imported.
+from . import audit, check, library, links, render  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

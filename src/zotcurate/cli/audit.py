@@ -8,7 +8,6 @@ import click
 
 from .. import audit as audit_mod
 from .. import links
-from ..output import progress_for
 from . import AppContext, cli, pass_app
 
 
@@ -53,8 +52,7 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
                                        per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
                                        or links.DEFAULT_DOI_RESOLVER),
     )
-    with app.open_store(settings) as store, progress_for(app.interactive, lambda m: click.echo(m, err=True),
-                                                         app.quiet) as progress:
+    with app.open_store(settings) as store, app.progress() as progress:
         result = audit_mod.run_audit(store, settings, ref, options, progress=progress)
     click.echo(app.redact(result.summary()))
     return result.exit_code

@@ -11,7 +11,7 @@ import click
 from ..check_report import format_plan, format_report, md_escape
 from ..checks import apply_check_tag, plan_check_tag, run_check
 from ..errors import ConfigError, ExitCode
-from ..output import progress_for, render_table, to_json
+from ..output import render_table, to_json
 from ..profile import SEVERITIES, load_profile, profile_rows
 from . import AppContext, cli
 
@@ -53,7 +53,7 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
     profile = load_profile(profile_path)
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
-        with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
+        with app.progress() as progress:
             report = run_check(store, lib, profile, collections=collections, progress=progress)
         click.echo(format_report(report, fmt, width=_width()), nl=False)
         if tag:
@@ -65,7 +65,7 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
             if apply_ and changes:
                 from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
 
-                with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress, \
+                with app.progress() as progress, \
                         ZoteroClient(settings, ref, progress=progress) as client:
                     result = apply_check_tag(store, client, lib, profile, tag, changes, collections=collections,
                                              progress=progress)

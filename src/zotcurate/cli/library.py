@@ -11,7 +11,7 @@ import click
 from .. import diagnose, formats, sync
 from ..config import DEFAULT_API_URL, LibraryRef, mask_secret, write_config_file
 from ..errors import ConfigError
-from ..output import progress_for, render_table, to_json
+from ..output import render_table, to_json
 from ..store import Store
 from . import AppContext, cli, pass_app
 
@@ -144,16 +144,12 @@ def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None
     """
     settings = app.settings(library=library)
     ref = settings.require_library()
-    with app.open_store(settings) as store, progress_for(app.interactive, _err, app.quiet) as progress:
+    with app.open_store(settings) as store, app.progress() as progress:
         result = sync.sync_library(store, settings, ref, full=full, progress=progress)
     if fmt == "json":
         click.echo(to_json(result.as_dict()), nl=False)
     else:
         click.echo(result.summary())
-
-
-def _err(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @cli.command("init")
@@ -166,7 +162,7 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
     api_key = api_key or settings.api_key
     if not api_key:
         api_key = click.prompt("Zotero API key", hide_input=True).strip()
-    app._secrets.append(api_key)
+    app.secrets.append(api_key)
     probe = dataclasses.replace(settings, api_key=api_key)
     info, groups = diagnose.readable_groups(probe)
     click.echo(f"The key belongs to {info.username or 'user ' + info.user_id}. Groups it can read:")

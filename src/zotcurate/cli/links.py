@@ -7,7 +7,6 @@ import click
 from .. import links as linkaudit
 from ..config import Settings
 from ..errors import ConfigError, ExitCode
-from ..output import progress_for
 from ..store import Library, Store
 from . import AppContext, cli, pass_app
 
@@ -81,7 +80,7 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
             max_age=linkaudit.parse_age(max_age) if max_age else None,
             doi_resolver=doi_resolver or app.env.get("ZOTCURATE_DOI_RESOLVER") or linkaudit.DEFAULT_DOI_RESOLVER,
         )
-        with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress:
+        with app.progress() as progress:
             audit = linkaudit.audit_links(store, lib, options, progress=progress)
         click.echo(linkaudit.format_report(audit, fmt, all_links=all_links), nl=False)
         wants_writeback = update_access_date or bool(tag_broken) or fix_redirects
@@ -111,7 +110,7 @@ def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, 
         return
     from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
 
-    with progress_for(app.interactive, lambda m: click.echo(m, err=True), app.quiet) as progress, \
+    with app.progress() as progress, \
             ZoteroClient(settings, settings.require_library(), progress=progress) as client:
         result = linkaudit.apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
     click.echo(f"Wrote {len(result.updated)} item(s) to {lib.name}"
