@@ -174,8 +174,8 @@ def main() -> None:
     ok_mem = "yes" if result["rss_mb"] < 500 else "NO"
     print(f"store built in {built:.1f} s; findings by rule: {result['by_rule']}")
     print()
-    print(f"| measure | value | target | ratio to target | met |")
-    print(f"|---|---:|---:|---:|---|")
+    print("| measure | value | target | ratio to target | met |")
+    print("|---|---:|---:|---:|---|")
     print(f"| check, {result['checked']:,} items (+ notes), default profile | {result['seconds']:.2f} s | 10 s "
           f"| {result['seconds'] / 10:.2f} | {ok_time} |")
     print(f"| peak memory of the check process | {result['rss_mb']:.0f} MB | 500 MB | {result['rss_mb'] / 500:.2f} "

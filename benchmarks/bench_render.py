@@ -152,7 +152,7 @@ def main() -> None:
     # The machine is shared: the load average says how much the absolute times can be trusted.
     print(f"{n} entries, median of {args.repeat}; .md {len(md) / 1024:.0f} KiB, .docx {size_docx / 1024:.0f} KiB; "
           f"load average at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
-    print(f"| step | seconds | entries/s | peak MiB (tracemalloc) |\n|---|---|---|---|")
+    print("| step | seconds | entries/s | peak MiB (tracemalloc) |\n|---|---|---|---|")
     for label, t, m in rows:
         print(f"| {label} | {t:.2f} | {n / t:.0f} | {m:.1f} |")
     print(f"\nwriters' own cost / bare citeproc-py = {writers / t_cite:.2f} (target ≤ 1); "

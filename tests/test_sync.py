@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, TEST_GROUP_ID, load_example
+from conftest import TEST_API_KEY, TEST_GROUP_ID
 
 from zotcurate.cli import main
 from zotcurate.config import load_settings

@@ -18,7 +18,7 @@ import pytest
 from pyzotero import zotero
 from pyzotero import errors as zerrors
 
-from conftest import TEST_GROUP_ID, load_example
+from conftest import TEST_GROUP_ID
 from zotero_server import FakeZotero
 
 

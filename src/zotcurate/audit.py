@@ -152,7 +152,6 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
 
 
 def _markdown(result: AuditResult, now: datetime) -> str:
-    c = result.check.counts()
     lines = [f"# Audit of {result.library} — {now.strftime('%Y-%m-%d %H:%M')} UTC", ""]
     if result.sync_error:
         lines += [f"**Sync failed:** {result.sync_error.message} The check and the link audit below "

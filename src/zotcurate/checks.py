@@ -849,7 +849,7 @@ def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
             continue
         parent = {k.key: k.key for k in group}  # union-find, as Zotero builds its sets
 
-        def find(x: str) -> str:
+        def find(x: str, parent: dict[str, str] = parent) -> str:
             while parent[x] != x:
                 parent[x] = parent[parent[x]]
                 x = parent[x]

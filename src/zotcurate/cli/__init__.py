@@ -107,7 +107,7 @@ def cli(ctx: click.Context, store: str | None, library: str | None, api_url: str
 
 
 # Each command module adds its commands to ``cli`` when imported.
-from . import audit, check, library, links, render  # noqa: E402, F401
+from . import audit as _audit, check as _check, library as _library, links as _links, render as _render  # noqa: E402, F401, I001
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
