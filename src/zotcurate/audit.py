@@ -7,7 +7,6 @@ says what a scheduler should act on (see :func:`AuditResult.exit_code`).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from . import check_report, checks, links
 from .config import LibraryRef, Settings
@@ -67,23 +68,31 @@ class AuditResult:
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock that the OS releases if the process dies (no stale lock files)."""
+    """An exclusive lock that the OS releases if the process dies (no stale lock files);
+    filelock makes it work on Windows as on Unix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
-            raise LockedError(
-                f"Another zotcurate audit is running (lock {path} held by PID {holder}); "
-                "let it finish — the next scheduled run will catch up."
-            ) from exc
+
+    def note_pid(fd: int) -> None:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+
+    lock = FileLock(path, timeout=0, on_acquired=note_pid)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        try:
+            holder = path.read_text(encoding="ascii", errors="replace").strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise LockedError(
+            f"Another zotcurate audit is running (lock {path} held by PID {holder}); "
+            "let it finish — the next scheduled run will catch up."
+        ) from exc
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _report_folder(base: Path, now: datetime) -> Path:
