@@ -107,3 +107,27 @@ def test_locked_audit_is_exit_10_and_does_nothing(zotero_server, web, tmp_path, 
         code = main(["audit", "--library", LIB, "--output", str(tmp_path / "a")], env=env)
     assert code == 10 and "Another zotcurate audit is running" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and zotero_server.requests == []
+
+
+def test_audit_tags_problems_in_zotero_with_apply(zotero_server, web, tmp_path, capsys) -> None:
+    keys = seed(zotero_server, web)
+    incomplete = zotero_server.put_item(zotero_server.prefix, {"itemType": "report", "title": "Sans éditeur",
+                                                               "tags": [{"tag": "à garder"}]})
+    env = env_for(zotero_server, tmp_path)
+    args = ["audit", "--library", LIB, "--output", str(tmp_path / "a"), "--confirm-after", "1",
+            "--tag-errors", "à compléter", "--tag-broken", "lien mort"]
+    # Without --apply: planned and reported, nothing written.
+    assert main(args, env=env) == 1
+    assert "not written (add --apply)" in capsys.readouterr().out
+    assert not any(r.method == "POST" for r in zotero_server.requests)
+
+    def tags(key: str) -> set[str]:
+        return {t["tag"] for t in zotero_server.get_item(zotero_server.prefix, key)["data"]["tags"]}
+
+    assert main([*args, "--apply"], env=env) == 1
+    out = capsys.readouterr().out
+    assert "item(s) written to Zotero" in out
+    assert tags(incomplete["key"]) == {"à garder", "à compléter"}  # other tags untouched
+    assert "lien mort" in tags(keys["bad"]) and "lien mort" not in tags(keys["good"])
+    report = json.loads(sorted((tmp_path / "a").iterdir())[-1].joinpath("report.json").read_text(encoding="utf-8"))
+    assert report["writeback"]["applied"] and incomplete["key"] in report["writeback"]["written"]

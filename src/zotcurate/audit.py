@@ -20,11 +20,13 @@ from filelock import FileLock, Timeout
 
 from . import check_report, checks, links
 from .config import LibraryRef, Settings
-from .errors import ExitCode, LockedError, ZotcurateError
+from .errors import ConfigError, ExitCode, LockedError, ZotcurateError
 from .output import ProgressReporter
-from .profile import load_profile
-from .store import Store
+from .profile import Profile, load_profile
+from .store import Library, Store
 from .sync import SyncResult, sync_library
+from .writeback import Change
+from .zotero import ZoteroClient
 
 
 @dataclass
@@ -35,6 +37,27 @@ class AuditOptions:
     fail_on: str = "error"  # check findings at or above this fail the run (error|warning|never)
     link_options: links.LinkOptions = field(default_factory=links.LinkOptions)
     sync: bool = True
+    # Write-back (planned always, written only with ``apply``):
+    tag_errors: str | None = None  # tag on items with metadata errors
+    tag_broken: str | None = None  # tag on items with broken links
+    fix_redirects: bool = False
+    update_access_date: bool = False
+    apply: bool = False
+
+    @property
+    def writes_back(self) -> bool:
+        return bool(self.tag_errors or self.tag_broken or self.fix_redirects or self.update_access_date)
+
+
+@dataclass
+class WriteBack:
+    """What the audit planned to write to Zotero, and what it wrote."""
+
+    planned: int = 0
+    written: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    error: ZotcurateError | None = None
+    applied: bool = False
 
 
 @dataclass
@@ -46,12 +69,15 @@ class AuditResult:
     check: checks.CheckReport
     links: links.LinkAudit
     fail_on: str
+    writeback: WriteBack = field(default_factory=WriteBack)
 
     @property
     def exit_code(self) -> int:
-        """A failed sync wins (its own code); then findings (1); else 0."""
+        """A failed sync or write-back wins (its own code); then findings (1); else 0."""
         if self.sync_error is not None:
             return int(self.sync_error.exit_code)
+        if self.writeback.error is not None:
+            return int(self.writeback.error.exit_code)
         if self.links.interrupted:
             return int(ExitCode.INTERRUPTED)
         if self.check.fails(self.fail_on) or self.links.broken:
@@ -63,7 +89,18 @@ class AuditResult:
         sync = ("sync failed: " + self.sync_error.message) if self.sync_error else (
             self.sync.summary() if self.sync else "no sync (file library)")
         return (f"{self.library}: {sync} Check: {c['error']} errors, {c['warning']} warnings on "
-                f"{self.check.checked} items. Links: {links.summary_line(self.links)} Report: {self.folder}")
+                f"{self.check.checked} items. Links: {links.summary_line(self.links)} "
+                f"{self.writeback_line()}Report: {self.folder}")
+
+    def writeback_line(self) -> str:
+        wb = self.writeback
+        if wb.error is not None:
+            return f"Write-back failed: {wb.error.message} "
+        if wb.applied:
+            return f"Write-back: {len(wb.written)} item(s) written to Zotero. "
+        if wb.planned:
+            return f"Write-back: {wb.planned} change(s) planned, not written (add --apply). "
+        return ""
 
 
 @contextmanager
@@ -130,8 +167,49 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
         audit = links.audit_links(store, lib, link_options, progress=progress)
         folder = _report_folder(options.output_dir, now)
         result = AuditResult(folder, lib.name, sync_result, sync_error, check, audit, options.fail_on)
+        if options.writes_back and sync_error is None:
+            result.writeback = _write_back(store, settings, ref, lib, profile, check, audit, options, progress)
         _write_reports(result, now)
         return result
+
+
+def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, profile: Profile,
+                check: checks.CheckReport, audit: links.LinkAudit, options: AuditOptions,
+                progress: ProgressReporter) -> WriteBack:
+    """Tags for metadata errors, then the link fixes, planned on the current copies."""
+    out = WriteBack()
+    link_wanted = dict(update_access_date=options.update_access_date, tag_broken=options.tag_broken,
+                       fix_redirects=options.fix_redirects)
+    link_keys = sorted({r.item_key for r in audit.links})
+
+    def link_plan() -> list[Change]:
+        if not (options.tag_broken or options.fix_redirects or options.update_access_date):
+            return []
+        return links.plan_link_changes(audit, store.items(lib, keys=link_keys), **link_wanted)
+
+    tag_plan = checks.plan_check_tag(store, lib, check, options.tag_errors) if options.tag_errors else []
+    out.planned = len(tag_plan) + len(link_plan())
+    if not options.apply or not out.planned:
+        return out
+    if ref.kind not in ("group", "user"):
+        out.error = ConfigError(f"{ref.name} cannot be written to: write-back needs a group:ID or user:ID library.")
+        return out
+    out.applied = True
+    try:
+        with ZoteroClient(settings, ref, progress=progress) as client:
+            if tag_plan and options.tag_errors:
+                done = checks.apply_check_tag(store, client, lib, profile, options.tag_errors, tag_plan,
+                                              collections=options.collections, progress=progress)
+                out.written += done.updated
+                out.failed.update(done.failed)
+            later = link_plan()  # on the copies the first writes left in the store
+            if later:
+                done = links.apply_link_changes(store, client, lib, audit, later, progress=progress, **link_wanted)
+                out.written += [k for k in done.updated if k not in out.written]
+                out.failed.update(done.failed)
+    except ZotcurateError as exc:
+        out.error = exc
+    return out
 
 
 def _with_collections(options: links.LinkOptions, keys: tuple[str, ...]) -> links.LinkOptions:
@@ -154,6 +232,9 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
                   "collections": [s.__dict__ | {"share": s.share} for s in result.check.summary]},
         "links": {"counts": result.links.counts, "checked_at": result.links.finished_at,
                   "links": links.report_rows(result.links)},
+        "writeback": {"planned": result.writeback.planned, "applied": result.writeback.applied,
+                      "written": result.writeback.written, "failed": result.writeback.failed,
+                      "error": result.writeback.error.message if result.writeback.error else None},
     }
     (tmp / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (tmp / "report.md").write_text(_markdown(result, now), encoding="utf-8")
@@ -171,6 +252,8 @@ def _markdown(result: AuditResult, now: datetime) -> str:
     check_md = check_report.format_markdown(result.check).splitlines()
     lines += ["## Metadata", ""] + ["#" + line if line.startswith("#") else line for line in check_md[1:]]
     lines.append("")
+    if result.writeback_line():
+        lines += ["## Write-back to Zotero", "", result.writeback_line().strip(), ""]
     link_md = links.format_markdown(result.links).splitlines()
     lines += ["## Links", ""] + ["#" + line if line.startswith("#") else line for line in link_md[1:]]
     return "\n".join(lines) + "\n"

@@ -26,28 +26,38 @@ from . import AppContext, cli, pass_app
               help="Call a link broken after N failed audits at least a day apart (one bad night raises no alarm).")
 @click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--no-sync", is_flag=True, help="Audit the stored copy without syncing first.")
+@click.option("--tag-errors", metavar="TAG", help="Write-back: TAG on items with metadata errors (removed when fixed).")
+@click.option("--tag-broken", metavar="TAG", help="Write-back: TAG on items with a broken link (removed when it recovers).")
+@click.option("--fix-redirects", is_flag=True, help="Write-back: replace URLs that moved permanently.")
+@click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate where the link answered.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the planned changes to Zotero (else they are only reported).")
 @pass_app
 def audit_cmd(app: AppContext, library: str | None, output: Path, collections: tuple[str, ...],
               profile: Path | None, fail_on: str, max_age: str, confirm_after: int, per_host: int,
-              no_sync: bool) -> int:
+              no_sync: bool, tag_errors: str | None, tag_broken: str | None, fix_redirects: bool,
+              update_access_date: bool, apply_: bool) -> int:
     """The scheduled job: sync, check metadata, audit links, write a dated report folder.
 
     \b
     Exit codes for cron and systemd:
       0   all clear
       1   metadata findings at or above --fail-on, or broken links
-      6   the sync failed (the stored copy was still audited and reported)
+      6   the sync failed (the stored copy was still audited and reported; nothing written)
+      8   a write-back conflict that a re-sync and a retry did not solve
       10  another audit is still running (nothing was done)
       other codes as for every command (see 'zotcurate --help')
 
     \b
-    Example crontab line (every night at 02:30):
-      30 2 * * *  zotcurate audit --output /srv/biblio/audits >> /var/log/zotcurate.log 2>&1
+    Example crontab line (every night at 02:30, tagging problems in the group):
+      30 2 * * *  zotcurate --quiet audit --output /srv/biblio/audits --tag-errors "à compléter"
+                  --tag-broken "lien mort" --apply >> /var/log/zotcurate.log 2>&1
     """
     settings = app.settings(library=library)
     ref = settings.require_library()
     options = audit_mod.AuditOptions(
         output_dir=output, profile=profile, collections=collections, fail_on=fail_on, sync=not no_sync,
+        tag_errors=tag_errors, tag_broken=tag_broken, fix_redirects=fix_redirects,
+        update_access_date=update_access_date, apply=apply_,
         link_options=links.LinkOptions(max_age=links.parse_age(max_age), confirm_after=confirm_after,
                                        per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
                                        or links.DEFAULT_DOI_RESOLVER),
