@@ -287,10 +287,9 @@ class Store:
         if lib is None:
             known = [lib.name for lib in self.libraries()]
             hint = f" Known: {', '.join(known)}." if known else ""
-            raise NotFoundError(
-                f"The store {self.path} has no library '{name}'; run 'zotcurate sync --library "
-                f"{name}' or 'zotcurate import … --library {name}' first.{hint}"
-            )
+            how = (f"'zotcurate import … --library {name}'" if name.startswith("file:")
+                   else f"'zotcurate sync --library {name}'")
+            raise NotFoundError(f"The store {self.path} has no library '{name}'; run {how} first.{hint}")
         return lib
 
     def libraries(self) -> list[Library]:

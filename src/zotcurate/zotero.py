@@ -114,7 +114,7 @@ class PoliteTransport(httpx2.BaseTransport):
                         httpx2.TimeoutException) as exc:
                     network_failures += 1
                     if network_failures >= self.policy.network_attempts:
-                        raise ZoteroUnavailable(f"{request.url.host} could not be reached ({type(exc).__name__})") from exc
+                        raise ZoteroUnavailable(type(exc).__name__) from exc
                     response = None
             if response is None:
                 wait = self.policy.delay(network_failures - 1, None)
@@ -269,7 +269,7 @@ class ZoteroClient:
     def _unavailable(self, exc: ZoteroUnavailable) -> NetworkError:
         if exc.status is None:
             where = "Is Zotero running with the local API enabled?" if self.local else "Check the network connection."
-            return NetworkError(f"Zotero at {self.base_url} could not be reached: {exc}. {where}")
+            return NetworkError(f"Zotero at {self.base_url} could not be reached ({exc}). {where}")
         return NetworkError(f"{exc}; Zotero is busy or down: try again later (what was fetched so far is kept).")
 
     def _auth_error(self) -> AuthError:
