@@ -125,11 +125,16 @@ def measure(path: str) -> None:
     with Store(path) as store:
         report = run_check(store, store.require_library("group:4242"), load_profile())
     seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Large libraries are checked by two worker processes: count the main process plus
+    # twice the largest worker (ru_maxrss of children is the largest one), an upper bound.
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rss_mb = self_mb + 2 * child_mb
     by_rule: dict[str, int] = {}
     for f in report.findings:
         by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
-    print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "checked": report.checked,
+    print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "self_mb": self_mb, "child_mb": child_mb,
+                      "checked": report.checked,
                       "findings": len(report.findings), "by_rule": by_rule}))
 
 
@@ -154,6 +159,22 @@ def duplicates_vs_pairwise(sample: int) -> tuple[float, float]:
     return grouped, pairwise
 
 
+def tree_pss_mb(pid: int) -> float:
+    """Summed PSS of a process and its descendants (Linux /proc), in MB; 0 if unreadable."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text(encoding="ascii").splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text(encoding="ascii").split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
@@ -166,20 +187,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite"
         built = build(path, args.items)
-        run = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
-                             capture_output=True, text=True, cwd=ROOT)
-        result = json.loads(run.stdout)
+        proc = subprocess.Popen([sys.executable, __file__, "--measure", str(path)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        peak_pss = 0.0
+        while proc.poll() is None:  # the tree's proportional memory, so pages shared after fork count once
+            peak_pss = max(peak_pss, tree_pss_mb(proc.pid))
+            time.sleep(0.05)
+        result = json.loads(proc.stdout.read())
+        result["pss_mb"] = peak_pss
     grouped, pairwise = duplicates_vs_pairwise(args.sample)
     ok_time = "yes" if result["seconds"] < 10 else "NO"
-    ok_mem = "yes" if result["rss_mb"] < 500 else "NO"
+    ok_mem = "yes" if result["pss_mb"] < 500 else "NO"
     print(f"store built in {built:.1f} s; findings by rule: {result['by_rule']}")
     print()
     print("| measure | value | target | ratio to target | met |")
     print("|---|---:|---:|---:|---|")
     print(f"| check, {result['checked']:,} items (+ notes), default profile | {result['seconds']:.2f} s | 10 s "
           f"| {result['seconds'] / 10:.2f} | {ok_time} |")
-    print(f"| peak memory of the check process | {result['rss_mb']:.0f} MB | 500 MB | {result['rss_mb'] / 500:.2f} "
-          f"| {ok_mem} |")
+    print(f"| peak memory, check process and its workers (summed PSS, sampled every 50 ms) "
+          f"| {result['pss_mb']:.0f} MB | 500 MB | {result['pss_mb'] / 500:.2f} | {ok_mem} |")
+    print(f"| (upper bound: main RSS + 2 × largest worker RSS, shared pages counted thrice) "
+          f"| {result['rss_mb']:.0f} MB | | | |")
     print(f"| duplicates on {args.sample:,} items: key grouping vs pairwise | {grouped * 1000:.1f} ms vs "
           f"{pairwise * 1000:.0f} ms | | pairwise / grouped = {pairwise / grouped:.0f}× | |")
     print(f"\nfindings: {result['findings']:,}; python {platform.python_version()} on {platform.machine()}")

@@ -533,3 +533,22 @@ def test_a_large_title_group_gives_what_comparing_every_pair_gives():
     expected_map = {m: sorted(x for x in ms if x != m) for ms in expected.values() if len(ms) > 1 for m in ms}
     assert {k: sorted(v) for k, v in found.items()} == expected_map
     assert len(found) > 100  # the data does make large sets
+
+
+def test_two_process_check_gives_the_same_report_as_one(tmp_path):
+    """Large libraries are split between two processes; the report must not change."""
+    with Store(tmp_path / "s.sqlite") as s:
+        lib = s.ensure_library("group:1", "group", "1")
+        items = json.loads((Path(__file__).parents[1] / "examples/numerique-sante/items.json")
+                           .read_text(encoding="utf-8"))
+        s.upsert_items(lib, items)
+        s.upsert_items(lib, [obj(f"DUP{i:05d}".replace("0", "2").replace("1", "3"), title="Rapport en double",
+                                 date="2020", creators=[{"creatorType": "author", "name": "ANS"}])
+                             for i in range(3)])
+        profile = load_profile()
+        serial = run_check(s, lib, profile, today=date(2026, 1, 1), parallel_threshold=10**9)
+        parallel = run_check(s, lib, profile, today=date(2026, 1, 1), parallel_threshold=1)
+    assert parallel.findings == serial.findings and len(serial.findings) > 100
+    assert parallel.checked_keys == serial.checked_keys
+    assert parallel.summary == serial.summary
+    assert {f.rule for f in parallel.findings} >= {"duplicate-title", "gap-marker"}

@@ -12,9 +12,11 @@ from __future__ import annotations
 import calendar
 import fnmatch
 import gc
+import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date as _date
@@ -34,6 +36,7 @@ from .store import Collection, Item, Library, Store
 from .writeback import ApplyResult, Change, WriteClient, apply_changes, plan_tag_changes
 
 IGNORE_TAG_PREFIX = "zotcurate:ignore:"
+PARALLEL_THRESHOLD = 20_000  # whole-library checks this large are split between two processes
 IGNORE_EXTRA_KEY = "zotcurate-ignore"
 
 
@@ -922,33 +925,67 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def run_check(store: Store, lib: Library, profile: Profile, *, collections: Sequence[str] = (),
-              progress: ProgressReporter | None = None, today: _date | None = None) -> CheckReport:
-    """Check a library (or some collections of it, with their sub-collections)."""
+              progress: ProgressReporter | None = None, today: _date | None = None,
+              parallel_threshold: int = PARALLEL_THRESHOLD) -> CheckReport:
+    """Check a library (or some collections of it, with their sub-collections).
+
+    A whole library of ``parallel_threshold`` items or more is checked by two processes."""
     with _cyclic_gc_paused():
-        return _run_check(store, lib, profile, collections, progress, today)
+        return _run_check(store, lib, profile, collections, progress, today, parallel_threshold=parallel_threshold)
 
 
-def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequence[str],
-               progress: ProgressReporter | None, today: _date | None) -> CheckReport:
-    progress = progress or ProgressReporter()
-    today = today or _date.today()
-    all_colls = store.collections(lib)
-    selected = resolve_collections(store, lib, collections) if collections else all_colls
-    selected_keys = [c.key for c in selected]
-    override_keys = _override_keys(store, lib, profile)
-    children = store.children_by_parent(lib)
+@dataclass
+class _Partial:
+    """What the per-item pass found over some items (one process's share)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    infos: dict[str, ItemInfo] = field(default_factory=dict)
+    ignores: dict[str, list[str]] = field(default_factory=dict)  # checked keys, in order
+    item_sev: dict[str, dict[str, str]] = field(default_factory=dict)  # per item (collection overrides)
+    dup_keys: list[DupKey] = field(default_factory=list)
+
+    def merge(self, other: _Partial) -> None:
+        self.findings += other.findings
+        self.infos.update(other.infos)
+        self.ignores.update(other.ignores)
+        self.item_sev.update(other.item_sev)
+        self.dup_keys += other.dup_keys
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """Plain tuples: pickling dataclasses between processes cost more than the check itself."""
+        levels: list[dict[str, str]] = []
+        index: dict[int, int] = {}
+        sev_refs = []
+        for key, sev in self.item_sev.items():
+            if id(sev) not in index:
+                index[id(sev)] = len(levels)
+                levels.append(sev)
+            sev_refs.append((key, index[id(sev)]))
+        return ([astuple_finding(f) for f in self.findings],
+                [(i.key, i.item_type, i.title, i.link, i.collections) for i in self.infos.values()],
+                list(self.ignores.items()), levels, sev_refs,
+                [(d.key, d.title, d.doi, d.isbn, d.year, d.creators) for d in self.dup_keys])
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> _Partial:
+        findings, infos, ignores, levels, sev_refs, dups = wire
+        return cls([Finding(*f) for f in findings], {i[0]: ItemInfo(*i) for i in infos}, dict(ignores),
+                   {key: levels[n] for key, n in sev_refs}, [DupKey(*d) for d in dups])
+
+
+def astuple_finding(f: Finding) -> tuple[str, str, str, str | None, str]:
+    return (f.item_key, f.rule, f.severity, f.field, f.message)
+
+
+def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children: dict[str, list[Item]],
+                 override_keys: list[set[str]], today: _date, progress: ProgressReporter) -> _Partial:
+    """The per-item rules (requirements and formats) over ``items``."""
     commentary_tags = set(profile.settings["commentary_note_tags"])
     req_cache: dict[tuple[str, tuple[int, ...]], list[CompiledRequirement]] = {}
     sev_cache: dict[tuple[int, ...], tuple[dict[str, str], frozenset[str]]] = {}
-
-    findings: list[Finding] = []
-    infos: dict[str, ItemInfo] = {}
-    ignores: dict[str, list[str]] = {}
-    item_sev: dict[str, dict[str, str]] = {}  # each item's severities (collection overrides apply)
-    dup_keys: list[DupKey] = []
-    total = store.counts(lib)["items"] if not collections else None
-    progress.start("Checking items", total)
-    for n, item in enumerate(store.items(lib, collections=selected_keys if collections else None), start=1):
+    out = _Partial()
+    findings, infos, ignores, item_sev, dup_keys = out.findings, out.infos, out.ignores, out.item_sev, out.dup_keys
+    for n, item in enumerate(items, start=1):
         data = item.data
         item_colls = data.get("collections", ())
         overrides = tuple(i for i, keys in enumerate(override_keys) if keys.intersection(item_colls)) \
@@ -977,6 +1014,54 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
         dup_keys.append(dup_key(item))
         if n % 500 == 0:
             progress.advance(500)
+    return out
+
+
+def _check_range(store_path: str, lib_name: str, profile: Profile, key_range: tuple[str | None, str | None],
+                 today: _date) -> tuple[Any, ...]:
+    """One process's share of a whole-library check: the items whose keys fall in ``key_range``."""
+    with _cyclic_gc_paused(), Store(store_path) as store:
+        lib = store.require_library(lib_name)
+        return _check_items(lib, profile, store.items(lib, key_range=key_range), store.children_by_parent(lib),
+                            _override_keys(store, lib, profile), today, ProgressReporter()).to_wire()
+
+
+def _check_in_parallel(store: Store, lib: Library, profile: Profile, today: _date,
+                       progress: ProgressReporter) -> _Partial:
+    """Split a large library between two processes (the rules are pure Python, so threads
+    would not help); results are merged in key order, as a single pass gives them."""
+    cuts = store.split_keys(lib, 2)
+    bounds: list[str | None] = [None, *cuts, None]
+    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    merged = _Partial()
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [pool.submit(_check_range, str(store.path), lib.name, profile, r, today) for r in ranges]
+        for future in futures:
+            part = _Partial.from_wire(future.result())
+            merged.merge(part)
+            progress.advance(len(part.ignores))
+    return merged
+
+
+def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequence[str],
+               progress: ProgressReporter | None, today: _date | None, *,
+               parallel_threshold: int = PARALLEL_THRESHOLD) -> CheckReport:
+    progress = progress or ProgressReporter()
+    today = today or _date.today()
+    all_colls = store.collections(lib)
+    selected = resolve_collections(store, lib, collections) if collections else all_colls
+    selected_keys = [c.key for c in selected]
+    children = store.children_by_parent(lib)
+    total = store.counts(lib)["items"] if not collections else None
+    progress.start("Checking items", total)
+    if total is not None and total >= parallel_threshold and str(store.path) != ":memory:":
+        part = _check_in_parallel(store, lib, profile, today, progress)
+    else:
+        part = _check_items(lib, profile, store.items(lib, collections=selected_keys if collections else None),
+                            children, _override_keys(store, lib, profile), today, progress)
+    findings, infos, ignores, item_sev, dup_keys = part.findings, part.infos, part.ignores, part.item_sev, \
+        part.dup_keys
 
     # Duplicates are judged over the whole library, reported for the checked items.
     if collections:

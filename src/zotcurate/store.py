@@ -18,6 +18,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import NotFoundError, StoreError
 
 SCHEMA_VERSION = 3
@@ -510,6 +512,20 @@ class Store:
             "tags": q("SELECT COUNT(DISTINCT tag) FROM item_tags WHERE library_id = ?", (lib.id,)).fetchone()[0],
         }
 
+    def split_keys(self, lib: Library, parts: int) -> list[str]:
+        """Keys that cut the library's top-level items into ``parts`` runs of about equal size."""
+        total = self.counts(lib)["items"]
+        cuts = []
+        for i in range(1, parts):
+            row = self.db.execute(
+                "SELECT key FROM items WHERE library_id = ? AND trashed = 0 AND parent_key IS NULL"
+                " AND item_type NOT IN ('note', 'attachment', 'annotation') ORDER BY key LIMIT 1 OFFSET ?",
+                (lib.id, total * i // parts),
+            ).fetchone()
+            if row:
+                cuts.append(row[0])
+        return cuts
+
     def item(self, lib: Library, key: str) -> Item | None:
         row = self.db.execute(
             "SELECT key, version, item_type, parent_key, trashed, object FROM items WHERE library_id = ? AND key = ?",
@@ -525,6 +541,7 @@ class Store:
         include_trashed: bool = False,
         include_children: bool = False,
         keys: Sequence[str] | None = None,
+        key_range: tuple[str | None, str | None] | None = None,
     ) -> Iterator[Item]:
         """Items of a library, streamed in key order.
 
@@ -549,6 +566,14 @@ class Store:
             marks = ",".join("?" * len(keys)) or "NULL"
             sql += f" AND i.key IN ({marks})"
             args += list(keys)
+        if key_range is not None:  # [low, high): to split a whole-library pass between processes
+            low, high = key_range
+            if low is not None:
+                sql += " AND i.key >= ?"
+                args.append(low)
+            if high is not None:
+                sql += " AND i.key < ?"
+                args.append(high)
         sql += " ORDER BY i.key"
         for row in self.db.execute(sql, args):
             yield _item(row)
@@ -593,7 +618,7 @@ class Store:
             for key in sorted(children.get(parent, []), key=lambda k: (by_key[k]["name"].casefold(), k)):
                 r = by_key[key]
                 path = f"{prefix}/{r['name']}" if prefix else r["name"]
-                out.append(Collection(key, r["version"], r["name"], r["parent_key"], path, json.loads(r["object"])))
+                out.append(Collection(key, r["version"], r["name"], r["parent_key"], path, orjson.loads(r["object"])))
                 walk(key, path)
 
         walk(None, "")
@@ -688,7 +713,7 @@ def _item(row: sqlite3.Row | tuple[Any, ...]) -> Item:
         item_type=row[2],
         parent_key=row[3],
         trashed=bool(row[4]),
-        object=json.loads(row[5]),
+        object=orjson.loads(row[5]),  # 2-3x faster than json.loads: every audit reads every item
     )
 
 
