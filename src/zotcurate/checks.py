@@ -1033,7 +1033,9 @@ def _check_in_parallel(store: Store, lib: Library, profile: Profile, today: _dat
     cuts = store.split_keys(lib, 2)
     bounds: list[str | None] = [None, *cuts, None]
     ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    # forkserver: workers never inherit the parent's open SQLite connection (unsafe across fork).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     merged = _Partial()
     with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
         futures = [pool.submit(_check_range, str(store.path), lib.name, profile, r, today) for r in ranges]
