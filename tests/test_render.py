@@ -24,7 +24,7 @@ from zotcurate.formats import import_files
 from zotcurate.manifest import load_manifest, parse_manifest
 from zotcurate.render import build_document, french_date, render_bibliography
 from zotcurate.store import Store
-from zotcurate.textmodel import plain
+from zotcurate.textmodel import Span, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "numerique-sante"
@@ -457,3 +457,26 @@ def test_footnotes_use_the_note_form_of_a_note_style(tmp_path: Path) -> None:
     entry = next(b for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION)
     assert plain(entry.spans).startswith("Délégation ministérielle au numérique en santé. ")
     assert note.startswith("Délégation ministérielle au numérique en santé, ")
+
+
+def test_figure_caption_cites_inline_not_in_a_footnote(tmp_path: Path) -> None:
+    """ "Source : [!@KEY]" puts the citation and its link text in the running text,
+    as the centre prints illustration captions (STYLE.md §4.10)."""
+    with Store(tmp_path / "s.sqlite") as store:
+        import_files(store, LibraryRef.parse("file:example"), [EXAMPLE])
+        lib = store.require_library("file:example")
+        manifest = parse_manifest(
+            'title = "T"\n[[parts]]\ncollection = "Numérique et santé/4. Outils et exemples inspirants"\n'
+            'intro = "Texte [@SKJ3FVUF].\\n\\nSource : [!@PSWV4P4T]"\n', "m.toml")
+        doc = build_document(store, lib, manifest).document
+        caption = next(b for b in doc.blocks if isinstance(b, Paragraph)
+                       and isinstance(b.spans[0], Span) and b.spans[0].text.startswith("Source"))
+        assert plain(caption.spans) == (
+            "Source : SIZARET Anne, VASSIEUX Laétitia, COUSIN Laure, Agir sur les fractures numériques en santé "
+            "auprès des populations vulnérables, FNES, 2023-04, 20 p. Accéder au document")
+        assert caption.spans[-1].url and caption.spans[-1].text == "Accéder au document"
+        assert len(doc.footnotes) == 1  # only [@SKJ3FVUF]
+        bad = parse_manifest('title = "T"\nintroduction = "Source : [!@ZZZZ2222]"\n[[parts]]\n'
+                             'collection = "Numérique et santé/4. Outils et exemples inspirants"\n', "m.toml")
+        with pytest.raises(NotFoundError, match=r"ZZZZ2222"):
+            build_document(store, lib, bad)

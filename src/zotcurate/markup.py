@@ -221,18 +221,29 @@ def text_to_blocks(text: str, *, role: str = BODY) -> list[Block]:
 
 # -- manifest Markdown -----------------------------------------------------------------
 
-_CITE = re.compile(r"\[\s*@([\w:.-]+)((?:\s*;\s*@[\w:.-]+)*)\s*\]")
+# [@KEY] and [@KEY1; @KEY2] are footnote calls; [!@KEY] puts the citation and its link
+# text in the running text (figure captions: "Source : [!@KEY]").
+CITATION_RE = re.compile(r"\[\s*(!?)@([\w:.-]+)((?:\s*;\s*@[\w:.-]+)*)\s*\]")
+
+
+def cited_keys(text: str) -> list[str]:
+    """Every item key cited in manifest Markdown, in order."""
+    keys: list[str] = []
+    for m in CITATION_RE.finditer(text):
+        keys.append(m.group(2))
+        keys += re.findall(r"@([\w:.-]+)", m.group(3))
+    return keys
 
 
 def _cite_rule(state: StateInline, silent: bool) -> bool:
     if state.src[state.pos] != "[":
         return False
-    m = _CITE.match(state.src, state.pos)
+    m = CITATION_RE.match(state.src, state.pos)
     if not m:
         return False
     if not silent:
         token = state.push("zcite", "", 0)
-        token.meta = {"keys": [m.group(1)] + re.findall(r"@([\w:.-]+)", m.group(2))}
+        token.meta = {"keys": [m.group(2)] + re.findall(r"@([\w:.-]+)", m.group(3)), "inline": bool(m.group(1))}
     state.pos = m.end()
     return True
 
@@ -246,10 +257,11 @@ def _markdown() -> MarkdownIt:
 _MD = _markdown()
 
 
-def markdown_to_blocks(text: str, *, cite: Callable[[str], list[Inline]], role: str = BODY,
+def markdown_to_blocks(text: str, *, cite: Callable[[str, bool], list[Inline]], role: str = BODY,
                        heading_level: int = 1) -> list[Block]:
-    """Manifest Markdown as blocks; ``cite(key)`` returns the inlines for one citation
-    (a footnote call) and raises if the key is unknown. A "# heading" becomes a heading
+    """Manifest Markdown as blocks; ``cite(key, inline)`` returns the inlines for one
+    citation (a footnote call, or with ``inline`` the citation itself) and raises if the
+    key is unknown. A "# heading" becomes a heading
     at ``heading_level``, "##" one level below, and so on."""
     b = _Builder(role)
     tokens = _MD.parse(clean_text(text))
@@ -279,7 +291,7 @@ def markdown_to_blocks(text: str, *, cite: Callable[[str], list[Inline]], role: 
     return b.blocks
 
 
-def _inline_tokens(b: _Builder, children: list[Token], cite: Callable[[str], list[Inline]]) -> None:
+def _inline_tokens(b: _Builder, children: list[Token], cite: Callable[[str, bool], list[Inline]]) -> None:
     for tok in children:
         t = tok.type
         if t == "text" or t == "code_inline":
@@ -302,6 +314,6 @@ def _inline_tokens(b: _Builder, children: list[Token], cite: Callable[[str], lis
             b.text(tok.content)
         elif t == "zcite":
             for key in tok.meta["keys"]:
-                for item in cite(key):
+                for item in cite(key, tok.meta["inline"]):
                     b.inline(item)
         # html_inline: raw tags are dropped, their text comes through as text tokens

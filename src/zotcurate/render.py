@@ -31,7 +31,7 @@ from .document import (
 )
 from .errors import ConfigError, NotFoundError, RenderError
 from .manifest import SORTS, Manifest, Part
-from .markup import html_to_blocks, markdown_to_blocks, text_to_blocks
+from .markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from .store import Collection, Item, Library, Store
 from .textmodel import Span, plain
 
@@ -219,12 +219,7 @@ def _wanted(item: Item, manifest: Manifest) -> bool:
 
 
 def _cited_keys(texts: list[str]) -> list[str]:
-    keys: list[str] = []
-    for text in texts:
-        for m in re.finditer(r"\[\s*@([\w:.-]+)((?:\s*;\s*@[\w:.-]+)*)\s*\]", text):
-            keys.append(m.group(1))
-            keys += re.findall(r"@([\w:.-]+)", m.group(2))
-    return keys
+    return [key for text in texts for key in cited_keys(text)]
 
 
 def _intro_texts(manifest: Manifest, parts: list[ResolvedPart]) -> list[str]:
@@ -295,14 +290,14 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
                    toc_title=manifest.labels.toc)
     skipped_cites: set[str] = set()
 
-    def cite(key: str) -> list[Inline]:
+    def cite(key: str, inline: bool = False) -> list[Inline]:
         entry = entries.get(key)
         if entry is None:
             skipped_cites.add(key)  # already reported as a problem above
             return []
-        # In a footnote the link text follows the citation on the same line.
+        # In a footnote or a caption the link text follows the citation on the same line.
         spans = [*note_spans.get(key, entry.spans), Span(" "), access_span(entry.csl, manifest)]
-        return [doc.add_footnote(spans)]
+        return list(spans) if inline else [doc.add_footnote(spans)]
 
     def prose(text: str, role: str, level: int) -> list[Block]:
         return markdown_to_blocks(text, cite=cite, role=role, heading_level=level) if text.strip() else []
