@@ -1037,12 +1037,14 @@ def _check_in_parallel(store: Store, lib: Library, profile: Profile, today: _dat
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     merged = _Partial()
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+    # One task per worker: a worker exits as soon as it has sent its share, freeing its memory.
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context, max_tasks_per_child=1) as pool:
         futures = [pool.submit(_check_range, str(store.path), lib.name, profile, r, today) for r in ranges]
-        for future in futures:
-            part = _Partial.from_wire(future.result())
+        while futures:  # drop each future once read, so its pickled result can be freed
+            part = _Partial.from_wire(futures.pop(0).result())
             merged.merge(part)
             progress.advance(len(part.ignores))
+            del part
     return merged
 
 
