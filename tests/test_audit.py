@@ -62,6 +62,9 @@ def test_audit_syncs_checks_audits_links_and_writes_a_dated_report(zotero_server
     assert "### Completeness by collection" in md and "2 items checked" in md
     assert str(folders[0]) in out
     assert TEST_API_KEY not in out and TEST_API_KEY not in md
+    assert main(["status", "--format", "json"], env=env_for(zotero_server, tmp_path)) == 0
+    status = json.loads(capsys.readouterr().out)["libraries"][0]
+    assert status["links_checked_at"].startswith(report["links"]["checked_at"][:10])
     # A second run the same day gets its own folder.
     main(["audit", "--library", LIB, "--output", str(out_dir)], env=env_for(zotero_server, tmp_path))
     assert len(list(out_dir.iterdir())) == 2

@@ -267,6 +267,7 @@ def test_status_and_collections_after_sync(zotero_example, tmp_path, capsys) -> 
     status = json.loads(capsys.readouterr().out)
     row = status["libraries"][0]
     assert (row["library"], row["items"], row["collections"], row["last_sync_status"]) == (LIB, 99, 6, "ok")
+    assert row["links_checked_at"] is None  # no link audit yet
     assert main(["collections", "--library", LIB], env=env) == 0
     out = capsys.readouterr().out
     assert "  1. Données de cadrage (36)  [XHLJXWFI]" in out

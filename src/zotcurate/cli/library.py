@@ -80,7 +80,7 @@ def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
 @pass_app
 def status_cmd(app: AppContext, fmt: str) -> None:
-    """Show each library in the store: version, counts and last sync."""
+    """Show each library in the store: version, counts, last sync and last link audit."""
     settings = app.settings()
     with app.open_store(settings) as store:
         rows = []
@@ -90,6 +90,7 @@ def status_cmd(app: AppContext, fmt: str) -> None:
             rows.append({
                 "library": lib.name, "title": lib.title, "version": lib.version, **counts,
                 "synced_at": lib.synced_at, "last_sync_status": log[0]["status"] if log else None,
+                "links_checked_at": store.links_last_checked(lib),
             })
     if fmt == "json":
         click.echo(to_json({"store": str(settings.store_path), "libraries": rows}), nl=False)
@@ -98,7 +99,7 @@ def status_cmd(app: AppContext, fmt: str) -> None:
         click.echo(f"The store {settings.store_path} is empty: run 'zotcurate sync' or 'zotcurate import'.")
         return
     click.echo(render_table(rows, ["library", "title", "version", "items", "notes", "attachments",
-                                   "collections", "trashed", "synced_at"]), nl=False)
+                                   "collections", "trashed", "synced_at", "links_checked_at"]), nl=False)
 
 
 @cli.command("collections")
