@@ -198,7 +198,7 @@ def load_settings(
         lib_text = pick("library", None, ())
     store_value = pick("store", store, ("ZOTCURATE_STORE",))
     url = pick("api_url", api_url, ("ZOTCURATE_API_URL",))
-    local_url = file_values.get("local_url") or env.get("ZOTCURATE_LOCAL_URL") or DEFAULT_LOCAL_URL
+    local_url = env.get("ZOTCURATE_LOCAL_URL") or file_values.get("local_url") or DEFAULT_LOCAL_URL
     return Settings(
         api_key=key,
         library=LibraryRef.parse(lib_text) if lib_text else None,
