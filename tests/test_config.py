@@ -79,3 +79,11 @@ def test_sync_without_library_says_how_to_set_one(tmp_path: Path, capsys: pytest
     env = {"ZOTCURATE_CONFIG": str(tmp_path / "c.toml"), "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")}
     assert main(["sync"], env=env) == 3
     assert "No library given" in capsys.readouterr().err
+
+
+def test_local_api_url_from_environment_beats_the_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    write_config_file(cfg, {"local_url": "http://127.0.0.1:1/api"})
+    assert load_settings(env={}, config_path=cfg).local_url == "http://127.0.0.1:1/api"
+    env = {"ZOTCURATE_LOCAL_URL": "http://127.0.0.1:2/api/"}
+    assert load_settings(env=env, config_path=cfg).local_url == "http://127.0.0.1:2/api"
