@@ -331,3 +331,17 @@ def test_full_sync_repairs_a_damaged_copy(zotero_example, tmp_path, capsys) -> N
     with store:
         assert store.item(lib, "SKJ3FVUF").data["title"].startswith("Feuille de route")
         assert store.counts(lib)["items"] == 99
+
+
+def test_user_library_sync(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    prefix = f"/users/{server.user_id}"
+    server.put_item(prefix, {"itemType": "book", "title": "Mon livre"})
+    code = main(["sync", "--library", f"user:{server.user_id}"], env=env_for(server, tmp_path))
+    assert code == 0 and "1 added" in capsys.readouterr().out
+    with Store(tmp_path / "store.sqlite") as store:
+        lib = store.require_library(f"user:{server.user_id}")
+        assert [i.data["title"] for i in store.items(lib)] == ["Mon livre"]
+    # A user library that does not exist is a clear error, not a crash.
+    assert main(["sync", "--library", "user:1"], env=env_for(server, tmp_path)) == 5
+    assert "Zotero has no user library 1" in capsys.readouterr().err
