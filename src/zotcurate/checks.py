@@ -30,6 +30,7 @@ from stdnum import issn as stdnum_issn
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from .errors import ConfigError, NotFoundError
+from .identifiers import split_doi
 from .output import ProgressReporter
 from .profile import SEVERITY_RANK, Profile, Requirement
 from .store import Collection, Item, Library, Store
@@ -143,7 +144,6 @@ _NUMERIC = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _WORDS = re.compile(r"[^\W\d_]+\.?|\d+(?:er)?", re.UNICODE)
 _MULTIPART = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) \S")  # Zotero's stored "2020-03-05 5 mars 2020"
-_DOI_PREFIX = re.compile(r"^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _PUNCT = re.compile(r"[ !-/:-@\[-`{-~]+")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _TAGS = re.compile(r"<[^>]+>")
@@ -245,15 +245,6 @@ def parse_date(text: str, *, today: _date | None = None) -> ParsedDate:
     if strange:
         return ParsedDate(None, False, f"'{value}' is not a date Zotero can read")
     return year_ok(years[0]) or ParsedDate(years[0], False)
-
-
-def normalise_doi(value: str) -> tuple[str, str]:
-    """(bare DOI, prefix that was stripped) — ``https://doi.org/10.1/x`` → ``10.1/x``."""
-    v = value.strip()
-    m = _DOI_PREFIX.match(v)
-    if m:
-        return v[m.end():], m.group(0)
-    return v, ""
 
 
 _DOI = re.compile(r"^10\.\d{4,9}(?:\.\d+)*/\S+$", re.IGNORECASE)
@@ -531,7 +522,7 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
     doi = data.get("DOI")
     if doi and "doi-format" in active:
         doi = str(doi).strip()
-        bare, prefix = normalise_doi(doi)
+        bare, prefix = split_doi(doi)
         if not _DOI.match(bare):
             add(Finding(key, "doi-format", sev["doi-format"], "DOI", f"'{doi}' is not a DOI (10.NNNN/suffix)."))
         elif prefix:
@@ -764,7 +755,7 @@ def dup_key(item: Item, extra: dict[str, list[str]] | None = None) -> DupKey:
         if extra is None:
             extra = extra_lines(str(data.get("extra", "")))
         doi_raw = next(iter(extra.get("doi", [])), "")
-    doi = normalise_doi(doi_raw)[0].upper() if doi_raw else ""
+    doi = split_doi(doi_raw)[0].upper() if doi_raw else ""
     isbn = None
     if item.item_type == "book" and data.get("ISBN"):
         for part in _ISBN_SPLIT.split(str(data["ISBN"])):

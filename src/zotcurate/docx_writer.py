@@ -26,10 +26,22 @@ from typing import Any
 import pypandoc
 
 from .document import (
-    CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
-    Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text,
+    CITATION,
+    COMMENTARY,
+    LINK,
+    NOTICE,
+    PREAMBLE,
+    Block,
+    Document,
+    FootnoteRef,
+    Heading,
+    Inline,
+    ListBlock,
+    Paragraph,
+    clean_text,
 )
 from .errors import ConfigError, RenderError
+from .fileio import usual_permissions
 from .textmodel import Span
 
 # Paragraph role → Word style name. Restyle one of these in Word and every entry
@@ -168,13 +180,6 @@ def check_template(path: Path) -> Path:
     if "word/document.xml" not in names or "word/styles.xml" not in names:
         raise ConfigError(f"The Word template {path} has no document or styles part; save it from Word as .docx.")
     return path
-
-
-def usual_permissions(path: Path) -> None:
-    """mkstemp makes 0600 files; give documents the mode a plain open() would (umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Path:

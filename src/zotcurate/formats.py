@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import LibraryRef
 from .errors import ConfigError, InputFileError
+from .fileio import write_text_atomic
 from .store import Library, Store
 
 FORMATS = ("zotero-json", "csl-json", "bibtex")
@@ -159,28 +160,21 @@ def export_library(store: Store, lib: Library, fmt: str, out: Path, *, collectio
             payload: Any = objects
             if collection is None:
                 payload = {"items": objects, "collections": [c.object for c in store.collections(lib)]}
-            _write_text(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+            write_text_atomic(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
         else:
             out.mkdir(parents=True, exist_ok=True)
-            _write_text(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
+            write_text_atomic(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
             colls = [c.object for c in store.collections(lib)]
-            _write_text(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")
+            write_text_atomic(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")
         return len(objects)
     tops = [o for o in objects if not o["data"].get("parentItem") and o["data"]["itemType"] not in ("note", "attachment", "annotation")]
     if fmt == "csl-json":
         from .csljson import zotero_to_csl  # noqa: PLC0415
 
-        _write_text(out, json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n")
+        write_text_atomic(out, json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n")
     else:
         from .bibtex import write_bibtex  # noqa: PLC0415
 
-        _write_text(out, write_bibtex([o["data"] for o in tops]))
+        write_text_atomic(out, write_bibtex([o["data"] for o in tops]))
     return len(tops)
 
-
-def _write_text(path: Path, text: str) -> None:
-    """Write through a temporary file so a failed export never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

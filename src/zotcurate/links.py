@@ -33,6 +33,7 @@ import aiohttp
 from yarl import URL
 
 from .errors import ConfigError
+from .identifiers import split_doi
 from .output import ProgressReporter, render_table, to_csv, to_json
 from .store import Item, Library, Store
 from .writeback import ApplyResult, Change, apply_changes, patch_for
@@ -181,8 +182,7 @@ class LinkAudit:
 
 def normalize_doi(text: str) -> str | None:
     """The bare DOI ("10.1234/abc") from a DOI, a doi: URI or a resolver URL; None if it is not one."""
-    doi = text.strip()
-    doi = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", "", doi, flags=re.IGNORECASE).strip()
+    doi = split_doi(text)[0]
     return doi if _DOI.match(doi) else None
 
 

@@ -12,9 +12,7 @@ One bad item (unmappable data, a style error on that item) is reported in
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,10 +24,23 @@ from .citations import CitationFormatter
 from .config import LibraryRef
 from .csljson import zotero_to_csl
 from .document import (
-    BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
-    Block, Document, Heading, Inline, Paragraph, clean_spans, clean_text,
+    BODY,
+    CITATION,
+    COMMENTARY,
+    LINK,
+    NOTICE,
+    PREAMBLE,
+    Block,
+    Document,
+    Heading,
+    Inline,
+    Paragraph,
+    clean_spans,
+    clean_text,
 )
 from .errors import ConfigError, NotFoundError, RenderError
+from .fileio import write_text_atomic
+from .identifiers import split_doi
 from .manifest import SORTS, Manifest, Part
 from .markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from .store import Collection, Item, Library, Store
@@ -115,8 +126,7 @@ class _Entry:
 
 
 def _doi_url(doi: str) -> str:
-    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
-    return "https://doi.org/" + doi
+    return "https://doi.org/" + split_doi(doi)[0]
 
 
 def access_span(csl: dict[str, Any], manifest: Manifest) -> Span:
@@ -374,17 +384,6 @@ def open_source(store: Store, manifest: Manifest, library: str | None) -> Librar
     return store.require_library(LibraryRef.parse(name).name)
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        docx_writer.usual_permissions(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str], *,
                   template: Path | None = None) -> list[Path]:
     """Write each format as ``output_dir/name.<ext>``, each through a temporary file."""
@@ -400,7 +399,7 @@ def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str
             paths.append(docx_writer.write_docx(doc, output_dir / f"{name}.docx", template=template))
         if "md" in fmts:
             path = output_dir / f"{name}.md"
-            _write_text(path, markdown_writer.to_markdown(doc))
+            write_text_atomic(path, markdown_writer.to_markdown(doc))
             paths.append(path)
     except OSError as exc:
         raise RenderError(f"The documents cannot be written to {output_dir} ({exc.strerror or exc}); "
