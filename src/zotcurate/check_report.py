@@ -5,9 +5,8 @@ Library code (the CLI and ``audit`` both print these); nothing here prints.
 
 from __future__ import annotations
 
-import re
-
 from .checks import CheckReport
+from .markdown_writer import escape as md_escape
 from .output import render_table, to_csv, to_json
 from .writeback import Change
 
@@ -74,10 +73,6 @@ def _table(report: CheckReport, width: int) -> str:
     out.append(render_table(_summary_rows(report), SUMMARY_COLUMNS, title="Completeness by collection"))
     out.append(_headline(report) + "\n")
     return "".join(out)
-
-
-def md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]|<>#])", r"\\\1", text).replace("\n", " ")
 
 
 def format_markdown(report: CheckReport) -> str:
