@@ -26,19 +26,8 @@ from typing import Any
 import pypandoc
 
 from .document import (
-    CITATION,
-    COMMENTARY,
-    LINK,
-    NOTICE,
-    PREAMBLE,
-    Block,
-    Document,
-    FootnoteRef,
-    Heading,
-    Inline,
-    ListBlock,
-    Paragraph,
-    clean_text,
+    CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
+    Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text,
 )
 from .errors import ConfigError, RenderError
 from .fileio import usual_permissions

@@ -24,19 +24,8 @@ from .citations import CitationFormatter
 from .config import LibraryRef
 from .csljson import zotero_to_csl
 from .document import (
-    BODY,
-    CITATION,
-    COMMENTARY,
-    LINK,
-    NOTICE,
-    PREAMBLE,
-    Block,
-    Document,
-    Heading,
-    Inline,
-    Paragraph,
-    clean_spans,
-    clean_text,
+    BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
+    Block, Document, Heading, Inline, Paragraph, clean_spans, clean_text,
 )
 from .errors import ConfigError, NotFoundError, RenderError
 from .fileio import write_text_atomic
