@@ -88,6 +88,7 @@ def test_children_tags_and_collections_are_queryable(store: Store) -> None:
     assert store.resolve_collection(lib, "Parent/Child").key == "CCCC2222"
     assert store.resolve_collection(lib, "CCCC2222").name == "Child"
     assert [c.key for c in store.descendants(lib, "PPPP2222")] == ["PPPP2222", "CCCC2222"]
+    assert [c.key for c in store.resolve_collections(lib, ["Parent", "Parent/Child"])] == ["PPPP2222", "CCCC2222"]
 
 
 def test_unknown_collection_suggests_the_closest_path(store: Store) -> None:

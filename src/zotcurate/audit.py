@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,9 +161,8 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
         check = checks.run_check(store, lib, profile, collections=options.collections, progress=progress)
         link_options = options.link_options
         if options.collections:
-            keys = tuple(d.key for c in options.collections
-                         for d in store.descendants(lib, store.resolve_collection(lib, c).key))
-            link_options = _with_collections(link_options, keys)
+            keys = tuple(c.key for c in store.resolve_collections(lib, options.collections))
+            link_options = replace(link_options, collections=keys)
         audit = links.audit_links(store, lib, link_options, progress=progress)
         folder = _report_folder(options.output_dir, now)
         result = AuditResult(folder, lib.name, sync_result, sync_error, check, audit, options.fail_on)
@@ -210,12 +209,6 @@ def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library,
     except ZotcurateError as exc:
         out.error = exc
     return out
-
-
-def _with_collections(options: links.LinkOptions, keys: tuple[str, ...]) -> links.LinkOptions:
-    from dataclasses import replace  # noqa: PLC0415
-
-    return replace(options, collections=keys)
 
 
 def _write_reports(result: AuditResult, now: datetime) -> None:

@@ -880,16 +880,6 @@ def _silenced(rule: str, patterns: Sequence[str]) -> bool:
     return any(p in ("*", "all", rule) or fnmatch.fnmatchcase(rule, p) for p in patterns)
 
 
-def resolve_collections(store: Store, lib: Library, refs: Sequence[str]) -> list[Collection]:
-    """The collections named (by path or key), each with its sub-collections."""
-    out: dict[str, Collection] = {}
-    for ref in refs:
-        coll = store.resolve_collection(lib, ref)
-        for c in store.descendants(lib, coll.key):
-            out[c.key] = c
-    return list(out.values())
-
-
 def _override_keys(store: Store, lib: Library, profile: Profile) -> list[set[str]]:
     keys = []
     for override in profile.collections:
@@ -1045,7 +1035,7 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
     progress = progress or ProgressReporter()
     today = today or _date.today()
     all_colls = store.collections(lib)
-    selected = resolve_collections(store, lib, collections) if collections else all_colls
+    selected = store.resolve_collections(lib, collections) if collections else all_colls
     selected_keys = [c.key for c in selected]
     children = store.children_by_parent(lib)
     total = store.counts(lib)["items"] if not collections else None

@@ -140,7 +140,7 @@ def selected_items(store: Store, lib: Library, collection: str | None) -> list[d
     """API objects to export: a collection and its sub-collections, or the whole library."""
     if collection is None:
         return [i.object for i in store.items(lib, include_children=True)]
-    keys = [c.key for c in store.descendants(lib, store.resolve_collection(lib, collection).key)]
+    keys = [c.key for c in store.resolve_collections(lib, [collection])]
     tops = list(store.items(lib, collections=keys))
     children = store.children_by_parent(lib)
     out = []

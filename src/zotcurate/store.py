@@ -647,6 +647,14 @@ class Store:
         hint = f" Did you mean '{close[0]}'?" if close else " List them with 'zotcurate collections'."
         raise NotFoundError(f"The library {lib.name} has no collection '{ref}'.{hint}")
 
+    def resolve_collections(self, lib: Library, refs: Sequence[str]) -> list[Collection]:
+        """The collections named (by key or path), each with its sub-collections, without repeats."""
+        out: dict[str, Collection] = {}
+        for ref in refs:
+            for c in self.descendants(lib, self.resolve_collection(lib, ref).key):
+                out.setdefault(c.key, c)
+        return list(out.values())
+
     def descendants(self, lib: Library, key: str) -> list[Collection]:
         """The collection and all its sub-collections, in tree order."""
         colls = self.collections(lib)

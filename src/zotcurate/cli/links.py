@@ -67,13 +67,7 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
                           "audit a group:ID or user:ID library synced with 'zotcurate sync'.")
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
-        coll_keys: tuple[str, ...] | None = None
-        if collections:
-            keys: list[str] = []
-            for path in collections:
-                root = store.resolve_collection(lib, path)
-                keys += [c.key for c in store.descendants(lib, root.key) if c.key not in keys]
-            coll_keys = tuple(keys)
+        coll_keys = tuple(c.key for c in store.resolve_collections(lib, collections)) if collections else None
         options = linkaudit.LinkOptions(
             concurrency=concurrency, per_host=per_host, read_timeout=timeout, connect_timeout=min(timeout, 10.0),
             retries=retries, confirm_after=confirm_after, collections=coll_keys,
