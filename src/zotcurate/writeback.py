@@ -48,6 +48,11 @@ class ApplyResult:
     failed: dict[str, str] = field(default_factory=dict)  # refused for another reason than 412
     requests: int = 0
 
+    def summary(self, library: str) -> str:
+        return (f"Wrote {len(self.updated)} item(s) to {library}"
+                + (f" ({len(self.retried)} after a re-sync)" if self.retried else "")
+                + (f"; {len(self.unchanged)} needed nothing" if self.unchanged else "") + ".")
+
 
 class WriteClient(Protocol):
     """What write-back needs from :class:`zotcurate.zotero.ZoteroClient`."""

@@ -69,10 +69,7 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
                         ZoteroClient(settings, ref, progress=progress) as client:
                     result = apply_check_tag(store, client, lib, profile, tag, changes, collections=collections,
                                              progress=progress)
-                click.echo(f"Wrote {len(result.updated)} item(s) to {lib.name}"
-                           + (f" ({len(result.retried)} after a re-sync)" if result.retried else "")
-                           + (f"; {len(result.unchanged)} needed nothing" if result.unchanged else "") + ".",
-                           err=echo_err)
+                click.echo(result.summary(lib.name), err=echo_err)
     if report.fails(fail_on):
         ctx.exit(int(ExitCode.FINDINGS))
 

@@ -107,6 +107,4 @@ def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, 
     with app.progress() as progress, \
             ZoteroClient(settings, settings.require_library(), progress=progress) as client:
         result = linkaudit.apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
-    click.echo(f"Wrote {len(result.updated)} item(s) to {lib.name}"
-               + (f" ({len(result.retried)} after a re-sync)" if result.retried else "")
-               + (f"; {len(result.unchanged)} needed nothing" if result.unchanged else "") + ".", err=echo_err)
+    click.echo(result.summary(lib.name), err=echo_err)
