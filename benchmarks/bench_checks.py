@@ -117,8 +117,8 @@ def build(path: Path, n: int) -> float:
 
 def measure(path: str) -> None:
     """The measured run (in its own process); prints JSON."""
-    from zotcurate.checks import run_check
-    from zotcurate.profile import load_profile
+    from zotcurate.check.engine import run_check
+    from zotcurate.check.profile import load_profile
     from zotcurate.store import Store
 
     start = time.perf_counter()
@@ -137,8 +137,8 @@ def measure(path: str) -> None:
 def duplicates_vs_pairwise(sample: int) -> tuple[float, float]:
     """Seconds for key grouping vs every-pair comparison on the same ``sample`` items."""
     sys.path.insert(0, str(ROOT / "src"))
-    from zotcurate.checks import _title_match, dup_key, find_duplicates
-    from zotcurate.store import Item
+    from zotcurate.check.duplicates import _title_match, dup_key, find_duplicates
+    from zotcurate.model import Item
 
     objects, _ = synthetic(sample)
     keys = [dup_key(Item(o["key"], 1, o["data"]["itemType"], None, False, o)) for o in objects

@@ -25,8 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
-from zotcurate.citations import CitationFormatter, _prepare
-from zotcurate.csljson import zotero_to_csl
+from zotcurate.formats.csljson import zotero_to_csl
+from zotcurate.render.citations import CitationFormatter, _prepare
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 6.0
@@ -85,7 +85,7 @@ def main() -> None:
     adapter_s = median_time(lambda: fmt.format_entries(items), args.repeat)
 
     try:
-        from zotcurate.markdown_writer import inlines
+        from zotcurate.writers.markdown import inlines
     except ImportError:  # the writer lands separately
         inlines = None
 

@@ -26,12 +26,12 @@ from typing import Any
 from citeproc import CitationStylesBibliography, CitationStylesStyle, formatter
 from citeproc.source.json import CiteProcJSON
 
-from zotcurate.csljson import zotero_to_csl
-from zotcurate.docx_writer import write_docx
-from zotcurate.manifest import Manifest, Source
-from zotcurate.markdown_writer import to_markdown
-from zotcurate.render import build_document
+from zotcurate.formats.csljson import zotero_to_csl
+from zotcurate.render.build import build_document
+from zotcurate.render.manifest import Manifest, Source
 from zotcurate.store import Store
+from zotcurate.writers.docx import write_docx
+from zotcurate.writers.markdown import to_markdown
 
 STYLE = Path(__file__).resolve().parents[1] / "styles" / "bibliographie-commentee.csl"
 WORDS = ("santé numérique télémédecine données patients prévention usages inégalités territoires "

@@ -63,7 +63,7 @@ def client(mode: str, url: str, store: str) -> None:
     else:
         from zotcurate.config import load_settings
         from zotcurate.store import Store
-        from zotcurate.sync import sync_library
+        from zotcurate.zotero.sync import sync_library
 
         settings = load_settings(env={"ZOTERO_API_KEY": KEY, "ZOTCURATE_API_URL": url,
                                       "ZOTCURATE_CONFIG": store + ".toml"}, library=f"group:{GROUP}", store=store)

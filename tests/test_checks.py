@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from zotcurate.checks import find_duplicates, dup_key, parse_date, run_check, url_problem
+from zotcurate.check.duplicates import dup_key, find_duplicates
+from zotcurate.check.engine import run_check
+from zotcurate.check.profile import load_profile
 from zotcurate.cli import main
-from zotcurate.profile import load_profile
-from zotcurate.store import Item, Store
+from zotcurate.fields import parse_date, url_problem
+from zotcurate.model import Item
+from zotcurate.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "numerique-sante"
@@ -511,7 +514,7 @@ def test_collection_override_applies_to_duplicate_rules(store, tmp_path):
 
 
 def test_a_large_title_group_gives_what_comparing_every_pair_gives():
-    from zotcurate.checks import DupKey, _title_match
+    from zotcurate.check.duplicates import DupKey, _title_match
 
     keys = [DupKey(f"K{i:03d}", "editorial", None, None, None if i % 17 == 0 else 1990 + i % 30,
                    frozenset({(f"nom{i % 7}", "j")}) if i % 11 else None) for i in range(200)]

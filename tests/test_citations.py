@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from zotcurate.citations import CitationFormatter, FormattedEntry, bundled_styles
-from zotcurate.csljson import zotero_to_csl
+from zotcurate.document import Span, plain
 from zotcurate.errors import ConfigError
-from zotcurate.textmodel import Span, plain
+from zotcurate.formats.csljson import zotero_to_csl
+from zotcurate.render.citations import CitationFormatter, FormattedEntry, bundled_styles
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "numerique-sante"

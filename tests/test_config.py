@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from zotcurate.cli import main
-from zotcurate.config import LibraryRef, load_settings, mask_secret, write_config_file
+from zotcurate.config import load_settings, mask_secret, write_config_file
 from zotcurate.errors import ConfigError
+from zotcurate.model import LibraryRef
 
 KEY = "SECRETKEYabcdefgh12345678"
 

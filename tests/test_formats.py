@@ -15,9 +15,10 @@ import bibtexparser
 import bibtexparser.bparser
 import pytest
 
-from zotcurate.bibtex import citation_key, read_bibtex, write_bibtex
 from zotcurate.cli import main
-from zotcurate.csljson import (
+from zotcurate.errors import InputFileError
+from zotcurate.formats.bibtex import citation_key, read_bibtex, write_bibtex
+from zotcurate.formats.csljson import (
     KEY_ALPHABET,
     creator_to_csl,
     csl_item_to_zotero,
@@ -26,7 +27,6 @@ from zotcurate.csljson import (
     parse_date,
     zotero_to_csl,
 )
-from zotcurate.errors import InputFileError
 from zotcurate.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

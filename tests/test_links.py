@@ -20,18 +20,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from loopback_web import Host, LoopbackWeb, challenge_body, challenge_headers, soft_404_body
+
 from zotcurate.cli import main
-from zotcurate.links import (
-    LinkOptions,
-    audit_links,
-    format_markdown,
-    links_of_items,
-    normalize_doi,
-    parse_age,
-)
-from zotcurate.store import Library, Store
+from zotcurate.links.audit import audit_links
+from zotcurate.links.engine import LinkOptions
+from zotcurate.links.extract import links_of_items, normalize_doi
+from zotcurate.links.history import parse_age
+from zotcurate.links.report import format_markdown
+from zotcurate.model import Library
+from zotcurate.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 10, 2, 3, 0, tzinfo=UTC)
@@ -307,7 +305,7 @@ def test_dois_are_read_from_the_field_or_extra_and_normalized() -> None:
     assert normalize_doi("doi: 10.1000/182") == "10.1000/182"
     assert normalize_doi("1000/182") is None
     items = json.loads((REPO / "examples" / "numerique-sante" / "items.json").read_text(encoding="utf-8"))
-    from zotcurate.store import Item  # noqa: PLC0415
+    from zotcurate.model import Item  # noqa: PLC0415
 
     links = links_of_items([Item(o["key"], 1, o["data"]["itemType"], None, False, o) for o in items])
     with_url = [o for o in items if o["data"].get("url")]
@@ -425,7 +423,7 @@ def test_network_failures_map_to_verdicts() -> None:
     import aiohttp  # noqa: PLC0415
     from aiohttp.client_reqrep import ConnectionKey  # noqa: PLC0415
 
-    from zotcurate.links import _connect_error  # noqa: PLC0415
+    from zotcurate.links.engine import _connect_error  # noqa: PLC0415
 
     key = ConnectionKey("gone.example", 443, True, True, None, None, None)
     dns = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known")))
@@ -437,7 +435,7 @@ def test_network_failures_map_to_verdicts() -> None:
 
 
 def test_busiest_hosts_and_slowest_links_start_first() -> None:
-    from zotcurate.links import _busiest_hosts_first  # noqa: PLC0415
+    from zotcurate.links.engine import _busiest_hosts_first  # noqa: PLC0415
 
     a = [f"http://127.0.0.2:80/{i}" for i in range(3)]
     b = [f"http://127.0.0.3:80/{i}" for i in range(1)]
@@ -467,7 +465,7 @@ def test_cli_max_age_reuses_yesterdays_successes(web: LoopbackWeb, tmp_path: Pat
 def test_retry_after_in_seconds_or_as_a_date() -> None:
     from email.utils import format_datetime  # noqa: PLC0415
 
-    from zotcurate.links import _retry_after  # noqa: PLC0415
+    from zotcurate.links.engine import _retry_after  # noqa: PLC0415
 
     assert _retry_after("120") == 120.0
     in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)

@@ -4,13 +4,12 @@ fake Zotero server (tests/zotero_server.py) and a loopback web, both on 127.0.0.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from loopback_web import LoopbackWeb
+
 from zotcurate.cli import main
 from zotcurate.store import Store
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from zotcurate.check.profile import FORMAT_RULES, default_profile_text, load_profile
 from zotcurate.cli import main
 from zotcurate.errors import ConfigError
-from zotcurate.profile import FORMAT_RULES, default_profile_text, load_profile
 
 
 def write(tmp_path: Path, text: str, name: str = "profil.toml") -> Path:

@@ -16,15 +16,14 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.footnote import footnote_plugin
 
 from zotcurate.cli import main
-from zotcurate.config import LibraryRef
-from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, Heading, ListBlock, Paragraph
-from zotcurate.docx_writer import ROLE_STYLES
+from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, Heading, ListBlock, Paragraph, Span, plain
 from zotcurate.errors import ConfigError, NotFoundError
-from zotcurate.formats import import_files
-from zotcurate.manifest import load_manifest, parse_manifest
-from zotcurate.render import build_document, french_date, render_bibliography
+from zotcurate.formats.files import import_files
+from zotcurate.model import LibraryRef
+from zotcurate.render.build import build_document, french_date, render_bibliography
+from zotcurate.render.manifest import load_manifest, parse_manifest
 from zotcurate.store import Store
-from zotcurate.textmodel import Span, plain
+from zotcurate.writers.docx import ROLE_STYLES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "numerique-sante"
@@ -294,7 +293,7 @@ def test_intro_citations_become_footnotes_numbered_through_the_document(tmp_path
         1: "Hors parties, 2019. Disponible sur demande", 2: "Cité, 2020. Accéder au document",
         3: "Hors parties, 2019. Disponible sur demande", 4: "Cité, 2020. Accéder au document"}
     assert doc.footnotes[2][-1].url == "https://example.org/c"
-    from zotcurate.markdown_writer import to_markdown
+    from zotcurate.writers.markdown import to_markdown
     md = to_markdown(doc)
     assert "Texte[^1] et *aussi*[^2][^3]." in md and "Encore[^4]." in md
 

@@ -16,9 +16,9 @@ from conftest import TEST_API_KEY, TEST_GROUP_ID
 from zotcurate.cli import main
 from zotcurate.config import load_settings
 from zotcurate.errors import NetworkError
-from zotcurate.sync import sync_library
-from zotcurate.zotero import RetryPolicy
 from zotcurate.store import Store
+from zotcurate.zotero.client import RetryPolicy
+from zotcurate.zotero.sync import sync_library
 
 LIB = f"group:{TEST_GROUP_ID}"
 

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from zotcurate.checks import run_check
+from zotcurate.check.engine import run_check
+from zotcurate.check.profile import load_profile
 from zotcurate.cli import main
-from zotcurate.config import LibraryRef, load_settings
+from zotcurate.config import load_settings
 from zotcurate.errors import ConflictError
-from zotcurate.profile import load_profile
+from zotcurate.model import LibraryRef
 from zotcurate.store import Store
-from zotcurate.writeback import Change, apply_changes, patch_for, plan_tag_changes
-from zotcurate.zotero import RetryPolicy, ZoteroClient
+from zotcurate.zotero.client import RetryPolicy, ZoteroClient
+from zotcurate.zotero.writeback import Change, apply_changes, patch_for, plan_tag_changes
 
 TAG = "zotcurate:erreur"
 
@@ -153,7 +154,7 @@ def test_interrupted_apply_is_safe_to_run_again(synced, capsys):
 
 
 def test_plan_and_patch_are_plain_deltas():
-    from zotcurate.store import Item
+    from zotcurate.model import Item
 
     def item(key, *tags):
         return Item(key, 3, "report", None, False, {"data": {"tags": [{"tag": t} for t in tags]}})
@@ -199,7 +200,7 @@ def test_a_collection_check_leaves_items_outside_it_alone(synced):
     server.put_item(server.prefix, {"key": "SKJ3FVUF", "tags": [{"tag": "bib:entry"}, {"tag": TAG}]})
     server.put_item(server.prefix, {"key": "RAJUC9HQ", "tags": [{"tag": TAG}]})  # in part 1, no commentary
     assert main([*args, "sync", "--library", lib], env=env) == 0
-    from zotcurate.checks import plan_check_tag
+    from zotcurate.check.engine import plan_check_tag
 
     with Store(store_path) as store:
         library = store.require_library(lib)

@@ -15,13 +15,10 @@ from docx.shared import Cm
 from markdown_it import MarkdownIt
 from mdit_py_plugins.footnote import footnote_plugin
 
-from zotcurate.document import (
-    CITATION, COMMENTARY, LINK, Document, Heading, ListBlock, Paragraph, clean_text,
-)
-from zotcurate.docx_writer import ROLE_STYLES, check_template, write_docx
+from zotcurate.document import CITATION, COMMENTARY, LINK, Document, Heading, ListBlock, Paragraph, Span, clean_text
 from zotcurate.errors import ConfigError, RenderError
-from zotcurate.markdown_writer import to_markdown
-from zotcurate.textmodel import Span
+from zotcurate.writers.docx import ROLE_STYLES, check_template, write_docx
+from zotcurate.writers.markdown import to_markdown
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

@@ -15,10 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pyzotero import zotero
-from pyzotero import errors as zerrors
-
 from conftest import TEST_GROUP_ID
+from pyzotero import errors as zerrors
+from pyzotero import zotero
 from zotero_server import FakeZotero
 
 

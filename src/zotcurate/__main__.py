@@ -1,5 +1,5 @@
 """``python -m zotcurate``."""
 
-from .cli import entry_point
+from zotcurate.cli import entry_point
 
 entry_point()

@@ -18,15 +18,23 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import check_report, checks, links
-from .config import LibraryRef, Settings
-from .errors import ConfigError, ExitCode, LockedError, ZotcurateError
-from .output import ProgressReporter
-from .profile import Profile, load_profile
-from .store import Library, Store
-from .sync import SyncResult, sync_library
-from .writeback import Change
-from .zotero import ZoteroClient
+from zotcurate.check.engine import apply_check_tag, plan_check_tag, run_check
+from zotcurate.check.findings import CheckReport
+from zotcurate.check.profile import Profile, load_profile
+from zotcurate.check.report import format_markdown as check_markdown
+from zotcurate.config import Settings
+from zotcurate.errors import ConfigError, ExitCode, LockedError, ZotcurateError
+from zotcurate.links.audit import LinkAudit, audit_links
+from zotcurate.links.changes import apply_link_changes, plan_link_changes
+from zotcurate.links.engine import LinkOptions
+from zotcurate.links.report import format_markdown as links_markdown
+from zotcurate.links.report import report_rows, summary_line
+from zotcurate.model import Library, LibraryRef
+from zotcurate.output import ProgressReporter
+from zotcurate.store import Store
+from zotcurate.zotero.client import ZoteroClient
+from zotcurate.zotero.sync import SyncResult, sync_library
+from zotcurate.zotero.writeback import Change
 
 
 @dataclass
@@ -35,7 +43,7 @@ class AuditOptions:
     profile: Path | None = None
     collections: tuple[str, ...] = ()
     fail_on: str = "error"  # check findings at or above this fail the run (error|warning|never)
-    link_options: links.LinkOptions = field(default_factory=links.LinkOptions)
+    link_options: LinkOptions = field(default_factory=LinkOptions)
     sync: bool = True
     # Write-back (planned always, written only with ``apply``):
     tag_errors: str | None = None  # tag on items with metadata errors
@@ -66,8 +74,8 @@ class AuditResult:
     library: str
     sync: SyncResult | None
     sync_error: ZotcurateError | None
-    check: checks.CheckReport
-    links: links.LinkAudit
+    check: CheckReport
+    links: LinkAudit
     fail_on: str
     writeback: WriteBack = field(default_factory=WriteBack)
 
@@ -89,7 +97,7 @@ class AuditResult:
         sync = ("sync failed: " + self.sync_error.message) if self.sync_error else (
             self.sync.summary() if self.sync else "no sync (file library)")
         return (f"{self.library}: {sync} Check: {c['error']} errors, {c['warning']} warnings on "
-                f"{self.check.checked} items. Links: {links.summary_line(self.links)} "
+                f"{self.check.checked} items. Links: {summary_line(self.links)} "
                 f"{self.writeback_line()}Report: {self.folder}")
 
     def writeback_line(self) -> str:
@@ -158,12 +166,12 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
                 sync_error = exc
                 progress.notice(f"Sync failed, auditing the stored copy: {exc.message}")
         lib = store.require_library(ref.name)
-        check = checks.run_check(store, lib, profile, collections=options.collections, progress=progress)
+        check = run_check(store, lib, profile, collections=options.collections, progress=progress)
         link_options = options.link_options
         if options.collections:
             keys = tuple(c.key for c in store.resolve_collections(lib, options.collections))
             link_options = replace(link_options, collections=keys)
-        audit = links.audit_links(store, lib, link_options, progress=progress)
+        audit = audit_links(store, lib, link_options, progress=progress)
         folder = _report_folder(options.output_dir, now)
         result = AuditResult(folder, lib.name, sync_result, sync_error, check, audit, options.fail_on)
         if options.writes_back and sync_error is None:
@@ -173,7 +181,7 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
 
 
 def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, profile: Profile,
-                check: checks.CheckReport, audit: links.LinkAudit, options: AuditOptions,
+                check: CheckReport, audit: LinkAudit, options: AuditOptions,
                 progress: ProgressReporter) -> WriteBack:
     """Tags for metadata errors, then the link fixes, planned on the current copies."""
     out = WriteBack()
@@ -184,9 +192,9 @@ def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library,
     def link_plan() -> list[Change]:
         if not (options.tag_broken or options.fix_redirects or options.update_access_date):
             return []
-        return links.plan_link_changes(audit, store.items(lib, keys=link_keys), **link_wanted)
+        return plan_link_changes(audit, store.items(lib, keys=link_keys), **link_wanted)
 
-    tag_plan = checks.plan_check_tag(store, lib, check, options.tag_errors) if options.tag_errors else []
+    tag_plan = plan_check_tag(store, lib, check, options.tag_errors) if options.tag_errors else []
     out.planned = len(tag_plan) + len(link_plan())
     if not options.apply or not out.planned:
         return out
@@ -197,13 +205,13 @@ def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library,
     try:
         with ZoteroClient(settings, ref, progress=progress) as client:
             if tag_plan and options.tag_errors:
-                done = checks.apply_check_tag(store, client, lib, profile, options.tag_errors, tag_plan,
+                done = apply_check_tag(store, client, lib, profile, options.tag_errors, tag_plan,
                                               collections=options.collections, progress=progress)
                 out.written += done.updated
                 out.failed.update(done.failed)
             later = link_plan()  # on the copies the first writes left in the store
             if later:
-                done = links.apply_link_changes(store, client, lib, audit, later, progress=progress, **link_wanted)
+                done = apply_link_changes(store, client, lib, audit, later, progress=progress, **link_wanted)
                 out.written += [k for k in done.updated if k not in out.written]
                 out.failed.update(done.failed)
     except ZotcurateError as exc:
@@ -224,7 +232,7 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
                   "findings": [f.as_dict() for f in result.check.findings],
                   "collections": [s.__dict__ | {"share": s.share} for s in result.check.summary]},
         "links": {"counts": result.links.counts, "checked_at": result.links.finished_at,
-                  "links": links.report_rows(result.links)},
+                  "links": report_rows(result.links)},
         "writeback": {"planned": result.writeback.planned, "applied": result.writeback.applied,
                       "written": result.writeback.written, "failed": result.writeback.failed,
                       "error": result.writeback.error.message if result.writeback.error else None},
@@ -242,11 +250,11 @@ def _markdown(result: AuditResult, now: datetime) -> str:
     elif result.sync:
         lines += [f"Sync: {result.sync.summary()}", ""]
     # Each report's own Markdown, one heading level down, under the audit's title.
-    check_md = check_report.format_markdown(result.check).splitlines()
+    check_md = check_markdown(result.check).splitlines()
     lines += ["## Metadata", ""] + ["#" + line if line.startswith("#") else line for line in check_md[1:]]
     lines.append("")
     if result.writeback_line():
         lines += ["## Write-back to Zotero", "", result.writeback_line().strip(), ""]
-    link_md = links.format_markdown(result.links).splitlines()
+    link_md = links_markdown(result.links).splitlines()
     lines += ["## Links", ""] + ["#" + line if line.startswith("#") else line for line in link_md[1:]]
     return "\n".join(lines) + "\n"

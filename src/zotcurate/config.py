@@ -1,14 +1,6 @@
-"""Settings: where they come from, how libraries are named, and the config file.
-
-Precedence is options > environment > config file > defaults. This is the only module
-that reads the config file; the environment is passed in (a mapping), never read from a
-global, so tests and library callers control it.
-"""
-
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -19,52 +11,12 @@ from typing import Any
 import platformdirs
 import tomli_w
 
-from .errors import ConfigError
+from zotcurate.errors import ConfigError
+from zotcurate.model import LibraryRef
 
 APP = "zotcurate"
 DEFAULT_API_URL = "https://api.zotero.org"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:23119/api"
-
-_LIBRARY_RE = re.compile(r"^(?:(group|user):(\d+)|local(?::(group|user):(\d+))?|file:([\w.\- ]+))$")
-
-
-@dataclass(frozen=True)
-class LibraryRef:
-    """A library's name, e.g. ``group:12345``, ``user:1``, ``local`` or ``file:example``.
-
-    ``kind`` is ``group``/``user`` (Web API), ``local`` (Zotero 7's local API, read-only)
-    or ``file`` (imported from files). For ``local``, ``remote_type``/``remote_id`` name
-    the library inside the desktop client (the user's own library by default).
-    """
-
-    kind: str
-    remote_type: str  # "group" or "user" ("user" also for local/file)
-    remote_id: str  # numeric ID, or the file library's name
-    name: str
-
-    @classmethod
-    def parse(cls, text: str) -> LibraryRef:
-        value = text.strip()
-        m = _LIBRARY_RE.match(value)
-        if not m:
-            raise ConfigError(
-                f"'{text}' is not a library name: use group:ID, user:ID, local or file:NAME "
-                "(the group ID is the number in the group's zotero.org address)."
-            )
-        if m.group(1):
-            return cls(kind=m.group(1), remote_type=m.group(1), remote_id=m.group(2), name=value)
-        if m.group(5):
-            return cls(kind="file", remote_type="user", remote_id=m.group(5), name=value)
-        if m.group(3):
-            return cls(kind="local", remote_type=m.group(3), remote_id=m.group(4), name=value)
-        return cls(kind="local", remote_type="user", remote_id="0", name="local")
-
-    @property
-    def is_web(self) -> bool:
-        return self.kind in ("group", "user")
-
-    def __str__(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import LibraryRef, Settings, config_file_is_private, read_config_file
-from .errors import ExitCode, ZotcurateError
-from .store import Store
-from .zotero import KeyInfo, ZoteroClient
+from zotcurate.config import Settings, config_file_is_private, read_config_file
+from zotcurate.errors import ExitCode, ZotcurateError
+from zotcurate.model import LibraryRef
+from zotcurate.store import Store
+from zotcurate.zotero.client import KeyInfo, ZoteroClient
 
 
 @dataclass(frozen=True)

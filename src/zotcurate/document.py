@@ -1,7 +1,7 @@
 """The neutral document model that rendering builds and the writers walk.
 
 One model, small writers (as pybtex does with its backends): ``render`` turns the store
-into a :class:`Document`; ``markdown_writer`` and ``docx_writer`` each turn a Document
+into a :class:`Document`; the writers (:mod:`zotcurate.writers`) each turn a Document
 into their own format and know nothing of the store, the manifest or citeproc.
 
 A Document is a title block plus a flat list of blocks. Paragraphs carry a *role* (what
@@ -15,8 +15,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from .textmodel import Span
-
 # Paragraph roles. Writers map them to styles; unknown roles fall back to BODY.
 BODY = "body"
 PREAMBLE = "preamble"
@@ -26,6 +24,26 @@ COMMENTARY = "commentaire"
 NOTICE = "notice"  # the link-check sentence and similar editorial statements
 
 ROLES = (BODY, PREAMBLE, CITATION, LINK, COMMENTARY, NOTICE)
+
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text with its formatting. ``url`` makes the run a hyperlink."""
+
+    text: str
+    italic: bool = False
+    bold: bool = False
+    smallcaps: bool = False
+    superscript: bool = False
+    subscript: bool = False
+    url: str | None = None
+
+
+
+def plain(spans: list[Span]) -> str:
+    """The text of spans without formatting."""
+    return "".join(s.text for s in spans)
 
 
 @dataclass(frozen=True)

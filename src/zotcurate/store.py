@@ -1,18 +1,10 @@
-"""The local store: one SQLite file holding every synced or imported library.
-
-This is the only module that runs SQL. Everything downstream (checks, link audits,
-rendering) reads from here, so it works offline. Writes happen in transactions: a
-batch is either all in or all out, and a library's version only moves after a whole
-clean sync pass, so a run killed at any point leaves the store as before or as after.
-"""
-
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from difflib import get_close_matches
 from pathlib import Path
@@ -20,7 +12,9 @@ from typing import Any
 
 import orjson
 
-from .errors import NotFoundError, StoreError
+from zotcurate.errors import NotFoundError, StoreError
+from zotcurate.fields import _date_of, _doi_of, _title_of
+from zotcurate.model import Collection, Item, Library
 
 SCHEMA_VERSION = 3
 
@@ -130,83 +124,11 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True)
-class Library:
-    id: int
-    name: str
-    kind: str
-    remote_id: str
-    title: str | None
-    version: int
-    synced_at: str | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class Collection:
-    key: str
-    version: int
-    name: str
-    parent_key: str | None
-    path: str  # "Parent/Child", names joined by "/"
-    object: dict[str, Any] = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One stored item. ``data`` is Zotero's ``data`` JSON, untouched."""
-
-    key: str
-    version: int
-    item_type: str
-    parent_key: str | None
-    trashed: bool
-    object: dict[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.object.get("data", {})
-
-    @property
-    def tags(self) -> list[str]:
-        return [t.get("tag", "") for t in self.data.get("tags", [])]
-
-    @property
-    def collections(self) -> list[str]:
-        return list(self.data.get("collections", []))
-
-
 @dataclass
 class UpsertCounts:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-def _doi_of(data: dict[str, Any]) -> str | None:
-    doi = data.get("DOI")
-    if doi:
-        return str(doi).strip()
-    for line in str(data.get("extra", "")).splitlines():
-        k, _, v = line.partition(":")
-        if k.strip().upper() == "DOI" and v.strip():
-            return v.strip()
-    return None
-
-
-def _title_of(data: dict[str, Any]) -> str | None:
-    # Some types keep their title under a base-field alias (statute.nameOfAct, case.caseName…).
-    for name in ("title", "nameOfAct", "caseName", "subject", "note"):
-        if data.get(name):
-            return str(data[name])
-    return None
-
-
-def _date_of(data: dict[str, Any]) -> str | None:
-    for name in ("date", "dateEnacted", "dateDecided", "issueDate"):
-        if data.get(name):
-            return str(data[name])
-    return None
 
 
 class Store:

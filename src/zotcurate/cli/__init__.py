@@ -17,10 +17,10 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings, load_settings
-from ..errors import ExitCode, ZotcurateError
-from ..output import ProgressReporter, progress_for
-from ..store import Store
+from zotcurate.config import Settings, load_settings
+from zotcurate.errors import ExitCode, ZotcurateError
+from zotcurate.output import ProgressReporter, progress_for
+from zotcurate.store import Store
 
 
 @dataclass
@@ -107,7 +107,7 @@ def cli(ctx: click.Context, store: str | None, library: str | None, api_url: str
 
 
 # Each command module adds its commands to ``cli`` when imported.
-from . import audit as _audit, check as _check, library as _library, links as _links, render as _render  # noqa: E402, F401, I001
+from zotcurate.cli import audit as _audit, check as _check, library as _library, links as _links, render as _render  # noqa: E402, F401, I001
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

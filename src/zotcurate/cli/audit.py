@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from .. import audit as audit_mod
-from .. import links
-from . import AppContext, cli, pass_app
+from zotcurate.audit import AuditOptions, run_audit
+from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.links.engine import LinkOptions
+from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
+from zotcurate.links.history import parse_age
 
 
 @cli.command("audit")
@@ -54,15 +56,15 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
     """
     settings = app.settings(library=library)
     ref = settings.require_library()
-    options = audit_mod.AuditOptions(
+    options = AuditOptions(
         output_dir=output, profile=profile, collections=collections, fail_on=fail_on, sync=not no_sync,
         tag_errors=tag_errors, tag_broken=tag_broken, fix_redirects=fix_redirects,
         update_access_date=update_access_date, apply=apply_,
-        link_options=links.LinkOptions(max_age=links.parse_age(max_age), confirm_after=confirm_after,
+        link_options=LinkOptions(max_age=parse_age(max_age), confirm_after=confirm_after,
                                        per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
-                                       or links.DEFAULT_DOI_RESOLVER),
+                                       or DEFAULT_DOI_RESOLVER),
     )
     with app.open_store(settings) as store, app.progress() as progress:
-        result = audit_mod.run_audit(store, settings, ref, options, progress=progress)
+        result = run_audit(store, settings, ref, options, progress=progress)
     click.echo(app.redact(result.summary()))
     return result.exit_code

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from ..check_report import format_plan, format_report, md_escape
-from ..checks import apply_check_tag, plan_check_tag, run_check
-from ..errors import ConfigError, ExitCode
-from ..output import render_table, to_json
-from ..profile import SEVERITIES, load_profile, profile_rows
-from . import AppContext, cli
+from zotcurate.check.engine import apply_check_tag, plan_check_tag, run_check
+from zotcurate.check.profile import SEVERITIES, load_profile, profile_rows
+from zotcurate.check.report import format_plan, format_report
+from zotcurate.cli import AppContext, cli
+from zotcurate.errors import ConfigError, ExitCode
+from zotcurate.output import render_table, to_json
+from zotcurate.writers.markdown import escape as md_escape
 
 
 @cli.command("check")
@@ -63,7 +64,7 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
             if changes and not apply_:
                 click.echo("Nothing was written: add --apply to write these tags to Zotero.", err=echo_err)
             if apply_ and changes:
-                from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
+                from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - only needed to write
 
                 with app.progress() as progress, \
                         ZoteroClient(settings, ref, progress=progress) as client:

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import click
 
-from .. import diagnose, formats, sync
-from ..config import DEFAULT_API_URL, LibraryRef, mask_secret, write_config_file
-from ..errors import ConfigError
-from ..output import render_table, to_json
-from ..store import Store
-from . import AppContext, cli, pass_app
+from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
+from zotcurate.diagnose import diagnose, readable_groups
+from zotcurate.errors import ConfigError
+from zotcurate.formats.files import FORMATS, export_library, import_files
+from zotcurate.model import LibraryRef
+from zotcurate.output import render_table, to_json
+from zotcurate.store import Store
+from zotcurate.zotero.sync import sync_library
 
 FORMAT_CHOICE = click.Choice(["table", "json"])
 
@@ -35,7 +38,7 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None) ->
     settings = app.settings(library=library)
     ref = LibraryRef.parse(library) if library else (settings.library or _default_file_library(paths[0]))
     with app.open_store(settings) as store:
-        result = formats.import_files(store, ref, list(paths))
+        result = import_files(store, ref, list(paths))
         click.echo(f"Imported {result.items} items and {result.collections} collections into {result.library}.")
         _print_summary(store, ref.name)
 
@@ -62,7 +65,7 @@ def _print_summary(store: Store, name: str) -> None:
 @cli.command("export")
 @click.option("--library", "-l", "library", metavar="LIB", help="The library to export.")
 @click.option("--collection", "-c", metavar="PATH", help="Only this collection (key or path) and its sub-collections.")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="zotero-json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="zotero-json", show_default=True)
 @click.option("--output", "-o", "output", required=True, type=click.Path(path_type=Path),
               help="File to write (a folder for zotero-json without .json suffix).")
 @pass_app
@@ -72,7 +75,7 @@ def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt
     ref = settings.require_library()
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
-        n = formats.export_library(store, lib, fmt, output, collection=collection)
+        n = export_library(store, lib, fmt, output, collection=collection)
     click.echo(f"Wrote {n} items to {output} ({fmt}).")
 
 
@@ -146,7 +149,7 @@ def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None
     settings = app.settings(library=library)
     ref = settings.require_library()
     with app.open_store(settings) as store, app.progress() as progress:
-        result = sync.sync_library(store, settings, ref, full=full, progress=progress)
+        result = sync_library(store, settings, ref, full=full, progress=progress)
     if fmt == "json":
         click.echo(to_json(result.as_dict()), nl=False)
     else:
@@ -165,7 +168,7 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
         api_key = click.prompt("Zotero API key", hide_input=True).strip()
     app.secrets.append(api_key)
     probe = dataclasses.replace(settings, api_key=api_key)
-    info, groups = diagnose.readable_groups(probe)
+    info, groups = readable_groups(probe)
     click.echo(f"The key belongs to {info.username or 'user ' + info.user_id}. Groups it can read:")
     for g in groups:
         click.echo(f"  {g['id']:>10}  {g['name']}")
@@ -188,7 +191,7 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
 def doctor_cmd(app: AppContext) -> int:
     """Check config, API key scope, network and store; explain each problem in one sentence."""
     settings = app.settings()
-    findings = diagnose.diagnose(settings)
+    findings = diagnose(settings)
     for f in findings:
         click.echo(f"{'ok     ' if f.ok else 'PROBLEM'}  {f.check:<8} {app.redact(f.message)}")
     bad = [f for f in findings if not f.ok]

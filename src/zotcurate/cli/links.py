@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import click
 
-from .. import links as linkaudit
-from ..config import Settings
-from ..errors import ConfigError, ExitCode
-from ..store import Library, Store
-from . import AppContext, cli, pass_app
+from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.config import Settings
+from zotcurate.errors import ConfigError, ExitCode
+from zotcurate.links.audit import LinkAudit, audit_links
+from zotcurate.links.changes import apply_link_changes, format_plan, plan_link_changes
+from zotcurate.links.engine import LinkOptions
+from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
+from zotcurate.links.history import parse_age
+from zotcurate.links.report import format_report
+from zotcurate.model import Library
+from zotcurate.store import Store
 
 
 @cli.command("links")
@@ -28,7 +34,7 @@ from . import AppContext, cli, pass_app
 @click.option("--confirm-after", type=click.IntRange(1, 30), default=1, show_default=True, metavar="N",
               help="Call a link broken only after N failed audits at least a day apart; until then it is transient.")
 @click.option("--doi-resolver", metavar="URL", help="DOI resolver base URL [env ZOTCURATE_DOI_RESOLVER; "
-              f"default {linkaudit.DEFAULT_DOI_RESOLVER}].")
+              f"default {DEFAULT_DOI_RESOLVER}].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True)
 @click.option("--all", "all_links", is_flag=True, help="In the table, list the links that are fine as well.")
@@ -68,15 +74,15 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
         coll_keys = tuple(c.key for c in store.resolve_collections(lib, collections)) if collections else None
-        options = linkaudit.LinkOptions(
+        options = LinkOptions(
             concurrency=concurrency, per_host=per_host, read_timeout=timeout, connect_timeout=min(timeout, 10.0),
             retries=retries, confirm_after=confirm_after, collections=coll_keys,
-            max_age=linkaudit.parse_age(max_age) if max_age else None,
-            doi_resolver=doi_resolver or app.env.get("ZOTCURATE_DOI_RESOLVER") or linkaudit.DEFAULT_DOI_RESOLVER,
+            max_age=parse_age(max_age) if max_age else None,
+            doi_resolver=doi_resolver or app.env.get("ZOTCURATE_DOI_RESOLVER") or DEFAULT_DOI_RESOLVER,
         )
         with app.progress() as progress:
-            audit = linkaudit.audit_links(store, lib, options, progress=progress)
-        click.echo(linkaudit.format_report(audit, fmt, all_links=all_links), nl=False)
+            audit = audit_links(store, lib, options, progress=progress)
+        click.echo(format_report(audit, fmt, all_links=all_links), nl=False)
         wants_writeback = update_access_date or bool(tag_broken) or fix_redirects
         if wants_writeback and not audit.interrupted:
             _writeback(app, settings, store, lib, audit, update_access_date=update_access_date,
@@ -89,22 +95,22 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
         ctx.exit(int(ExitCode.FINDINGS))
 
 
-def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, audit: linkaudit.LinkAudit, *,
+def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, audit: LinkAudit, *,
                update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool,
                echo_err: bool) -> None:
     wanted = dict(update_access_date=update_access_date, tag_broken=tag_broken, fix_redirects=fix_redirects)
     keys = sorted({r.item_key for r in audit.links})
-    changes = linkaudit.plan_link_changes(audit, store.items(lib, keys=keys), **wanted)
-    click.echo(linkaudit.format_plan(changes, audit), nl=False, err=echo_err)
+    changes = plan_link_changes(audit, store.items(lib, keys=keys), **wanted)
+    click.echo(format_plan(changes, audit), nl=False, err=echo_err)
     if not apply_:
         if changes:
             click.echo("Nothing was written to Zotero: add --apply to write these changes.", err=echo_err)
         return
     if not changes:
         return
-    from ..zotero import ZoteroClient  # noqa: PLC0415 - only needed to write
+    from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - only needed to write
 
     with app.progress() as progress, \
             ZoteroClient(settings, settings.require_library(), progress=progress) as client:
-        result = linkaudit.apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
+        result = apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
     click.echo(result.summary(lib.name), err=echo_err)

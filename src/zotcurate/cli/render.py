@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import ExitCode
-from ..manifest import SORTS, Manifest, load_manifest
-from ..render import render_bibliography
-from . import AppContext, cli, pass_app
+from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.errors import ExitCode
+from zotcurate.render.build import render_bibliography
+from zotcurate.render.manifest import SORTS, Manifest, load_manifest
 
 
 @cli.command("render")

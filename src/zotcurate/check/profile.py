@@ -19,8 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .zschema import ZoteroSchema, load_schema
+from zotcurate.errors import ConfigError
+from zotcurate.zschema import ZoteroSchema, load_schema
 
 SEVERITIES = ("error", "warning", "info", "off")
 SEVERITY_RANK = {"off": 0, "info": 1, "warning": 2, "error": 3}

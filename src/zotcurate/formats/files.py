@@ -1,32 +1,18 @@
-"""Import and export of library files: Zotero API JSON, CSL-JSON and BibTeX.
-
-A ``file:NAME`` library is replaced as a whole on import, in one transaction: a
-malformed file raises :class:`InputFileError` naming the file and position, and the
-store is left exactly as it was.
-"""
-
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import LibraryRef
-from .errors import ConfigError, InputFileError
-from .fileio import write_text_atomic
-from .store import Library, Store
+from zotcurate.errors import ConfigError, InputFileError
+from zotcurate.fileio import write_text_atomic
+from zotcurate.formats.base import ParsedFiles
+from zotcurate.formats.zotero_json import _check_zotero_objects, _is_zotero_item_list, _load_json
+from zotcurate.model import Library, LibraryRef
+from zotcurate.store import Store
 
 FORMATS = ("zotero-json", "csl-json", "bibtex")
-
-
-@dataclass
-class ParsedFiles:
-    """Zotero API objects read from files: ``{key, version, data}`` dicts."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    collections: list[dict[str, Any]] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -35,46 +21,6 @@ class ImportResult:
     items: int
     collections: int
     sources: list[str]
-
-
-def read_text_file(path: Path) -> str:
-    """A UTF-8 input file's text, or an InputFileError saying why not."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry.") from exc
-    except OSError as exc:
-        raise InputFileError(f"{path} cannot be read ({exc.strerror}).") from exc
-
-
-def _load_json(path: Path) -> Any:
-    text = read_text_file(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; nothing was imported."
-        ) from exc
-
-
-def _check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str, Any]]:
-    if not isinstance(objects, list):
-        raise InputFileError(f"{path} should hold a JSON array of Zotero {what}; nothing was imported.")
-    for i, obj in enumerate(objects):
-        data = obj.get("data") if isinstance(obj, dict) else None
-        if not isinstance(data, dict):
-            raise InputFileError(f"{path}: entry {i + 1} has no 'data' object; nothing was imported.")
-        if not (obj.get("key") or data.get("key")):
-            raise InputFileError(f"{path}: entry {i + 1} has no key; nothing was imported.")
-        if what == "items" and not data.get("itemType"):
-            raise InputFileError(f"{path}: item {obj.get('key') or data.get('key')} has no itemType; nothing was imported.")
-        if what == "collections" and not isinstance(data.get("name"), str):
-            raise InputFileError(f"{path}: collection {obj.get('key') or data.get('key')} has no name; nothing was imported.")
-    return objects
-
-
-def _is_zotero_item_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and "data" in value[0]
 
 
 def read_path(path: Path) -> ParsedFiles:
@@ -92,7 +38,7 @@ def read_path(path: Path) -> ParsedFiles:
         raise InputFileError(f"{path} does not exist.")
     suffix = path.suffix.lower()
     if suffix in (".bib", ".bibtex"):
-        from .bibtex import read_bibtex  # noqa: PLC0415 - only BibTeX imports need bibtexparser
+        from zotcurate.formats.bibtex import read_bibtex  # noqa: PLC0415 - only BibTeX imports need bibtexparser
 
         return read_bibtex(path)
     value = _load_json(path)
@@ -104,7 +50,7 @@ def read_path(path: Path) -> ParsedFiles:
         parsed.items = _check_zotero_objects(path, value, "items")
         return parsed
     if isinstance(value, list):
-        from .csljson import csl_to_zotero_objects  # noqa: PLC0415
+        from zotcurate.formats.csljson import csl_to_zotero_objects  # noqa: PLC0415
 
         parsed.items = csl_to_zotero_objects(path, value)
         return parsed
@@ -169,12 +115,11 @@ def export_library(store: Store, lib: Library, fmt: str, out: Path, *, collectio
         return len(objects)
     tops = [o for o in objects if not o["data"].get("parentItem") and o["data"]["itemType"] not in ("note", "attachment", "annotation")]
     if fmt == "csl-json":
-        from .csljson import zotero_to_csl  # noqa: PLC0415
+        from zotcurate.formats.csljson import zotero_to_csl  # noqa: PLC0415
 
         write_text_atomic(out, json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n")
     else:
-        from .bibtex import write_bibtex  # noqa: PLC0415
+        from zotcurate.formats.bibtex import write_bibtex  # noqa: PLC0415
 
         write_text_atomic(out, write_bibtex([o["data"] for o in tops]))
     return len(tops)
-

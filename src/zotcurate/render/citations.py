@@ -24,16 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
-from lxml import etree
-
 import citeproc
-from citeproc import CitationStylesBibliography, CitationStylesStyle, Citation, CitationItem
+from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
 from citeproc.model import CitationStylesElement, If, Locale, Name_Part, Substitute, Text
 from citeproc.source.json import CiteProcJSON
 from citeproc.string import MixedString, NoCase, String
+from lxml import etree
 
-from .errors import ConfigError
-from .textmodel import Span
+from zotcurate.document import Span
+from zotcurate.errors import ConfigError
 
 __all__ = ["CitationFormatter", "FormattedEntry", "DEFAULT_STYLE", "bundled_styles"]
 

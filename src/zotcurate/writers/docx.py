@@ -25,13 +25,24 @@ from typing import Any
 
 import pypandoc
 
-from .document import (
-    CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
-    Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text,
+from zotcurate.document import (
+    CITATION,
+    COMMENTARY,
+    LINK,
+    NOTICE,
+    PREAMBLE,
+    Block,
+    Document,
+    FootnoteRef,
+    Heading,
+    Inline,
+    ListBlock,
+    Paragraph,
+    Span,
+    clean_text,
 )
-from .errors import ConfigError, RenderError
-from .fileio import usual_permissions
-from .textmodel import Span
+from zotcurate.errors import ConfigError, RenderError
+from zotcurate.fileio import usual_permissions
 
 # Paragraph role → Word style name. Restyle one of these in Word and every entry
 # follows. BODY keeps pandoc's own "First Paragraph"/"Body Text".

@@ -28,9 +28,10 @@ import httpx2
 from pyzotero import zotero as pyzotero
 from pyzotero import zotero_errors as pz_errors
 
-from .config import LibraryRef, Settings
-from .errors import AuthError, ConflictError, NetworkError, NotFoundError, ZotcurateError
-from .output import ProgressReporter
+from zotcurate.config import Settings
+from zotcurate.errors import AuthError, ConflictError, NetworkError, NotFoundError, ZotcurateError
+from zotcurate.model import LibraryRef
+from zotcurate.output import ProgressReporter
 
 MAX_IN_FLIGHT = 4
 BATCH = 50

@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import InputFileError
-from .zschema import ZoteroSchema, load_schema
+from zotcurate.errors import InputFileError
+from zotcurate.zschema import ZoteroSchema, load_schema
 
 KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
 _KEY_RE = re.compile(r"^[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}$")

@@ -33,7 +33,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from zotcurate.errors import ConfigError
 
 SORTS = ("date", "date-asc", "author", "title")
 FORMATS = ("docx", "md")

@@ -17,8 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from .document import BODY, Block, Heading, Inline, ListBlock, Paragraph, clean_text
-from .textmodel import Span
+from zotcurate.document import BODY, Block, Heading, Inline, ListBlock, Paragraph, Span, clean_text
 
 _WS = re.compile(r"\s+")
 _SAFE_URL = re.compile(r"^(https?://|mailto:)", re.I)

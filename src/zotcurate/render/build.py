@@ -19,21 +19,35 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import docx_writer, formats, markdown_writer
-from .citations import CitationFormatter
-from .config import LibraryRef
-from .csljson import zotero_to_csl
-from .document import (
-    BODY, CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE,
-    Block, Document, Heading, Inline, Paragraph, clean_spans, clean_text,
+from zotcurate.document import (
+    BODY,
+    CITATION,
+    COMMENTARY,
+    LINK,
+    NOTICE,
+    PREAMBLE,
+    Block,
+    Document,
+    Heading,
+    Inline,
+    Paragraph,
+    Span,
+    clean_spans,
+    clean_text,
+    plain,
 )
-from .errors import ConfigError, NotFoundError, RenderError
-from .fileio import write_text_atomic
-from .identifiers import split_doi
-from .manifest import SORTS, Manifest, Part
-from .markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
-from .store import Collection, Item, Library, Store
-from .textmodel import Span, plain
+from zotcurate.errors import ConfigError, NotFoundError, RenderError
+from zotcurate.fields import split_doi
+from zotcurate.fileio import write_text_atomic
+from zotcurate.formats.csljson import zotero_to_csl
+from zotcurate.formats.files import import_files
+from zotcurate.model import Collection, Item, Library, LibraryRef
+from zotcurate.render.citations import CitationFormatter
+from zotcurate.render.manifest import SORTS, Manifest, Part
+from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
+from zotcurate.store import Store
+from zotcurate.writers.docx import check_template, write_docx
+from zotcurate.writers.markdown import to_markdown
 
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
              "octobre", "novembre", "décembre")
@@ -365,7 +379,7 @@ def open_source(store: Store, manifest: Manifest, library: str | None) -> Librar
     if manifest.source.files and not library:
         safe = re.sub(r"[^\w.-]+", "-", manifest.output_name)
         name = manifest.source.library or f"file:{safe}"
-        formats.import_files(store, LibraryRef.parse(name), list(manifest.source.files))
+        import_files(store, LibraryRef.parse(name), list(manifest.source.files))
         return store.require_library(name)
     name = library or manifest.source.library
     if not name:
@@ -380,15 +394,15 @@ def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str
     if unknown:
         raise ConfigError(f"Unknown format '{unknown[0]}'; use docx, md or docx,md.")
     if template is not None:
-        docx_writer.check_template(template)
+        check_template(template)
     paths = []
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         if "docx" in fmts:
-            paths.append(docx_writer.write_docx(doc, output_dir / f"{name}.docx", template=template))
+            paths.append(write_docx(doc, output_dir / f"{name}.docx", template=template))
         if "md" in fmts:
             path = output_dir / f"{name}.md"
-            write_text_atomic(path, markdown_writer.to_markdown(doc))
+            write_text_atomic(path, to_markdown(doc))
             paths.append(path)
     except OSError as exc:
         raise RenderError(f"The documents cannot be written to {output_dir} ({exc.strerror or exc}); "
@@ -407,7 +421,7 @@ def render_bibliography(store: Store, manifest: Manifest, *, output_dir: Path, l
         raise ConfigError(f"Unknown format '{unknown[0] if unknown else ''}'; use docx, md or docx,md.")
     tpl = template or manifest.template
     if tpl is not None:
-        docx_writer.check_template(tpl)  # fail before any work
+        check_template(tpl)  # fail before any work
     formatter = CitationFormatter(style=style or manifest.style, locale=manifest.locale)
     lib = open_source(store, manifest, library)
     result = build_document(store, lib, manifest, collections=collections, sort=sort, toc=toc, formatter=formatter)

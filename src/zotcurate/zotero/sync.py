@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import LibraryRef, Settings
-from .errors import NetworkError, ZotcurateError
-from .output import ProgressReporter
-from .store import Item, Library, Store
-from .zotero import RetryPolicy, ZoteroClient
+from zotcurate.config import Settings
+from zotcurate.errors import NetworkError, ZotcurateError
+from zotcurate.model import Item, Library, LibraryRef
+from zotcurate.output import ProgressReporter
+from zotcurate.store import Store
+from zotcurate.zotero.client import RetryPolicy, ZoteroClient
 
 MAX_PASSES = 5
 

@@ -19,10 +19,10 @@ import bibtexparser
 from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode, splitname
 
-from .csljson import _MONTHS, key_for, parse_date
-from .errors import InputFileError
-from .formats import ParsedFiles, read_text_file
-from .zschema import ZoteroSchema, load_schema
+from zotcurate.errors import InputFileError
+from zotcurate.formats.base import ParsedFiles, read_text_file
+from zotcurate.formats.csljson import _MONTHS, key_for, parse_date
+from zotcurate.zschema import ZoteroSchema, load_schema
 
 # BibTeX/BibLaTeX entry type → Zotero item type.
 ENTRY_TYPES = {

@@ -13,8 +13,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from .document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, clean_text
-from .textmodel import Span
+from zotcurate.document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, Span, clean_text
 
 # Characters that mean something somewhere in CommonMark, GFM or pandoc's Markdown
 # (pandoc: ^ superscript, ~ subscript, $ math, @ citations). Backslash-escaping any

@@ -5,10 +5,10 @@ Library code (the CLI and ``audit`` both print these); nothing here prints.
 
 from __future__ import annotations
 
-from .checks import CheckReport
-from .markdown_writer import escape as md_escape
-from .output import render_table, to_csv, to_json
-from .writeback import Change
+from zotcurate.check.findings import CheckReport
+from zotcurate.output import render_table, to_csv, to_json
+from zotcurate.writers.markdown import escape as md_escape
+from zotcurate.zotero.writeback import Change
 
 CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
 

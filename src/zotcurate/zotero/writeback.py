@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import AuthError, ConflictError, NetworkError
-from .output import ProgressReporter
-from .store import Item, Library, Store
+from zotcurate.errors import AuthError, ConflictError, NetworkError
+from zotcurate.model import Item, Library
+from zotcurate.output import ProgressReporter
+from zotcurate.store import Store
 
 BATCH = 50
 PRECONDITION_FAILED = 412
@@ -113,7 +114,7 @@ def apply_changes(
     progress = progress or ProgressReporter()
     result = ApplyResult()
     if refresh is None:
-        from .sync import refresh_items  # noqa: PLC0415 - sync imports the Zotero client
+        from zotcurate.zotero.sync import refresh_items  # noqa: PLC0415 - sync imports the Zotero client
 
         def refresh(keys: list[str]) -> list[Item]:
             return refresh_items(store, client, lib, keys)  # type: ignore[arg-type]

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stdnum import isbn as stdnum_isbn
+from stdnum.exceptions import ValidationError
+
+from zotcurate.check.rules import _ISBN_SPLIT
+from zotcurate.fields import _YEAR, extra_lines, normalise_title, split_doi
+from zotcurate.model import Item
+
+
+@lru_cache(maxsize=65536)
+def _normalise_name(text: str) -> str:
+    # creator names repeat across a library: normalise each once
+    return normalise_title(text)
+
+
+# -- duplicates --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DupKey:
+    """What Zotero's duplicate detection compares, for one item."""
+
+    key: str
+    title: str
+    doi: str | None
+    isbn: str | None
+    year: int | None
+    creators: frozenset[tuple[str, str]] | None
+
+
+def dup_key(item: Item, extra: dict[str, list[str]] | None = None) -> DupKey:
+    data = item.data
+    title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or data.get("subject") or "")
+    doi_raw = str(data.get("DOI") or "").strip()
+    if not doi_raw and "DOI" in str(data.get("extra", "")).upper():  # older types keep "DOI: …" in Extra
+        if extra is None:
+            extra = extra_lines(str(data.get("extra", "")))
+        doi_raw = next(iter(extra.get("doi", [])), "")
+    doi = split_doi(doi_raw)[0].upper() if doi_raw else ""
+    isbn = None
+    if item.item_type == "book" and data.get("ISBN"):
+        for part in _ISBN_SPLIT.split(str(data["ISBN"])):
+            try:
+                isbn = stdnum_isbn.compact(stdnum_isbn.to_isbn13(stdnum_isbn.validate(part)))
+                break
+            except ValidationError:
+                continue
+    year = None
+    raw_date = str(data.get("date") or data.get("dateEnacted") or data.get("dateDecided") or "")
+    if m := _YEAR.search(raw_date):
+        year = int(m.group(1))
+    people = set()
+    for c in data.get("creators", []):
+        if "name" in c:
+            people.add((_normalise_name(str(c.get("name") or "")), ""))
+        elif c.get("lastName"):
+            people.add((_normalise_name(str(c["lastName"])), _normalise_name(str(c.get("firstName") or ""))[:1]))
+    return DupKey(item.key, normalise_title(title), doi if doi.startswith("10.") else None, isbn, year,
+                  frozenset(people) if people else None)
+
+
+def _title_match(a: DupKey, b: DupKey) -> bool:
+    """Zotero's rule for two items whose normalised titles are equal."""
+    if a.doi and b.doi and a.doi != b.doi:
+        return False
+    if a.isbn and b.isbn and a.isbn != b.isbn:
+        return False
+    if a.year is not None and b.year is not None and abs(a.year - b.year) > 1:
+        return False
+    if a.creators is None and b.creators is None:
+        return True
+    if a.creators is None or b.creators is None:
+        return False
+    return not a.creators.isdisjoint(b.creators)
+
+
+def _candidate_pairs(group: Sequence[DupKey]) -> Iterator[tuple[DupKey, DupKey]]:
+    """Pairs within one title group that may match. Large groups ("Éditorial", "Rapport
+    d'activité") are split by year, since only years at most one apart can match."""
+    if len(group) <= 32:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                yield a, b
+        return
+    by_year: dict[int, list[DupKey]] = {}
+    undated: list[DupKey] = []
+    for k in group:
+        (by_year.setdefault(k.year, []) if k.year is not None else undated).append(k)
+    for year, same in by_year.items():
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                yield a, b
+            for b in by_year.get(year + 1, ()):
+                yield a, b
+    for i, a in enumerate(undated):  # no year: it may match anything
+        for b in (*undated[i + 1:], *(k for k in group if k.year is not None)):
+            yield a, b
+
+
+def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
+    """rule → item key → the other keys it duplicates.
+
+    Candidates are grouped by exact key (DOI, ISBN, normalised title) in one pass; only
+    items inside a title group are compared, and those groups are tiny in practice.
+    """
+    by_doi: dict[str, list[str]] = {}
+    by_isbn: dict[str, list[str]] = {}
+    by_title: dict[str, list[DupKey]] = {}
+    for k in keys:
+        if k.doi:
+            by_doi.setdefault(k.doi, []).append(k.key)
+        if k.isbn:
+            by_isbn.setdefault(k.isbn, []).append(k.key)
+        if k.title:
+            by_title.setdefault(k.title, []).append(k)
+    out: dict[str, dict[str, list[str]]] = {"duplicate-doi": {}, "duplicate-isbn": {}, "duplicate-title": {}}
+    for rule, groups in (("duplicate-doi", by_doi), ("duplicate-isbn", by_isbn)):
+        for members in groups.values():
+            if len(members) > 1:
+                for key in members:
+                    out[rule][key] = [m for m in members if m != key]
+    for group in by_title.values():
+        if len(group) < 2:
+            continue
+        parent = {k.key: k.key for k in group}  # union-find, as Zotero builds its sets
+
+        def find(x: str, parent: dict[str, str] = parent) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b in _candidate_pairs(group):
+            if _title_match(a, b):
+                parent[find(a.key)] = find(b.key)
+        sets: dict[str, list[str]] = {}
+        for k in group:
+            sets.setdefault(find(k.key), []).append(k.key)
+        for members in sets.values():
+            if len(members) > 1:
+                for key in members:
+                    out["duplicate-title"][key] = [m for m in members if m != key]
+    return out
