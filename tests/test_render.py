@@ -4,8 +4,10 @@ library functions (selection, sort, commentary, access links, footnotes)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,12 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from zotcurate.cli import main
 from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, Heading, ListBlock, Paragraph, Span, plain
-from zotcurate.errors import ConfigError, NotFoundError
+from zotcurate.errors import ConfigError, ExitCode, NotFoundError, StoreError
 from zotcurate.formats.files import import_files
 from zotcurate.model import LibraryRef
 from zotcurate.render.build import build_document, french_date, render_bibliography
 from zotcurate.render.manifest import load_manifest, parse_manifest
-from zotcurate.store import Store
+from zotcurate.store import MIGRATIONS, Store, _split_sql
 from zotcurate.writers.docx import ROLE_STYLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -316,6 +318,90 @@ def test_link_check_sentence_comes_from_the_link_audit_history(tmp_path: Path) -
     notices = [plain(b.spans) for b in again.document.blocks if getattr(b, "role", None) == NOTICE]
     assert notices == ["Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3 mai 2025."]
     assert french_date("2025-06-01") == "1er juin 2025" and french_date("2024-12-31T23:00:00+00:00") == "31 décembre 2024"
+
+
+# -- the user's store is only read -----------------------------------------------------------
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_render_from_files_leaves_the_store_byte_identical_and_reads_its_link_history(
+        tmp_path: Path, capsys) -> None:
+    items = [item("ITEM0001", "Un", date="2020", url="https://example.org/1"), item("ITEM0002", "Deux", date="2021")]
+    path = make_bib(tmp_path, items, 'introduction = "Intro."\n')
+    store_path = tmp_path / "store.sqlite"
+    # The documentalist imported these files once and audited their links.
+    assert run(["--store", str(store_path), "import", str(tmp_path / "data"), "--library", "file:essai"],
+               capsys, tmp_path)[0] == ExitCode.OK
+    with Store(store_path) as store:
+        store.add_link_checks(store.require_library("file:essai"), [
+            {"item_key": "ITEM0001", "kind": "url", "url": "https://example.org/1",
+             "checked_at": "2025-05-03T10:00:00Z", "verdict": "ok", "status": 200}])
+    # Since then the files changed: render shows the files, and leaves the store's copy alone.
+    items[1]["data"]["title"] = "Deux, revu"
+    items.append(item("ITEM0003", "Trois", date="2022"))
+    make_bib(tmp_path, items, 'introduction = "Intro."\n')
+    before = sha256(store_path)
+
+    code, out, err = run(["--store", str(store_path), "render", str(path), "-o", str(tmp_path / "o")],
+                         capsys, tmp_path)
+    assert code == ExitCode.OK, err
+    assert sha256(store_path) == before
+    md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+    assert "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3 mai 2025." in md
+    assert "Deux, revu, 2021." in md and "Trois, 2022." in md
+    with Store(store_path) as store:  # nothing waiting in the write-ahead log either
+        lib = store.require_library("file:essai")
+        assert [(i.key, i.data["title"]) for i in store.items(lib)] == [("ITEM0001", "Un"), ("ITEM0002", "Deux")]
+
+
+def test_render_from_files_needs_no_store_and_creates_none(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020", url="https://example.org/1")],
+                    'introduction = "Intro."\n')
+    store_path = tmp_path / "nulle-part" / "store.sqlite"
+    code, out, err = run(["--store", str(store_path), "render", str(path), "--format", "md", "-o",
+                          str(tmp_path / "o")], capsys, tmp_path)
+    assert code == ExitCode.OK, err
+    assert out == f"Wrote 1 entries to {tmp_path / 'o' / 'essai.md'}.\n"
+    assert not store_path.parent.exists()
+    assert "Tous les liens" not in (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")  # no audit anywhere
+
+
+def test_render_of_a_library_without_a_store_is_not_found_and_creates_none(tmp_path: Path, capsys) -> None:
+    store_path = tmp_path / "absent.sqlite"
+    code, out, err = run(["--store", str(store_path), "--library", "group:1", "render", "--collection", "Thème",
+                          "-o", str(tmp_path / "o")], capsys, tmp_path)
+    assert code == ExitCode.NOT_FOUND
+    assert err == (f"Error: The store {store_path} does not exist, so it has no library to render; run "
+                   "'zotcurate sync' (or 'zotcurate import') first, or point --store at your store.\n")
+    assert not store_path.exists() and not (tmp_path / "o").exists()
+
+
+def test_the_store_render_reads_is_read_only_and_an_old_one_says_how_to_upgrade(tmp_path: Path, capsys) -> None:
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store:
+        lib = store.ensure_library("file:essai", "file", "essai")
+    with Store(store_path, read_only=True) as store, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.add_link_checks(lib, [{"item_key": "ITEM0001", "kind": "url", "url": "https://example.org/1",
+                                     "checked_at": "2025-05-03T10:00:00Z", "verdict": "ok"}])
+
+    old = tmp_path / "old.sqlite"  # schema 2: before the link audit existed
+    with sqlite3.connect(old) as db:
+        for script in MIGRATIONS[:2]:
+            for statement in _split_sql(script):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    before = sha256(old)
+    with pytest.raises(StoreError, match=r"older zotcurate \(schema 2\).*run 'zotcurate status' once"):
+        Store(old, read_only=True)
+    argv = ["--store", str(old), "--library", "group:1", "render", "--collection", "Thème", "-o", str(tmp_path / "o")]
+    code, out, err = run(argv, capsys, tmp_path)
+    assert code == ExitCode.STORE and "zotcurate status" in err and sha256(old) == before
+    assert run(["--store", str(old), "status"], capsys, tmp_path)[0] == ExitCode.OK
+    code, out, err = run(argv, capsys, tmp_path)  # upgraded: now the library is simply unknown
+    assert code == ExitCode.NOT_FOUND and "has no library 'group:1'" in err
 
 
 # -- hostile input --------------------------------------------------------------------------

@@ -17,8 +17,10 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from zotcurate.document import CITATION, COMMENTARY, LINK, Document, Heading, ListBlock, Paragraph, Span, clean_text
 from zotcurate.errors import ConfigError, RenderError
+from zotcurate.render.manifest import FORMATS, Manifest
+from zotcurate.writers import DEFAULT_FORMATS, WRITERS, WriteOptions, format_names, writers_for
 from zotcurate.writers.docx import ROLE_STYLES, check_template, write_docx
-from zotcurate.writers.markdown import to_markdown
+from zotcurate.writers.markdown import escape, to_markdown
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -291,3 +293,46 @@ def test_pandoc_reads_the_markdown_as_written_too() -> None:
     paras = [html_text(p) for p in re.findall(r"<p>(.*?)</p>", rendered, re.S)]
     assert paras[:len(HOSTILE)] == [re.sub(r"\s+", " ", t).strip() for t in HOSTILE]
     assert rendered.count('class="footnote-ref"') == 1 and "Une note *pas* en gras." in rendered
+
+
+# -- one interface, one table -----------------------------------------------------------
+
+def test_every_registered_writer_writes_its_suffix_atomically_and_lists_itself_everywhere(tmp_path: Path) -> None:
+    """The table in zotcurate.writers is the one list of formats: the manifest, --format and
+    render take it from there, and every writer in it keeps the same contract."""
+    assert format_names() == tuple(WRITERS) == FORMATS
+    assert set(DEFAULT_FORMATS) <= set(WRITERS) and Manifest().formats == list(DEFAULT_FORMATS)
+    suffixes = [w.suffix for w in WRITERS.values()]
+    assert len(set(suffixes)) == len(suffixes) and all(s.startswith(".") for s in suffixes)
+    for name, writer in WRITERS.items():
+        assert writer.name == name
+        target = tmp_path / name / f"bib{writer.suffix}"
+        target.parent.mkdir()
+        target.write_bytes(b"old")
+        writer.check(WriteOptions())
+        assert writer.write(sample_document(), target, WriteOptions()) == target
+        assert target.read_bytes() != b"old" and target.stat().st_size > 100
+        assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left
+
+
+def test_the_markdown_writer_writes_what_to_markdown_returns(tmp_path: Path) -> None:
+    doc = sample_document()
+    out = WRITERS["md"].write(doc, tmp_path / "bib.md", WriteOptions())
+    assert out.read_bytes() == to_markdown(doc).encode("utf-8")
+    assert escape("*a* [b]") == "\\*a\\* \\[b\\]"  # check reports import it from here
+
+
+def test_writers_check_their_own_options_before_any_work(tmp_path: Path) -> None:
+    not_docx = tmp_path / "maison.docx"
+    not_docx.write_text("pas un document Word", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not a .docx file"):
+        WRITERS["docx"].check(WriteOptions(template=not_docx))
+    WRITERS["md"].check(WriteOptions(template=not_docx))  # a Word template is not Markdown's concern
+
+
+def test_formats_are_picked_in_table_order_and_an_unknown_one_is_named() -> None:
+    assert [w.name for w in writers_for(["md", "docx", "md"])] == ["docx", "md"]
+    with pytest.raises(ConfigError, match="Unknown format 'pdf'; use docx, md"):
+        writers_for(["md", "pdf"])
+    with pytest.raises(ConfigError, match="No output format given"):
+        writers_for([])

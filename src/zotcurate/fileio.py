@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -14,14 +16,23 @@ def usual_permissions(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 text through a temporary file in the same folder, then rename it."""
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write (or to hand to a tool such as pandoc); it
+    replaces ``path`` only when the block ends without an error, and is removed otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        usual_permissions(Path(tmp))
+        yield tmp
+        usual_permissions(tmp)
         os.replace(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 text through a temporary file in the same folder, then rename it."""
+    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)

