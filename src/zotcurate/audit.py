@@ -24,9 +24,8 @@ from zotcurate.check.profile import Profile, load_profile
 from zotcurate.check.report import format_markdown as check_markdown
 from zotcurate.config import Settings
 from zotcurate.errors import ConfigError, ExitCode, LockedError, ZotcurateError
-from zotcurate.links.audit import LinkAudit, audit_links
+from zotcurate.links.audit import LinkAudit, LinkOptions, audit_links
 from zotcurate.links.changes import apply_link_changes, plan_link_changes
-from zotcurate.links.engine import LinkOptions
 from zotcurate.links.report import format_markdown as links_markdown
 from zotcurate.links.report import report_rows, summary_line
 from zotcurate.model import Library, LibraryRef
