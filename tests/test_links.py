@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from zotcurate.cli import main
 from zotcurate.links.audit import LinkOptions, audit_links, parse_age
 from zotcurate.links.extract import links_of_items, normalize_doi
 from zotcurate.links.report import format_markdown
+from zotcurate.links.verdicts import Group, Verdict
 from zotcurate.model import Library
 from zotcurate.store import Store
 
@@ -477,10 +479,6 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
 
 
 def test_verdicts_are_an_enum_kept_in_the_store_as_plain_text(web: LoopbackWeb, tmp_path: Path) -> None:
-    import sqlite3
-
-    from zotcurate.links.verdicts import Group, Verdict
-
     # Every verdict says what it means to history and reports, in one order without ties.
     assert [v.value for v in Verdict] == ["ok", "redirected", "broken", "transient", "blocked", "invalid"]
     assert sorted(v.attention for v in Verdict) == list(range(len(Verdict)))
