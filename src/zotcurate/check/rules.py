@@ -162,7 +162,28 @@ def _has_value(value: Any) -> bool:
     return value is not None and bool(str(value).strip())
 
 
-def _extra_test(arg: str) -> Check:
+# Token tests: each takes the text after the colon ("" for a whole token) and gives a test.
+def _any_creator(_: str) -> Check:
+    return lambda ctx: any(_has_name(c) for c in ctx.data.get("creators", ()))
+
+
+def _commentary(_: str) -> Check:
+    return lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(note_text(n) for n in ctx.commentary_notes())
+
+
+def _creator_of_type(kind: str) -> Check:
+    return lambda ctx: any(c.get("creatorType") == kind and _has_name(c) for c in ctx.data.get("creators", ()))
+
+
+def _note_tagged(tag: str) -> Check:
+    return lambda ctx: any(n.item_type == "note" and tag in n.tags and note_text(n) for n in ctx.notes)
+
+
+def _tagged(tag: str) -> Check:
+    return lambda ctx: tag in ctx.tags
+
+
+def _extra_line(arg: str) -> Check:
     key, _, wanted = arg.partition("=")
     key, wanted = key.strip().casefold(), wanted.strip().casefold()
     if wanted:
@@ -181,19 +202,12 @@ class Token:
 
 # Every token besides field names (the default profile's header says what each one means).
 TOKENS: dict[str, Token] = {
-    "creator": Token(lambda _: lambda ctx: any(_has_name(c) for c in ctx.data.get("creators", ())),
-                     lambda _: "a creator", "creators"),
-    "commentary": Token(lambda _: lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(
-                            note_text(n) for n in ctx.commentary_notes()),
-                        lambda _: "a commentary (abstract or commentary note)", "abstractNote"),
-    "creator:": Token(lambda kind: lambda ctx: any(c.get("creatorType") == kind and _has_name(c)
-                                                   for c in ctx.data.get("creators", ())),
-                      lambda kind: f"a creator of type {kind}", "creators"),
-    "note:": Token(lambda tag: lambda ctx: any(n.item_type == "note" and tag in n.tags and note_text(n)
-                                               for n in ctx.notes),
-                   lambda tag: f"a child note tagged '{tag}'", "note"),
-    "tag:": Token(lambda tag: lambda ctx: tag in ctx.tags, lambda tag: f"tag '{tag}'", "tags"),
-    "extra:": Token(_extra_test, lambda arg: f"Extra '{arg.replace('=', ': ')}'", "extra"),
+    "creator": Token(_any_creator, lambda _: "a creator", "creators"),
+    "commentary": Token(_commentary, lambda _: "a commentary (abstract or commentary note)", "abstractNote"),
+    "creator:": Token(_creator_of_type, lambda kind: f"a creator of type {kind}", "creators"),
+    "note:": Token(_note_tagged, lambda tag: f"a child note tagged '{tag}'", "note"),
+    "tag:": Token(_tagged, lambda tag: f"tag '{tag}'", "tags"),
+    "extra:": Token(_extra_line, lambda arg: f"Extra '{arg.replace('=', ': ')}'", "extra"),
 }
 PSEUDO_TOKENS = tuple(name for name in TOKENS if not name.endswith(":"))
 TOKEN_PREFIXES = tuple(name for name in TOKENS if name.endswith(":"))
