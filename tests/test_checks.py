@@ -14,7 +14,9 @@ import pytest
 from zotcurate.check.duplicates import dup_key, find_duplicates
 from zotcurate.check.engine import run_check
 from zotcurate.check.profile import load_profile
+from zotcurate.check.rules import FORMAT_RULES, TOKENS
 from zotcurate.cli import main
+from zotcurate.errors import ConfigError
 from zotcurate.fields import parse_date, url_problem
 from zotcurate.model import Item
 from zotcurate.store import Store
@@ -30,6 +32,10 @@ def obj(key: str, item_type: str = "report", **data):
     base = {"key": key, "version": 1, "itemType": item_type, "tags": [], "collections": [], "relations": {}}
     base.update(data)
     return {"key": key, "version": 1, "data": base}
+
+
+def coll(key: str, name: str, parent: str | bool = False) -> dict:
+    return {"key": key, "version": 1, "data": {"key": key, "name": name, "parentCollection": parent}}
 
 
 def complete_report(key: str, **overrides):
@@ -206,9 +212,9 @@ def test_orphan_child_note(store):
 
 
 def test_collection_override_and_collection_filter(store, tmp_path):
-    colls = [{"key": "PPPPPPPP", "version": 1, "data": {"key": "PPPPPPPP", "name": "Veille", "parentCollection": False}},
-             {"key": "QQQQQQQQ", "version": 1, "data": {"key": "QQQQQQQQ", "name": "2025", "parentCollection": "PPPPPPPP"}},
-             {"key": "RRRRRRRR", "version": 1, "data": {"key": "RRRRRRRR", "name": "Autre", "parentCollection": False}}]
+    colls = [coll("PPPPPPPP", "Veille"),
+             coll("QQQQQQQQ", "2025", "PPPPPPPP"),
+             coll("RRRRRRRR", "Autre")]
     profile = tmp_path / "p.toml"
     profile.write_text('[[collections]]\npath = "Veille"\nrules = { "required:date" = "info" }\n', encoding="utf-8")
     objects = [complete_report("AAAAAAAA", date=None, collections=["QQQQQQQQ"]),
@@ -221,8 +227,6 @@ def test_collection_override_and_collection_filter(store, tmp_path):
     assert [s.path for s in filtered.summary] == ["Veille", "Veille/2025", "(all checked items)"]
     bad = tmp_path / "bad.toml"
     bad.write_text('[[collections]]\npath = "Veile"\n', encoding="utf-8")
-    from zotcurate.errors import ConfigError
-
     with pytest.raises(ConfigError, match=r"bad.toml:2: .*no collection 'Veile'. Did you mean 'Veille'"):
         check(store, objects, profile_path=bad, colls=colls)
 
@@ -305,7 +309,8 @@ def test_date_rules_on_items(store):
     ("place", "Paris", "placeholder-value", False),
 ])
 def test_format_rules(store, field, value, rule, fires):
-    item = complete_report("AAAAAAAA", **{field: value}) if field != "ISSN" else obj("AAAAAAAA", "journalArticle", ISSN=value)
+    item = (complete_report("AAAAAAAA", **{field: value}) if field != "ISSN"
+            else obj("AAAAAAAA", "journalArticle", ISSN=value))
     if field == "DOI":
         item = complete_report("AAAAAAAA", DOI=value)
     report = check(store, [item])
@@ -344,7 +349,8 @@ def test_creator_rules(store, creator, rule):
 
 def test_exceptions_by_tag_and_extra_line(store):
     report = check(store, [
-        complete_report("AAAAAAAA", date=None, title="LA SANTÉ NUMÉRIQUE EN 2024", tags=[{"tag": "zotcurate:ignore:required:date"}]),
+        complete_report("AAAAAAAA", date=None, title="LA SANTÉ NUMÉRIQUE EN 2024",
+                        tags=[{"tag": "zotcurate:ignore:required:date"}]),
         complete_report("BBBBBBBB", date=None, title="LA SANTÉ NUMÉRIQUE EN 2025",
                         extra="bib-role: part1\nzotcurate-ignore: title-all-caps, required:*"),
         complete_report("CCCCCCCC", date=None, title="LA SANTÉ NUMÉRIQUE EN 2026", extra="zotcurate-ignore: *"),
@@ -416,7 +422,7 @@ def test_duplicate_sets_are_transitive_and_keys_group_linearly():
 
 
 def test_duplicates_outside_the_checked_collection_are_found(store):
-    colls = [{"key": "PPPPPPPP", "version": 1, "data": {"key": "PPPPPPPP", "name": "Partie 1", "parentCollection": False}}]
+    colls = [coll("PPPPPPPP", "Partie 1")]
     report = check(store, [complete_report("AAAAAAAA", DOI="10.1000/x", collections=["PPPPPPPP"]),
                            complete_report("BBBBBBBB", DOI="10.1000/X")], colls=colls, collections=["Partie 1"])
     assert [(f.item_key, f.rule) for f in report.findings] == [("AAAAAAAA", "duplicate-doi")]
@@ -504,7 +510,7 @@ def test_an_item_type_newer_than_the_bundled_schema_is_still_checked(store):
 
 
 def test_collection_override_applies_to_duplicate_rules(store, tmp_path):
-    colls = [{"key": "PPPPPPPP", "version": 1, "data": {"key": "PPPPPPPP", "name": "Archives", "parentCollection": False}}]
+    colls = [coll("PPPPPPPP", "Archives")]
     profile = tmp_path / "p.toml"
     profile.write_text('[[collections]]\npath = "Archives"\nrules = { duplicate-title = "off" }\n', encoding="utf-8")
     objects = [complete_report("AAAAAAAA", title="Rapport annuel 2024", collections=["PPPPPPPP"]),
@@ -555,3 +561,76 @@ def test_two_process_check_gives_the_same_report_as_one(tmp_path):
     assert parallel.checked_keys == serial.checked_keys
     assert parallel.summary == serial.summary
     assert {f.rule for f in parallel.findings} >= {"duplicate-title", "gap-marker"}
+
+
+# -- the rule registry (check/rules.py) --------------------------------------------------
+
+# One item per format rule that the rule flags. A new rule in FORMAT_RULES fails this test
+# until it has an example here, a severity in the default profile and a row in docs/check.md.
+RULE_EXAMPLES = {
+    "date-format": [complete_report("AAAAAAAA", date="2021-02-30")],
+    "date-not-iso": [complete_report("AAAAAAAA", date="5 mars 2021")],
+    "doi-format": [complete_report("AAAAAAAA", DOI="doi 10.1016")],
+    "isbn-checksum": [obj("AAAAAAAA", "book", title="Un livre", ISBN="978-2-07-036822-9")],
+    "issn-checksum": [obj("AAAAAAAA", "journalArticle", title="Un article", ISSN="0317-8472")],
+    "url-syntax": [complete_report("AAAAAAAA", url="www.has-sante.fr/doc.pdf")],
+    "language-code": [complete_report("AAAAAAAA", language="Français")],
+    "creator-empty-name": [complete_report("AAAAAAAA", creators=[{"creatorType": "author", "name": ""}])],
+    "creator-institution-split": [complete_report("AAAAAAAA", creators=[
+        {"creatorType": "author", "lastName": "Haute Autorité de santé", "firstName": ""}])],
+    "creator-person-as-single": [complete_report("AAAAAAAA", creators=[{"creatorType": "author",
+                                                                         "name": "DUPONT Jean"}])],
+    "title-all-caps": [complete_report("AAAAAAAA", title="LA SANTÉ NUMÉRIQUE EN FRANCE")],
+    "whitespace": [complete_report("AAAAAAAA", title="Télésanté  en France")],
+    "html-in-field": [complete_report("AAAAAAAA", abstractNote="<p>Le rapport décrit la situation.</p>")],
+    "html-entity": [complete_report("AAAAAAAA", abstractNote="Santé &amp; numérique en France.")],
+    "placeholder-value": [complete_report("AAAAAAAA", institution="N/A")],
+    "gap-marker": [complete_report("AAAAAAAA", title="Qualité et sécurité du télésoin […]")],
+    "commentary-empty": [complete_report("AAAAAAAA", abstractNote="   ")],
+    "commentary-repeats-title": [complete_report("AAAAAAAA", title="La télésanté en France",
+                                                 abstractNote="La télésanté en France.")],
+    "orphan-note": [obj("AAAAAAAA", "note", parentItem="ZZZZZZZZ", note="<p>Perdue</p>")],
+    "duplicate-doi": [complete_report("AAAAAAAA", DOI="10.1000/182"), complete_report("BBBBBBBB", DOI="10.1000/182")],
+    "duplicate-isbn": [obj(k, "book", title=f"Livre {k}", ISBN="978-2-07-036822-8") for k in ("AAAAAAAA", "BBBBBBBB")],
+    "duplicate-title": [complete_report(k, title="Télésanté") for k in ("AAAAAAAA", "BBBBBBBB")],
+}
+
+
+def test_every_format_rule_has_an_example_a_default_and_a_doc_row(store):
+    assert set(RULE_EXAMPLES) == set(FORMAT_RULES)
+    severities = load_profile().format_severities()
+    doc = (REPO / "docs" / "check.md").read_text(encoding="utf-8")
+    for rule, objects in RULE_EXAMPLES.items():
+        report = check(store, objects)
+        assert only(report, "AAAAAAAA", rule), (rule, [(f.rule, f.message) for f in report.findings])
+        assert severities[rule] != "off", rule
+        assert f"`{rule}`" in doc, f"docs/check.md has no row for {rule}"
+
+
+def test_every_token_of_the_registry_reads_in_a_profile_and_names_its_field(store, tmp_path):
+    examples = {"creator": "creator", "commentary": "commentary", "creator:": "creator:seriesEditor",
+                "note:": "note:lu", "tag:": "tag:lu", "extra:": "extra:bib-access=on-request"}
+    assert set(examples) == set(TOKENS)
+    profile = tmp_path / "p.toml"
+    profile.write_text('extends = "none"\n[types.report]\nerror = ['
+                       + ", ".join(f'"{t}"' for t in examples.values()) + "]\n", encoding="utf-8")
+    bare = obj("AAAAAAAA", "report", title="Un rapport")
+    full = obj("BBBBBBBB", "report", title="Un autre", abstractNote="Un commentaire.", tags=[{"tag": "lu"}],
+               creators=[{"creatorType": "seriesEditor", "lastName": "DUPONT", "firstName": "Jean"}],
+               extra="bib-access: on-request")
+    note = obj("NNNNNNNN", "note", parentItem="BBBBBBBB", note="<p>Lu.</p>", tags=[{"tag": "lu"}])
+    report = check(store, [bare, full, note], profile_path=profile)
+    got = {f.rule: (f.field, f.message) for f in report.findings if f.item_key == "AAAAAAAA"}
+    assert got == {
+        "required:creator": ("creators", "Missing a creator."),
+        "required:commentary": ("abstractNote", "Missing a commentary (abstract or commentary note)."),
+        "required:creator:seriesEditor": ("creators", "Missing a creator of type seriesEditor."),
+        "required:note:lu": ("note", "Missing a child note tagged 'lu'."),
+        "required:tag:lu": ("tags", "Missing tag 'lu'."),
+        "required:extra:bib-access=on-request": ("extra", "Missing Extra 'bib-access: on-request'."),
+    }
+    assert rules_of(report, "BBBBBBBB") == []
+    # A token that takes a name needs one; the profile says so with its line.
+    profile.write_text('[types.report]\nerror = ["tag:"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="needs a name after the colon"):
+        load_profile(profile)

@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,14 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from loopback_web import Host, LoopbackWeb, challenge_body, challenge_headers, soft_404_body
 
+from loopback_web import Host, LoopbackWeb, challenge_body, challenge_headers, soft_404_body
 from zotcurate.cli import main
-from zotcurate.links.audit import audit_links
-from zotcurate.links.engine import LinkOptions
+from zotcurate.links.audit import LinkOptions, audit_links, parse_age
 from zotcurate.links.extract import links_of_items, normalize_doi
-from zotcurate.links.history import parse_age
 from zotcurate.links.report import format_markdown
+from zotcurate.links.verdicts import Group, Verdict
 from zotcurate.model import Library
 from zotcurate.store import Store
 
@@ -305,7 +305,7 @@ def test_dois_are_read_from_the_field_or_extra_and_normalized() -> None:
     assert normalize_doi("doi: 10.1000/182") == "10.1000/182"
     assert normalize_doi("1000/182") is None
     items = json.loads((REPO / "examples" / "numerique-sante" / "items.json").read_text(encoding="utf-8"))
-    from zotcurate.model import Item  # noqa: PLC0415
+    from zotcurate.model import Item
 
     links = links_of_items([Item(o["key"], 1, o["data"]["itemType"], None, False, o) for o in items])
     with_url = [o for o in items if o["data"].get("url")]
@@ -329,7 +329,7 @@ def test_cli_json_report_and_exit_status(web: LoopbackWeb, tmp_path: Path, capsy
     store, _ = make_store(tmp_path / "s.sqlite", [item("GOOD0001", good), item("DEAD0001", dead)])
     store.close()
     args = ["links", "--library", "file:liens", "--timeout", "2", "--doi-resolver", web.url("doi", "/")]
-    code, out, err = run_cli([*args, "--format", "json"], tmp_path, capsys)
+    code, out, _ = run_cli([*args, "--format", "json"], tmp_path, capsys)
     assert code == 1
     rows = {r["item_key"]: r for r in json.loads(out)}
     assert rows["DEAD0001"]["verdict"] == "broken" and rows["DEAD0001"]["status"] == 404
@@ -391,7 +391,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_checked(web: LoopbackWeb, tmp_p
 
 
 def test_progress_shows_live_counts_per_verdict(web: LoopbackWeb, tmp_path: Path) -> None:
-    from zotcurate.output import ProgressReporter  # noqa: PLC0415
+    from zotcurate.output import ProgressReporter
 
     class Recorder(ProgressReporter):
         def __init__(self) -> None:
@@ -418,24 +418,28 @@ def test_progress_shows_live_counts_per_verdict(web: LoopbackWeb, tmp_path: Path
 
 
 def test_network_failures_map_to_verdicts() -> None:
-    import socket  # noqa: PLC0415
+    import socket
 
-    import aiohttp  # noqa: PLC0415
-    from aiohttp.client_reqrep import ConnectionKey  # noqa: PLC0415
+    import aiohttp
+    from aiohttp.client_reqrep import ConnectionKey
 
-    from zotcurate.links.engine import _connect_error  # noqa: PLC0415
+    from zotcurate.links.engine import _connect_error
 
     key = ConnectionKey("gone.example", 443, True, True, None, None, None)
-    dns = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known")))
+
+    def failure(os_error: OSError):  # type: ignore[no-untyped-def]
+        return _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, os_error))
+
+    dns = failure(socket.gaierror(-2, "Name or service not known"))
     assert (dns.error_verdict, dns.error) == ("broken", "the host name does not exist (DNS)")
-    refused = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused")))
+    refused = failure(ConnectionRefusedError(111, "refused"))
     assert refused.error_verdict == "broken"
-    unreachable = _connect_error("https://gone.example/", aiohttp.ClientConnectorError(key, OSError(101, "Network is unreachable")))
+    unreachable = failure(OSError(101, "Network is unreachable"))
     assert unreachable.error_verdict == "transient" and unreachable.retryable
 
 
 def test_busiest_hosts_and_slowest_links_start_first() -> None:
-    from zotcurate.links.engine import _busiest_hosts_first  # noqa: PLC0415
+    from zotcurate.links.engine import _busiest_hosts_first
 
     a = [f"http://127.0.0.2:80/{i}" for i in range(3)]
     b = [f"http://127.0.0.3:80/{i}" for i in range(1)]
@@ -463,12 +467,46 @@ def test_cli_max_age_reuses_yesterdays_successes(web: LoopbackWeb, tmp_path: Pat
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
-    from email.utils import format_datetime  # noqa: PLC0415
+    from email.utils import format_datetime
 
-    from zotcurate.links.engine import _retry_after  # noqa: PLC0415
+    from zotcurate.links.engine import _retry_after
 
     assert _retry_after("120") == 120.0
     in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
     assert 50 <= (_retry_after(in_a_minute) or 0) <= 61
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: go ahead
     assert _retry_after("soon") is None and _retry_after(None) is None
+
+
+def test_verdicts_are_an_enum_kept_in_the_store_as_plain_text(web: LoopbackWeb, tmp_path: Path) -> None:
+    # Every verdict says what it means to history and reports, in one order without ties.
+    assert [v.value for v in Verdict] == ["ok", "redirected", "broken", "transient", "blocked", "invalid"]
+    assert sorted(v.attention for v in Verdict) == list(range(len(Verdict)))
+    assert {v for v in Verdict if v.works} == {Verdict.OK, Verdict.REDIRECTED}
+    assert {v for v in Verdict if v.failing} == {Verdict.BROKEN, Verdict.TRANSIENT}
+    assert {v.group for v in Verdict} == set(Group)
+    site = web.hosts["site"]
+    store, lib = make_store(tmp_path / "s.sqlite", [item("GOOD0001", fresh(site)), item("DEAD0001", fresh(site, 404)),
+                                                    item("BADURL01", "www.example.org/x")])
+    audit = audit_links(store, lib, options(web))
+    assert {r.item_key: r.verdict for r in audit.links} == {"GOOD0001": Verdict.OK, "DEAD0001": Verdict.BROKEN,
+                                                           "BADURL01": Verdict.INVALID}
+    assert all(type(r.verdict) is Verdict for r in audit.links)
+    store.close()
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        stored = db.execute("SELECT item_key, verdict, typeof(verdict) FROM link_checks ORDER BY item_key").fetchall()
+    assert stored == [("BADURL01", "invalid", "text"), ("DEAD0001", "broken", "text"), ("GOOD0001", "ok", "text")]
+    # Read back from the store, the history gives verdicts again (here: a success reused by --max-age).
+    again = audit_links(Store(tmp_path / "s.sqlite"), lib, options(web, max_age=parse_age("1d")))
+    reused = {r.item_key: r for r in again.links}["GOOD0001"]
+    assert reused.checked is False and type(reused.verdict) is Verdict and reused.verdict.works
+
+
+def test_markdown_report_escapes_titles_and_keeps_the_table_whole(web: LoopbackWeb, tmp_path: Path) -> None:
+    site = web.hosts["site"]
+    title = "Rapport | *annuel* [projet] <b>2024</b>"
+    store, lib = make_store(tmp_path / "s.sqlite", [item("DEAD0001", fresh(site, 404), title=title)])
+    md = format_markdown(audit_links(store, lib, options(web)))
+    row = next(line for line in md.splitlines() if line.startswith("| `DEAD0001`"))
+    assert row.count("|") - row.count("\\|") == 8  # seven cells, the title's pipe escaped
+    assert "\\*annuel\\*" in row and "\\<b\\>" in row and "*annuel*" not in row.replace("\\*", "")

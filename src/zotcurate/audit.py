@@ -24,9 +24,8 @@ from zotcurate.check.profile import Profile, load_profile
 from zotcurate.check.report import format_markdown as check_markdown
 from zotcurate.config import Settings
 from zotcurate.errors import ConfigError, ExitCode, LockedError, ZotcurateError
-from zotcurate.links.audit import LinkAudit, audit_links
+from zotcurate.links.audit import LinkAudit, LinkOptions, audit_links
 from zotcurate.links.changes import apply_link_changes, plan_link_changes
-from zotcurate.links.engine import LinkOptions
 from zotcurate.links.report import format_markdown as links_markdown
 from zotcurate.links.report import report_rows, summary_line
 from zotcurate.model import Library, LibraryRef
@@ -249,12 +248,14 @@ def _markdown(result: AuditResult, now: datetime) -> str:
                   "are of the copy stored before.", ""]
     elif result.sync:
         lines += [f"Sync: {result.sync.summary()}", ""]
-    # Each report's own Markdown, one heading level down, under the audit's title.
-    check_md = check_markdown(result.check).splitlines()
-    lines += ["## Metadata", ""] + ["#" + line if line.startswith("#") else line for line in check_md[1:]]
+    lines += _section("Metadata", check_markdown(result.check))
     lines.append("")
     if result.writeback_line():
         lines += ["## Write-back to Zotero", "", result.writeback_line().strip(), ""]
-    link_md = links_markdown(result.links).splitlines()
-    lines += ["## Links", ""] + ["#" + line if line.startswith("#") else line for line in link_md[1:]]
+    lines += _section("Links", links_markdown(result.links))
     return "\n".join(lines) + "\n"
+
+
+def _section(title: str, report_md: str) -> list[str]:
+    """A report's own Markdown under the audit's title: its title replaced, headings one level down."""
+    return [f"## {title}", ""] + ["#" + line if line.startswith("#") else line for line in report_md.splitlines()[1:]]

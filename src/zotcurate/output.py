@@ -1,4 +1,4 @@
-"""Terminal output helpers: tables, JSON/CSV rows and progress, all behind rich.
+"""Output helpers: terminal and Markdown tables, JSON/CSV rows and progress (rich stays behind this module).
 
 Data goes to stdout; progress and notices go to stderr so ``--format json`` stays clean.
 """
@@ -29,6 +29,19 @@ def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, t
     console = Console(file=io.StringIO(), width=width or 120, color_system=None, force_terminal=False)
     console.print(table)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()) -> list[str]:
+    """A GitHub-flavoured Markdown table, one string per line; ``right``: the columns aligned right.
+
+    Cells must be Markdown already (escape text with ``zotcurate.writers.markdown.escape``);
+    None is an empty cell, and a line break would end the row, so it becomes a space.
+    """
+    def line(cells: Iterable[Any]) -> str:
+        return "| " + " | ".join("" if c is None else str(c).replace("\n", " ") for c in cells) + " |"
+
+    return [line(columns), "|" + "|".join("---:" if c in right else "---" for c in columns) + "|",
+            *(line(row) for row in rows)]
 
 
 def to_json(value: Any) -> str:

@@ -120,8 +120,18 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def iso_utc(when: datetime) -> str:
+    """The stored form of a time: ISO 8601 in UTC, to the second, with a Z (2026-10-02T03:00:00Z)."""
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """A time in its stored form (or any ISO 8601 time with an offset) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))
 
 
 @dataclass

@@ -1,5 +1,12 @@
+"""Duplicates as Zotero judges them: a key per item, then groups that share a DOI, an ISBN,
+or a normalised title with a close year and a shared creator (the ``duplicate-*`` rules).
+
+Judged over the whole library, reported for the checked items (``check/engine.py``).
+"""
+
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -7,9 +14,13 @@ from functools import lru_cache
 from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import ValidationError
 
-from zotcurate.check.rules import _ISBN_SPLIT
 from zotcurate.fields import _YEAR, extra_lines, normalise_title, split_doi
 from zotcurate.model import Item
+
+_ISBN_SPLIT = re.compile(r"[,;\s]+")
+# What each duplicate rule says the item shares with the others.
+DUPLICATE_RULES = {"duplicate-doi": "the same DOI as", "duplicate-isbn": "the same ISBN as",
+                   "duplicate-title": "the same title, year and creator as"}
 
 
 @lru_cache(maxsize=65536)
@@ -118,7 +129,7 @@ def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
             by_isbn.setdefault(k.isbn, []).append(k.key)
         if k.title:
             by_title.setdefault(k.title, []).append(k)
-    out: dict[str, dict[str, list[str]]] = {"duplicate-doi": {}, "duplicate-isbn": {}, "duplicate-title": {}}
+    out: dict[str, dict[str, list[str]]] = {rule: {} for rule in DUPLICATE_RULES}
     for rule, groups in (("duplicate-doi", by_doi), ("duplicate-isbn", by_isbn)):
         for members in groups.values():
             if len(members) > 1:
@@ -146,3 +157,10 @@ def find_duplicates(keys: Iterable[DupKey]) -> dict[str, dict[str, list[str]]]:
                 for key in members:
                     out["duplicate-title"][key] = [m for m in members if m != key]
     return out
+
+
+def duplicate_message(rule: str, others: Sequence[str]) -> str:
+    """What a ``duplicate-*`` finding says: the other items (ten by key at most) and what to do."""
+    shown = ", ".join(sorted(others)[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+    return (f"Has {DUPLICATE_RULES[rule]} {shown}: merge them in Zotero or mark one as not a "
+            "duplicate (zotcurate-ignore).")

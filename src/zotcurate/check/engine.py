@@ -1,7 +1,16 @@
+"""A check run: every item against the profile's rules, duplicates, and the report.
+
+The rules are in ``check/rules.py`` and ``check/duplicates.py``; this module picks the items,
+applies each item's exceptions (``zotcurate:ignore:…``), splits a large library between
+two processes, and sums up completeness per collection. It also plans and writes the
+``check --tag`` result back to Zotero.
+"""
+
 from __future__ import annotations
 
 import fnmatch
 import gc
+import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -10,16 +19,17 @@ from dataclasses import dataclass, field
 from datetime import date as _date
 from typing import Any
 
-from zotcurate.check.duplicates import DupKey, dup_key, find_duplicates
-from zotcurate.check.findings import CheckReport, CollectionSummary, Finding, ItemInfo, zotero_link
+from zotcurate.check.duplicates import DupKey, dup_key, duplicate_message, find_duplicates
+from zotcurate.check.findings import SEVERITY_RANK, CheckReport, CollectionSummary, Finding, ItemInfo, zotero_link
 from zotcurate.check.profile import Profile
 from zotcurate.check.rules import (
     CompiledRequirement,
-    _Ctx,
-    _format_findings,
-    _note_text,
-    _requirement_findings,
+    ItemContext,
     compile_requirements,
+    format_findings,
+    note_text,
+    orphan_note_finding,
+    requirement_findings,
 )
 from zotcurate.errors import ConfigError, NotFoundError
 from zotcurate.fields import extra_lines
@@ -113,7 +123,7 @@ class _Partial:
                 index[id(sev)] = len(levels)
                 levels.append(sev)
             sev_refs.append((key, index[id(sev)]))
-        return ([astuple_finding(f) for f in self.findings],
+        return ([f.as_tuple() for f in self.findings],
                 [(i.key, i.item_type, i.title, i.link, i.collections) for i in self.infos.values()],
                 list(self.ignores.items()), levels, sev_refs,
                 [(d.key, d.title, d.doi, d.isbn, d.year, d.creators) for d in self.dup_keys])
@@ -123,10 +133,6 @@ class _Partial:
         findings, infos, ignores, levels, sev_refs, dups = wire
         return cls([Finding(*f) for f in findings], {i[0]: ItemInfo(*i) for i in infos}, dict(ignores),
                    {key: levels[n] for key, n in sev_refs}, [DupKey(*d) for d in dups])
-
-
-def astuple_finding(f: Finding) -> tuple[str, str, str, str | None, str]:
-    return (f.item_key, f.rule, f.severity, f.field, f.message)
 
 
 def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children: dict[str, list[Item]],
@@ -152,15 +158,15 @@ def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children
             sev_active = sev_cache[overrides] = (levels, frozenset(r for r, v in levels.items() if v != "off"))
         sev, active = sev_active
         item_sev[item.key] = sev
-        ctx = _Ctx(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
+        ctx = ItemContext(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
         patterns = ignored_rules(item)
         ignores[item.key] = patterns
         if patterns:
-            findings += [f for f in (*_requirement_findings(reqs, ctx), *_format_findings(ctx, sev, today, active))
+            findings += [f for f in (*requirement_findings(reqs, ctx), *format_findings(ctx, sev, today, active))
                          if not _silenced(f.rule, patterns)]
         else:
-            findings += _requirement_findings(reqs, ctx)
-            findings += _format_findings(ctx, sev, today, active)
+            findings += requirement_findings(reqs, ctx)
+            findings += format_findings(ctx, sev, today, active)
         title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
         infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key), tuple(item_colls))
         dup_keys.append(dup_key(item))
@@ -184,7 +190,7 @@ def _check_in_parallel(store: Store, lib: Library, profile: Profile, today: _dat
     would not help); results are merged in key order, as a single pass gives them."""
     cuts = store.split_keys(lib, 2)
     bounds: list[str | None] = [None, *cuts, None]
-    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    ranges = list(itertools.pairwise(bounds))
     # forkserver: workers never inherit the parent's open SQLite connection (unsafe across fork).
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -223,15 +229,10 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
     if collections:
         dup_keys += [dup_key(i) for i in store.items(lib) if i.key not in infos]
     for rule, by_key in find_duplicates(dup_keys).items():
-        what = {"duplicate-doi": "the same DOI as", "duplicate-isbn": "the same ISBN as",
-                "duplicate-title": "the same title, year and creator as"}[rule]
         for key, others in by_key.items():
             level = item_sev[key].get(rule, "off") if key in item_sev else "off"
             if level != "off" and not _silenced(rule, ignores.get(key, [])):
-                shown = ", ".join(sorted(others)[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
-                findings.append(Finding(key, rule, level, None,
-                                        f"Has {what} {shown}: merge them in Zotero or mark one as not a "
-                                        "duplicate (zotcurate-ignore)."))
+                findings.append(Finding(key, rule, level, None, duplicate_message(rule, others)))
 
     sev = profile.format_severities()
     if not collections and sev.get("orphan-note", "off") != "off":
@@ -241,15 +242,11 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
                 continue
             for note in kids:
                 if note.item_type == "note" and not _silenced("orphan-note", ignored_rules(note)):
-                    findings.append(Finding(note.key, "orphan-note", sev["orphan-note"], "parentItem",
-                                            f"This child note's parent {parent_key} does not exist; attach it "
-                                            "to an item or make it a standalone note."))
-                    infos[note.key] = ItemInfo(note.key, "note", _note_text(note)[:60],
-                                               zotero_link(lib, note.key))
+                    findings.append(orphan_note_finding(note, sev["orphan-note"]))
+                    infos[note.key] = ItemInfo(note.key, "note", note_text(note)[:60], zotero_link(lib, note.key))
     progress.stop()
 
-    rank = {"error": 0, "warning": 1, "info": 2}
-    findings.sort(key=lambda f: (f.item_key, rank.get(f.severity, 3), f.rule))
+    findings.sort(key=lambda f: (f.item_key, -SEVERITY_RANK.get(f.severity, 0), f.rule))
     checked_keys = list(ignores)  # orphan notes are reported, not counted as checked items
     summary = _summaries(selected, infos, findings, checked_keys)
     return CheckReport(lib.name, len(checked_keys), findings, infos, summary, checked_keys)
@@ -266,8 +263,8 @@ def _summaries(colls: Sequence[Collection], infos: dict[str, ItemInfo], findings
             warnings[f.item_key] = warnings.get(f.item_key, 0) + 1
     members: dict[str, list[str]] = {}
     for key in checked_keys:
-        for coll in infos[key].collections:
-            members.setdefault(coll, []).append(key)
+        for coll_key in infos[key].collections:
+            members.setdefault(coll_key, []).append(key)
     out = []
     for coll in colls:
         keys = members.get(coll.key, [])

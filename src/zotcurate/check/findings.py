@@ -1,14 +1,25 @@
+"""What a check finds, and the report that gathers it: plain types every check module shares.
+
+A :class:`Finding` is one rule failed by one item; a :class:`CheckReport` is a whole run
+(findings, the checked items, completeness per collection), read by ``check/report.py``,
+``zotcurate audit`` and the write-back.
+"""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zotcurate.check.profile import SEVERITY_RANK
 from zotcurate.model import Library
+
+SEVERITIES = ("error", "warning", "info", "off")
+SEVERITY_RANK = {"off": 0, "info": 1, "warning": 2, "error": 3}
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One rule that one item fails."""
+
     item_key: str
     rule: str
     severity: str
@@ -18,9 +29,14 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def as_tuple(self) -> tuple[str, str, str, str | None, str]:
+        return (self.item_key, self.rule, self.severity, self.field, self.message)
+
 
 @dataclass(slots=True)
 class ItemInfo:
+    """A checked item as reports name it."""
+
     key: str
     item_type: str
     title: str
@@ -30,6 +46,8 @@ class ItemInfo:
 
 @dataclass(frozen=True)
 class CollectionSummary:
+    """How complete one collection is (the last row: every checked item)."""
+
     key: str
     path: str
     items: int
@@ -44,6 +62,8 @@ class CollectionSummary:
 
 @dataclass
 class CheckReport:
+    """One check run over a library or some of its collections."""
+
     library: str
     checked: int
     findings: list[Finding]
@@ -75,6 +95,7 @@ class CheckReport:
 
 
 def zotero_link(lib: Library, key: str) -> str:
+    """The address that opens the item in the Zotero app."""
     if lib.kind == "group":
         return f"zotero://select/groups/{lib.remote_id}/items/{key}"
     return f"zotero://select/library/items/{key}"

@@ -5,7 +5,8 @@ unless it says ``extends = "none"``; field rules are per Zotero item type and in
 from a ``[types."*"]`` section; ``[[collections]]`` blocks override it per collection.
 Every field, item type and creator type is validated against the bundled Zotero
 schema, so a typo is a :class:`ConfigError` naming the file, the line and the closest
-valid name. This module only describes rules; :mod:`zotcurate.checks` runs them.
+valid name. This module reads profiles against the rule registry (:mod:`zotcurate.check.rules`);
+:mod:`zotcurate.check.engine` runs them.
 """
 
 from __future__ import annotations
@@ -19,58 +20,16 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from zotcurate.check.findings import SEVERITIES
+from zotcurate.check.rules import FIELD_RULE_PREFIXES, FORMAT_RULES, PSEUDO_TOKENS, TOKEN_PREFIXES, Requirement
 from zotcurate.errors import ConfigError
 from zotcurate.zschema import ZoteroSchema, load_schema
 
-SEVERITIES = ("error", "warning", "info", "off")
-SEVERITY_RANK = {"off": 0, "info": 1, "warning": 2, "error": 3}
 DEFAULT_PROFILE_NAME = "default-profile.toml"
-
-# Every format rule zotcurate knows, with the sentence ``profile show`` prints.
-# Field rules ("required:…", "conditional:…") are named by the profile itself.
-FORMAT_RULES: dict[str, str] = {
-    "date-format": "dates parse (ISO, year-month, year or Zotero's forms) and are real calendar dates",
-    "date-not-iso": "dates are written YYYY, YYYY-MM or YYYY-MM-DD",
-    "doi-format": "DOI has the 10.NNNN/suffix syntax, without a doi.org prefix",
-    "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
-    "issn-checksum": "ISSN has a valid check digit",
-    "url-syntax": "URL is an absolute http(s) or ftp address with a host and no spaces",
-    "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
-    "creator-empty-name": "no creator has an empty name",
-    "creator-institution-split": "institutions are single-field creators, not last name + first name",
-    "creator-person-as-single": "persons are two-field creators, not one 'DUPONT Jean' field",
-    "title-all-caps": "titles are not written in capitals",
-    "whitespace": "no leading, trailing or double spaces, tabs or stray non-breaking spaces",
-    "html-in-field": "no HTML tags in plain-text fields (titles allow Zotero's rich-text tags)",
-    "html-entity": "no HTML entities such as &amp; or &#233;",
-    "placeholder-value": "no placeholder values such as n.d., s.d., N/A",
-    "gap-marker": "no '[…]' marking text that was lost or left to complete",
-    "commentary-empty": "a commentary note is not empty",
-    "commentary-repeats-title": "the commentary does not just repeat the title",
-    "orphan-note": "child notes have an existing parent item",
-    "duplicate-doi": "no two items share a DOI",
-    "duplicate-isbn": "no two books share an ISBN",
-    "duplicate-title": "no two items match on title, year (±1) and a creator, as Zotero judges duplicates",
-}
-
-# Tokens that are not Zotero fields (see the default profile's header for their meaning).
-PSEUDO_TOKENS = ("creator", "commentary")
-TOKEN_PREFIXES = ("creator:", "note:", "tag:", "extra:")
 TOP_KEYS = ("extends", "settings", "rules", "types", "collections")
 SECTION_KEYS = ("error", "warning", "info", "off", "conditional")
 SETTINGS_DEFAULTS: dict[str, Any] = {"commentary_note_tags": ["commentaire", "annotation"]}
 SKIPPED_TYPES = ("note", "attachment", "annotation")
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A field rule: at least one of ``any_of`` must be present (when all of ``when`` are)."""
-
-    id: str
-    any_of: tuple[str, ...]
-    severity: str
-    when: tuple[str, ...] = ()
-    origin: str = ""  # "file:line", shown by ``profile show``
 
 
 @dataclass(frozen=True)
@@ -153,7 +112,7 @@ class Profile:
         return out
 
     def requirement_ids(self) -> set[str]:
-        ids = set()
+        ids: set[str] = set()
         for layer in (*self.layers, *(c.layer for c in self.collections)):
             for reqs in layer.types.values():
                 ids.update(r.id for r in reqs if r.any_of)
@@ -333,7 +292,7 @@ def _parse_layer(data: dict[str, Any], src: _Source, schema: ZoteroSchema, label
     if not isinstance(raw_rules, dict):
         raise ConfigError(f"{src.where('rules', after)}: [rules] must be a table of rule = \"severity\".")
     for rule_id, value in raw_rules.items():
-        if not (rule_id in FORMAT_RULES or rule_id.startswith(("required:", "conditional:"))):
+        if not (rule_id in FORMAT_RULES or rule_id.startswith(FIELD_RULE_PREFIXES)):
             raise src.error(rule_id, f"unknown rule '{rule_id}'",
                             [*FORMAT_RULES, *_ids_in(types)], after)
         rules[rule_id] = (_parse_severity(value, src, rule_id, after), src.where(rule_id, after))
@@ -359,7 +318,7 @@ def _parse_section(section: dict[str, Any], item_type: str, src: _Source, schema
                 rule_id = entry if isinstance(entry, str) else None
                 if rule_id is None:
                     raise ConfigError(f"{src.where('off', after)}: 'off' lists rule ids or fields as strings.")
-                if not rule_id.startswith(("required:", "conditional:")):
+                if not rule_id.startswith(FIELD_RULE_PREFIXES):
                     rule_id = f"required:{rule_id}"  # checked against known ids in _check_ids
                 yield Requirement(rule_id, (), "off", origin=src.where(entry, after))
                 continue
@@ -406,16 +365,18 @@ def _parse_requirement(entry: Any, severity: str, item_type: str, src: _Source, 
 
 def _check_token(token: str, item_type: str, src: _Source, schema: ZoteroSchema, after: int) -> None:
     """A field name must exist (for this type, or in Zotero at all under ``"*"``)."""
-    if token in PSEUDO_TOKENS or token.startswith(("note:", "tag:", "extra:")):
-        if token.startswith(("note:", "tag:", "extra:")) and not token.split(":", 1)[1].strip():
-            raise ConfigError(f"{src.where(token, after)}: '{token}' needs a name after the colon.")
-        return
-    if token.startswith("creator:"):
+    if token.startswith("creator:"):  # the one token whose argument the schema knows
         kinds = (sorted({c for t in schema.item_types for c in schema.creator_types(t)}) if item_type == "*"
                  else schema.creator_types(item_type))
         if token[8:] not in kinds:
             raise src.error(token[8:], f"'{token[8:]}' is not a creator type"
                             + ("" if item_type == "*" else f" of {item_type}"), kinds, after)
+        return
+    if token in PSEUDO_TOKENS:
+        return
+    if token.startswith(TOKEN_PREFIXES):
+        if not token.split(":", 1)[1].strip():
+            raise ConfigError(f"{src.where(token, after)}: '{token}' needs a name after the colon.")
         return
     if item_type == "*":
         names = schema.all_fields | {b for t in schema.item_types for b in schema.base_fields(t).values()}

@@ -6,7 +6,7 @@ Library code (the CLI and ``audit`` both print these); nothing here prints.
 from __future__ import annotations
 
 from zotcurate.check.findings import CheckReport
-from zotcurate.output import render_table, to_csv, to_json
+from zotcurate.output import markdown_table, render_table, to_csv, to_json
 from zotcurate.writers.markdown import escape as md_escape
 from zotcurate.zotero.writeback import Change
 
@@ -14,6 +14,7 @@ CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", 
 
 
 def format_plan(tag: str, changes: list[Change], report: CheckReport) -> str:
+    """The ``--tag`` plan, one line per item."""
     add = [c.item_key for c in changes if c.add_tags]
     remove = [c.item_key for c in changes if c.remove_tags]
     lines = [f"Tag '{tag}': add to {len(add)} item(s), remove from {len(remove)} item(s)."]
@@ -24,6 +25,7 @@ def format_plan(tag: str, changes: list[Change], report: CheckReport) -> str:
 
 
 def format_report(report: CheckReport, fmt: str, *, width: int = 160) -> str:
+    """The report in ``fmt``: json, csv, md, or the terminal table (anything else)."""
     if fmt == "json":
         return to_json([f.as_dict() for f in report.findings])
     if fmt == "csv":
@@ -76,13 +78,13 @@ def _table(report: CheckReport, width: int) -> str:
 
 
 def format_markdown(report: CheckReport) -> str:
+    """A review sheet: completeness per collection, then one section per item with its findings."""
     lines = [f"# Metadata check: {md_escape(report.library)}", "", md_escape(_headline(report)), "",
-             "## Completeness by collection", "",
-             "| Collection | Items | Without error | Complete | Errors | Warnings |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for s in report.summary:
-        lines.append(f"| {md_escape(s.path)} | {s.items} | {s.complete} | {_share(s.items, s.share)} | {s.errors} | "
-                     f"{s.warnings} |")
+             "## Completeness by collection", ""]
+    numbers = ["Items", "Without error", "Complete", "Errors", "Warnings"]
+    lines += markdown_table(["Collection", *numbers],
+                            ([md_escape(s.path), s.items, s.complete, _share(s.items, s.share), s.errors, s.warnings]
+                             for s in report.summary), right=numbers)
     lines += ["", "## Findings", ""]
     if not report.findings:
         lines.append("No findings.")

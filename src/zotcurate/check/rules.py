@@ -1,3 +1,13 @@
+"""The check rules: every rule zotcurate knows, and the code that tests one item against them.
+
+This is the rule registry. A **format rule** is an entry of :data:`FORMAT_RULES` (its id and
+the sentence ``profile show`` prints), its test in :func:`format_findings`, and its default
+severity in ``data/default-profile.toml``. A **field rule** (``required:…``,
+``conditional:…``) is written in a profile: a list of tokens, each a Zotero field or one of
+the :data:`TOKENS` below (``creator``, ``tag:…``…); a new kind of token is one entry there.
+``check/profile.py`` reads profiles against this registry, ``check/engine.py`` runs it.
+"""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +20,6 @@ from typing import Any
 import langcodes
 
 from zotcurate.check.findings import Finding
-from zotcurate.check.profile import Requirement
 from zotcurate.fields import (
     _DOI,
     _ISO,
@@ -25,10 +34,49 @@ from zotcurate.fields import (
 )
 from zotcurate.model import Item
 
+# Every format rule, with the sentence ``profile show`` prints. Field rules ("required:…",
+# "conditional:…") are named by the profile itself.
+FORMAT_RULES: dict[str, str] = {
+    "date-format": "dates parse (ISO, year-month, year or Zotero's forms) and are real calendar dates",
+    "date-not-iso": "dates are written YYYY, YYYY-MM or YYYY-MM-DD",
+    "doi-format": "DOI has the 10.NNNN/suffix syntax, without a doi.org prefix",
+    "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
+    "issn-checksum": "ISSN has a valid check digit",
+    "url-syntax": "URL is an absolute http(s) or ftp address with a host and no spaces",
+    "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
+    "creator-empty-name": "no creator has an empty name",
+    "creator-institution-split": "institutions are single-field creators, not last name + first name",
+    "creator-person-as-single": "persons are two-field creators, not one 'DUPONT Jean' field",
+    "title-all-caps": "titles are not written in capitals",
+    "whitespace": "no leading, trailing or double spaces, tabs or stray non-breaking spaces",
+    "html-in-field": "no HTML tags in plain-text fields (titles allow Zotero's rich-text tags)",
+    "html-entity": "no HTML entities such as &amp; or &#233;",
+    "placeholder-value": "no placeholder values such as n.d., s.d., N/A",
+    "gap-marker": "no '[…]' marking text that was lost or left to complete",
+    "commentary-empty": "a commentary note is not empty",
+    "commentary-repeats-title": "the commentary does not just repeat the title",
+    "orphan-note": "child notes have an existing parent item",
+    "duplicate-doi": "no two items share a DOI",
+    "duplicate-isbn": "no two books share an ISBN",
+    "duplicate-title": "no two items match on title, year (±1) and a creator, as Zotero judges duplicates",
+}
+FIELD_RULE_PREFIXES = ("required:", "conditional:")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A field rule: at least one of ``any_of`` must be present (when all of ``when`` are)."""
+
+    id: str
+    any_of: tuple[str, ...]
+    severity: str
+    when: tuple[str, ...] = ()
+    origin: str = ""  # "file:line", shown by ``profile show``
+
+
 _TAGS = re.compile(r"<[^>]+>")
 _LETTER_WORDS = re.compile(r"[^\W\d_]+")
 _COMMA_PERSON = re.compile(r"[^\W\d_][\w'’ -]*,\s*[^\W\d_][\w'’. -]*")  # "Dupont, Jean"
-_ISBN_SPLIT = re.compile(r"[,;\s]+")
 # One search tells whether a value needs the detailed whitespace rule at all.
 _CAPS_PAIR = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ŽΑ-ΩА-Я]{2}")
 _LOWER = re.compile(r"[a-zß-öø-ÿ]")
@@ -55,8 +103,8 @@ _PLACEHOLDERS = {
     "inconnu", "inconnue", "unknown", "-", "--", "?", "??", "...", "…", "sans date", "non renseigné",
     "non renseigne", "n.c.", "nc", "tbd", "xxx", "à compléter", "a completer", "todo",
 }
-_TITLE_TAGS = re.compile(r"</?(i|b|sub|sup)>|<span class=\"nocase\">|<span style=\"font-variant:\s*small-caps;?\">|</span>",
-                         re.IGNORECASE)
+_TITLE_TAGS = re.compile(
+    r"</?(i|b|sub|sup)>|<span class=\"nocase\">|<span style=\"font-variant:\s*small-caps;?\">|</span>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,30});")
 _ODD_SPACE = re.compile(r"[\u00a0\u202f\u2007\u2009]")
@@ -69,11 +117,13 @@ _SKIP_TEXT = {
 _MULTILINE = {"abstractNote"}
 
 
-# -- the rules on one item ---------------------------------------------------------
+# -- field rules: tokens ------------------------------------------------------------
 
 
 @dataclass
-class _Ctx:
+class ItemContext:
+    """One item as the rules see it: its data, tags and child notes."""
+
     item: Item
     data: dict[str, Any]
     tags: set[str]
@@ -89,7 +139,8 @@ class _Ctx:
         return [n for n in self.notes if n.item_type == "note" and self.commentary_tags & set(n.tags)]
 
 
-def _note_text(note: Item) -> str:
+def note_text(note: Item) -> str:
+    """A note's text without its HTML (what "an empty note" and "repeats the title" look at)."""
     html = str(note.data.get("note", ""))
     text = _TAGS.sub(" ", html)
     for entity, char in (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"')):
@@ -102,7 +153,7 @@ def _has_name(creator: dict[str, Any]) -> bool:
 
 
 # A test is a field name (the common case, tested inline) or a function of the item.
-Check = Callable[[_Ctx], bool] | str
+Check = Callable[[ItemContext], bool] | str
 
 
 def _has_value(value: Any) -> bool:
@@ -111,29 +162,70 @@ def _has_value(value: Any) -> bool:
     return value is not None and bool(str(value).strip())
 
 
+# Token tests: each takes the text after the colon ("" for a whole token) and gives a test.
+def _any_creator(_: str) -> Check:
+    return lambda ctx: any(_has_name(c) for c in ctx.data.get("creators", ()))
+
+
+def _commentary(_: str) -> Check:
+    return lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(note_text(n) for n in ctx.commentary_notes())
+
+
+def _creator_of_type(kind: str) -> Check:
+    return lambda ctx: any(c.get("creatorType") == kind and _has_name(c) for c in ctx.data.get("creators", ()))
+
+
+def _note_tagged(tag: str) -> Check:
+    return lambda ctx: any(n.item_type == "note" and tag in n.tags and note_text(n) for n in ctx.notes)
+
+
+def _tagged(tag: str) -> Check:
+    return lambda ctx: tag in ctx.tags
+
+
+def _extra_line(arg: str) -> Check:
+    key, _, wanted = arg.partition("=")
+    key, wanted = key.strip().casefold(), wanted.strip().casefold()
+    if wanted:
+        return lambda ctx: any(v.casefold() == wanted for v in ctx.extra.get(key, ()))
+    return lambda ctx: any(ctx.extra.get(key, ()))
+
+
+@dataclass(frozen=True)
+class Token:
+    """A profile token that is not a Zotero field. A name ending in ':' takes an argument."""
+
+    test: Callable[[str], Check]  # the test, given the text after the colon ("" for a whole token)
+    describe: Callable[[str], str]  # how a finding names it
+    field: str  # the Zotero field a finding points at
+
+
+# Every token besides field names (the default profile's header says what each one means).
+TOKENS: dict[str, Token] = {
+    "creator": Token(_any_creator, lambda _: "a creator", "creators"),
+    "commentary": Token(_commentary, lambda _: "a commentary (abstract or commentary note)", "abstractNote"),
+    "creator:": Token(_creator_of_type, lambda kind: f"a creator of type {kind}", "creators"),
+    "note:": Token(_note_tagged, lambda tag: f"a child note tagged '{tag}'", "note"),
+    "tag:": Token(_tagged, lambda tag: f"tag '{tag}'", "tags"),
+    "extra:": Token(_extra_line, lambda arg: f"Extra '{arg.replace('=', ': ')}'", "extra"),
+}
+PSEUDO_TOKENS = tuple(name for name in TOKENS if not name.endswith(":"))
+TOKEN_PREFIXES = tuple(name for name in TOKENS if name.endswith(":"))
+
+
+def split_token(token: str) -> tuple[Token, str] | None:
+    """The token's kind and argument (``"tag:lu"`` → tag, ``"lu"``); None for a field name."""
+    if token in TOKENS:
+        return TOKENS[token], ""
+    prefix, colon, arg = token.partition(":")
+    kind = TOKENS.get(prefix + colon) if colon else None
+    return (kind, arg) if kind else None
+
+
 def compile_token(token: str) -> Check:
-    """A test for one profile token (see the default profile's header for their meaning)."""
-    if token == "creator":
-        return lambda ctx: any(_has_name(c) for c in ctx.data.get("creators", ()))
-    if token.startswith("creator:"):
-        kind = token[8:]
-        return lambda ctx: any(c.get("creatorType") == kind and _has_name(c) for c in ctx.data.get("creators", ()))
-    if token == "commentary":
-        return lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(
-            _note_text(n) for n in ctx.commentary_notes())
-    if token.startswith("note:"):
-        tag = token[5:]
-        return lambda ctx: any(n.item_type == "note" and tag in n.tags and _note_text(n) for n in ctx.notes)
-    if token.startswith("tag:"):
-        tag = token[4:]
-        return lambda ctx: tag in ctx.tags
-    if token.startswith("extra:"):
-        key, _, wanted = token[6:].partition("=")
-        key, wanted = key.strip().casefold(), wanted.strip().casefold()
-        if wanted:
-            return lambda ctx: any(v.casefold() == wanted for v in ctx.extra.get(key, ()))
-        return lambda ctx: any(ctx.extra.get(key, ()))
-    return token
+    """A test for one profile token: a field name as is, any other token as a function."""
+    kind = split_token(token)
+    return kind[0].test(kind[1]) if kind else token
 
 
 @dataclass(frozen=True)
@@ -162,49 +254,32 @@ def compile_requirements(reqs: Sequence[Requirement]) -> list[CompiledRequiremen
 def _describe(tokens: Sequence[str]) -> str:
     names = []
     for t in tokens:
-        if t.startswith("extra:"):
-            names.append(f"Extra '{t[6:].replace('=', ': ')}'")
-        elif t.startswith("tag:"):
-            names.append(f"tag '{t[4:]}'")
-        elif t.startswith("note:"):
-            names.append(f"a child note tagged '{t[5:]}'")
-        elif t.startswith("creator:"):
-            names.append(f"a creator of type {t[8:]}")
-        elif t == "commentary":
-            names.append("a commentary (abstract or commentary note)")
-        elif t == "creator":
-            names.append("a creator")
-        else:
-            names.append(t)
+        kind = split_token(t)
+        names.append(kind[0].describe(kind[1]) if kind else t)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _field_of(token: str) -> str:
     """The Zotero field a token lives in (what the ``field`` column of a finding shows)."""
-    if token == "creator" or token.startswith("creator:"):
-        return "creators"
-    if token == "commentary":
-        return "abstractNote"
-    for prefix, name in (("note:", "note"), ("tag:", "tags"), ("extra:", "extra")):
-        if token.startswith(prefix):
-            return name
-    return token
+    kind = split_token(token)
+    return kind[0].field if kind else token
 
 
-def _passes(test: Check, ctx: _Ctx) -> bool:
+def _passes(test: Check, ctx: ItemContext) -> bool:
     if isinstance(test, str):
         return _has_value(ctx.data.get(test))
     return test(ctx)
 
 
-def _requirement_findings(reqs: Sequence[CompiledRequirement], ctx: _Ctx) -> Iterable[Finding]:
+def requirement_findings(reqs: Sequence[CompiledRequirement], ctx: ItemContext) -> Iterable[Finding]:
+    """The field rules the item fails."""
     key = ctx.item.key
     for req in reqs:
         if req.when and not all(_passes(test, ctx) for test in req.when):
             continue
         for test in req.any_of:
             if test.__class__ is str:
-                value = ctx.data.get(test)  # type: ignore[call-overload]
+                value = ctx.data.get(test)
                 if value and (value.__class__ is not str or not value.isspace()):
                     break
             elif test(ctx):  # type: ignore[operator]
@@ -237,7 +312,10 @@ _CREATOR_RULES = frozenset({"creator-empty-name", "creator-institution-split", "
                             "whitespace"})
 
 
-def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
+# -- format rules -------------------------------------------------------------------
+
+
+def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
                      active: frozenset[str] | None = None) -> list[Finding]:
     """Format rules on one item. A plain loop appending to a list: this runs once per
     item of the library, so it avoids generators and closures on the common path."""
@@ -350,7 +428,7 @@ def _text_findings(key: str, name: str, value: str, sev: dict[str, str], active:
                     f"{name} contains the HTML entity '{ent.group(0)}'; type the character itself."))
 
 
-def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
+def _commentary_findings(ctx: ItemContext, sev: dict[str, str], active: frozenset[str],
                          add: Callable[[Finding], None]) -> None:
     key, data = ctx.item.key, ctx.data
     abstract = str(data.get("abstractNote") or "")
@@ -364,7 +442,7 @@ def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
         if close_in_length and normalise_title(abstract) == norm_title:
             add(Finding(key, rule, sev[rule], "abstractNote", "The abstract repeats the title; write the commentary."))
         for note in notes:
-            text = _note_text(note)
+            text = note_text(note)
             if text and normalise_title(text) == norm_title:
                 add(Finding(key, rule, sev[rule], "note",
                             f"The commentary note {note.key} repeats the title; write the commentary."))
@@ -373,8 +451,15 @@ def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
         if abstract and not abstract.strip():
             add(Finding(key, rule, sev[rule], "abstractNote", "The abstract holds only spaces."))
         for note in notes:
-            if not _note_text(note):
+            if not note_text(note):
                 add(Finding(key, rule, sev[rule], "note", f"The commentary note {note.key} is empty."))
+
+
+def orphan_note_finding(note: Item, severity: str) -> Finding:
+    """A child note whose parent item does not exist (whole-library checks only)."""
+    return Finding(note.key, "orphan-note", severity, "parentItem",
+                   f"This child note's parent {note.parent_key} does not exist; attach it "
+                   "to an item or make it a standalone note.")
 
 
 def looks_all_caps(text: str) -> bool:

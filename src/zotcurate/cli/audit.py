@@ -8,9 +8,8 @@ import click
 
 from zotcurate.audit import AuditOptions, run_audit
 from zotcurate.cli import AppContext, cli, pass_app
-from zotcurate.links.engine import LinkOptions
+from zotcurate.links.audit import LinkOptions, parse_age
 from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
-from zotcurate.links.history import parse_age
 
 
 @cli.command("audit")

@@ -7,11 +7,9 @@ import click
 from zotcurate.cli import AppContext, cli, pass_app
 from zotcurate.config import Settings
 from zotcurate.errors import ConfigError, ExitCode
-from zotcurate.links.audit import LinkAudit, audit_links
+from zotcurate.links.audit import LinkAudit, LinkOptions, audit_links, parse_age
 from zotcurate.links.changes import apply_link_changes, format_plan, plan_link_changes
-from zotcurate.links.engine import LinkOptions
 from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
-from zotcurate.links.history import parse_age
 from zotcurate.links.report import format_report
 from zotcurate.model import Library
 from zotcurate.store import Store

@@ -1,0 +1,1 @@
+"""Link audits: the URLs and DOIs of a library's items, checked politely and remembered (docs/links.md)."""

@@ -1,6 +1,14 @@
+"""An audit of a library's links: what to check, checking it, and every check kept in the store.
+
+:func:`audit_links` picks the items' links (``links/extract.py``), reuses recent successes
+(``--max-age``), has the engine check the rest, saves each check as it comes (so Ctrl-C
+keeps what was done) and reads the history back into one :class:`LinkReport` per link.
+"""
+
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -8,13 +16,40 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zotcurate.links.engine import CheckResult, LinkChecker, LinkOptions, check_urls
-from zotcurate.links.extract import Link, links_of_items
-from zotcurate.links.history import _change, _iso, _parse_iso, _since, reported_verdict
-from zotcurate.links.verdicts import VERDICTS
+from zotcurate.errors import ConfigError
+from zotcurate.links.engine import CheckerOptions, CheckResult, LinkChecker, check_urls
+from zotcurate.links.extract import DEFAULT_DOI_RESOLVER, Link, links_of_items
+from zotcurate.links.history import Check, LinkChange, change_since, read_history, reported_verdict, state_since
+from zotcurate.links.verdicts import Verdict
 from zotcurate.model import Library
 from zotcurate.output import ProgressReporter
-from zotcurate.store import Store
+from zotcurate.store import Store, iso_utc, parse_iso_utc
+
+
+@dataclass(frozen=True)
+class LinkOptions(CheckerOptions):
+    """How an audit runs: the engine's options, and what the audit itself decides."""
+
+    max_age: timedelta | None = None  # reuse successes checked more recently than this
+    confirm_after: int = 1  # audits at least a day apart before a link is called broken
+    doi_resolver: str = DEFAULT_DOI_RESOLVER
+    collections: tuple[str, ...] | None = None  # collection keys, sub-collections included by the caller
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.confirm_after < 1:
+            raise ConfigError("--confirm-after must be at least 1.")
+        if not self.doi_resolver.endswith("/"):
+            object.__setattr__(self, "doi_resolver", self.doi_resolver + "/")
+
+
+def parse_age(text: str) -> timedelta:
+    """A ``--max-age``: '30d', '12h', '2w', '90m' or a number of days."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text or "")
+    if not m:
+        raise ConfigError(f"'{text}' is not a duration: write e.g. 30d, 12h or 2w.")
+    n, unit = float(m.group(1)), m.group(2) or "d"
+    return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
 
 
 @dataclass
@@ -25,17 +60,17 @@ class LinkReport:
     title: str | None
     kind: str
     url: str
-    verdict: str
+    verdict: Verdict
     status: int | None
     final_url: str | None
     new_url: str | None
     checked_at: str
     since: str | None
     detail: str
-    raw_verdict: str  # before --confirm-after
+    raw_verdict: Verdict  # before --confirm-after
     checked: bool  # checked in this run (False: reused from history, --max-age)
-    change: str | None = None  # newly broken | recovered | moved | None
-    previous: str | None = None  # the verdict of the previous audit
+    change: LinkChange | None = None
+    previous: Verdict | None = None  # the verdict of the previous audit
     hops: list[tuple[str, int]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,6 +79,8 @@ class LinkReport:
 
 @dataclass
 class LinkAudit:
+    """One audit: a report row per link, and how the run went."""
+
     library: str
     started_at: str
     finished_at: str
@@ -55,19 +92,20 @@ class LinkAudit:
     peak_per_host: dict[str, int] = field(default_factory=dict)
 
     @property
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Verdict, int]:
+        """Links per verdict, every verdict present (in :class:`Verdict` order)."""
         c = Counter(r.verdict for r in self.links)
-        return {v: c.get(v, 0) for v in VERDICTS}
+        return {v: c.get(v, 0) for v in Verdict}
 
-    def changed(self, change: str) -> list[LinkReport]:
+    def changed(self, change: LinkChange | str) -> list[LinkReport]:
         return [r for r in self.links if r.change == change]
 
     @property
     def broken(self) -> list[LinkReport]:
-        return [r for r in self.links if r.verdict == "broken"]
+        return [r for r in self.links if r.verdict is Verdict.BROKEN]
 
 
-def _report(link: Link, history: list[dict[str, Any]], confirm_after: int, checked: bool) -> LinkReport:
+def _report(link: Link, history: list[Check], confirm_after: int, checked: bool) -> LinkReport:
     last = history[-1]
     verdict, why = reported_verdict(history, confirm_after)
     previous = prev_new = None
@@ -80,18 +118,18 @@ def _report(link: Link, history: list[dict[str, Any]], confirm_after: int, check
     return LinkReport(
         item_key=link.item_key, title=link.title, kind=link.kind, url=link.url, verdict=verdict,
         status=last.get("status"), final_url=last.get("final_url"), new_url=last.get("new_url"),
-        checked_at=last["checked_at"], since=_since(history), detail=detail, raw_verdict=last["verdict"],
-        checked=checked, change=_change(previous, verdict, prev_new, last.get("new_url")) if checked else None,
-        previous=previous, hops=[tuple(h) for h in last.get("hops") or []],  # type: ignore[misc]
+        checked_at=last["checked_at"], since=state_since(history), detail=detail, raw_verdict=last["verdict"],
+        checked=checked, change=change_since(previous, verdict, prev_new, last.get("new_url")) if checked else None,
+        previous=previous, hops=[tuple(h) for h in last.get("hops") or []],
     )
 
 
-def _reusable(history: list[dict[str, Any]] | None, max_age: timedelta | None, now: datetime) -> bool:
+def _reusable(history: list[Check] | None, max_age: timedelta | None, now: datetime) -> bool:
     if not history or max_age is None:
         return False
     last = history[-1]
     # Only successes are reused: an error may be gone tomorrow (lychee#1694).
-    return last["verdict"] in ("ok", "redirected") and now - _parse_iso(last["checked_at"]) < max_age
+    return last["verdict"].works and now - parse_iso_utc(last["checked_at"]) < max_age
 
 
 def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, *,
@@ -108,7 +146,7 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
     items = list(store.items(lib, collections=list(options.collections) if options.collections is not None else None,
                              keys=item_keys))
     links = links_of_items(items, options.doi_resolver)
-    history = store.link_history(lib, [i.key for i in items])
+    history = read_history(store, lib, [i.key for i in items])
     to_check = [lk for lk in links if not lk.invalid and not _reusable(history.get((lk.item_key, lk.url)),
                                                                        options.max_age, clock_start)]
     by_url: dict[str, list[Link]] = defaultdict(list)
@@ -116,8 +154,8 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
         by_url[lk.url].append(lk)
     reused = sum(1 for lk in links if not lk.invalid) - len(to_check)
 
-    counts: Counter[str] = Counter()
-    pending: list[dict[str, Any]] = []
+    counts: Counter[Verdict] = Counter()
+    pending: list[Check] = []
     checked_now: set[tuple[str, str]] = set()
 
     def record(link: Link, res: CheckResult, at: str) -> None:
@@ -139,11 +177,11 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
 
     def stamp() -> str:
         # A fixed clock (tests) stamps every check alike; otherwise the real time of the check.
-        return _iso(now) if now else _iso(datetime.now(UTC))
+        return iso_utc(now or datetime.now(UTC))
 
     invalid = [lk for lk in links if lk.invalid]
     for lk in invalid:
-        record(lk, CheckResult(lk.url, "invalid", detail=lk.invalid or ""), stamp())
+        record(lk, CheckResult(lk.url, Verdict.INVALID, detail=lk.invalid or ""), stamp())
     flush()
 
     def on_result(res: CheckResult) -> None:
@@ -179,7 +217,7 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
         hist = history.get((lk.item_key, lk.url))
         if hist:
             reports.append(_report(lk, hist, options.confirm_after, (lk.item_key, lk.url) in checked_now))
-    return LinkAudit(library=lib.name, started_at=_iso(clock_start), finished_at=stamp(), links=reports,
+    return LinkAudit(library=lib.name, started_at=iso_utc(clock_start), finished_at=stamp(), links=reports,
                      checked=len({lk.url for lk in to_check if (lk.item_key, lk.url) in checked_now}),
                      reused=reused, requests=requests, interrupted=interrupted, peak_per_host=peaks)
 
@@ -200,5 +238,5 @@ async def _checking(urls: list[tuple[str, str]], options: LinkOptions, on_result
         ticker.cancel()
 
 
-def _live_counts(counts: Mapping[str, int]) -> str:
-    return "Links: " + " · ".join(f"{v} {counts[v]}" for v in VERDICTS if counts.get(v))
+def _live_counts(counts: Mapping[Verdict, int]) -> str:
+    return "Links: " + " · ".join(f"{v} {counts[v]}" for v in Verdict if counts.get(v))

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from zotcurate.links.audit import LinkAudit, LinkReport
+from zotcurate.links.verdicts import Verdict
 from zotcurate.model import Item, Library
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
@@ -34,20 +35,20 @@ def plan_link_changes(audit: LinkAudit, items: Iterable[Item], *, update_access_
             continue
         url_row = next((r for r in mine if r.kind == "url" and r.url == str(item.data.get("url") or "").strip()), None)
         fields: dict[str, Any] = {}
-        if fix_redirects and url_row and url_row.verdict == "redirected" and url_row.new_url:
+        if fix_redirects and url_row and url_row.verdict is Verdict.REDIRECTED and url_row.new_url:
             fields["url"] = url_row.new_url
         # accessDate says on which day the link was verified: rewriting it more than once a
         # day would bump every item's version on every audit for nothing.
-        if (schema is not None and url_row and url_row.verdict in ("ok", "redirected")
+        if (schema is not None and url_row and url_row.verdict.works
                 and "accessDate" in schema.fields(item.item_type)
                 and str(item.data.get("accessDate") or "")[:10] != url_row.checked_at[:10]):
             fields["accessDate"] = url_row.checked_at
         add: tuple[str, ...] = ()
         remove: tuple[str, ...] = ()
         if tag_broken:
-            if any(r.verdict == "broken" for r in mine):
+            if any(r.verdict is Verdict.BROKEN for r in mine):
                 add = () if tag_broken in item.tags else (tag_broken,)
-            elif all(r.verdict in ("ok", "redirected") for r in mine) and tag_broken in item.tags:
+            elif all(r.verdict.works for r in mine) and tag_broken in item.tags:
                 remove = (tag_broken,)
         change = Change(item.key, add_tags=add, remove_tags=remove, set_fields=fields)
         if patch_for(change, item.data, item.version) is not None:

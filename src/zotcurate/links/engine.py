@@ -1,3 +1,11 @@
+"""The HTTP engine: checks addresses politely and says what each answer means.
+
+Global and per-host slots, redirects followed hop by hop (each hop takes a slot on its own
+host), retries with Retry-After, HEAD or GET, soft 404s and bot walls, and a
+:class:`~zotcurate.links.verdicts.Verdict` for each address. It knows nothing of items or
+the store (that is ``links/audit.py``). The only module that imports aiohttp.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,9 +26,10 @@ import aiohttp
 from yarl import URL
 
 from zotcurate.errors import ConfigError
-from zotcurate.links.extract import DEFAULT_DOI_RESOLVER, _url_problem, host_key
-from zotcurate.links.verdicts import PERMANENT_REDIRECTS
+from zotcurate.links.extract import host_key, link_problem
+from zotcurate.links.verdicts import Verdict
 
+PERMANENT_REDIRECTS = (301, 308)
 USER_AGENT = "zotcurate/0.1 (link audit of a Zotero library; +https://github.com/zotcurate/zotcurate)"
 
 # Files: a HEAD answers everything we need and downloads nothing. Web pages are
@@ -38,8 +47,8 @@ _SOFT404 = re.compile(
     r"|page\s+(?:inexistante|supprim[ée]e)|does\s*n['’]?o?t\s+exist|no\s+longer\s+exists?|nothing\s+(?:was\s+)?found",
     re.IGNORECASE,
 )
-_ERROR_PAGE_PATH = re.compile(r"/(?:404|not[-_]?found|page[-_]?not[-_]?found|erreur[-_]?404|error[-_]?404)(?:\.\w+)?/?$",
-                              re.IGNORECASE)
+_ERROR_PAGE_PATH = re.compile(
+    r"/(?:404|not[-_]?found|page[-_]?not[-_]?found|erreur[-_]?404|error[-_]?404)(?:\.\w+)?/?$", re.IGNORECASE)
 _CHALLENGE_BODY = re.compile(
     r"just a moment\.\.\.|cf-chl-|challenge-platform|attention required! \| cloudflare|_incapsula_resource"
     r"|px-captcha|captcha-delivery\.com|verify you are human|are you a robot",
@@ -48,8 +57,8 @@ _CHALLENGE_BODY = re.compile(
 
 
 @dataclass(frozen=True)
-class LinkOptions:
-    """How an audit runs. Times are in seconds."""
+class CheckerOptions:
+    """How the engine asks. Times are in seconds (``links.audit.LinkOptions`` adds the audit's own)."""
 
     concurrency: int = 32
     per_host: int = 2
@@ -59,11 +68,7 @@ class LinkOptions:
     backoff: float = 0.5  # first wait when no Retry-After is given; doubles each time
     max_retry_after: float = 60.0  # a longer Retry-After makes the link transient at once
     max_redirects: int = 10
-    max_age: timedelta | None = None  # reuse successes checked more recently than this
-    confirm_after: int = 1  # audits at least a day apart before a link is called broken
-    doi_resolver: str = DEFAULT_DOI_RESOLVER
     user_agent: str = USER_AGENT
-    collections: tuple[str, ...] | None = None  # collection keys, sub-collections included by the caller
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1:
@@ -72,10 +77,6 @@ class LinkOptions:
             object.__setattr__(self, "per_host", self.concurrency)
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ConfigError("--timeout must be a positive number of seconds.")
-        if self.confirm_after < 1:
-            raise ConfigError("--confirm-after must be at least 1.")
-        if not self.doi_resolver.endswith("/"):
-            object.__setattr__(self, "doi_resolver", self.doi_resolver + "/")
 
 
 @dataclass
@@ -83,7 +84,7 @@ class CheckResult:
     """The outcome of checking one address once (redirects and retries included)."""
 
     url: str
-    verdict: str
+    verdict: Verdict
     status: int | None = None
     final_url: str | None = None
     new_url: str | None = None  # target of the permanent redirects
@@ -103,9 +104,14 @@ class _Answer:
     body: str
     url: str
     error: str | None = None  # a network failure, in words
-    error_verdict: str | None = None  # what that failure means
+    error_verdict: Verdict | None = None  # what that failure means
     retryable: bool = False
     note: str = ""  # added to the verdict's detail
+
+    @classmethod
+    def failed(cls, url: str, error: str, verdict: Verdict, *, retryable: bool = False) -> _Answer:
+        """No answer: a network failure, in words, and what it means."""
+        return cls(None, {}, "", url, error=error, error_verdict=verdict, retryable=retryable)
 
 
 class _Gate:
@@ -120,7 +126,7 @@ class _Gate:
 class LinkChecker:
     """Checks addresses with global and per-host limits. Use inside ``async with``."""
 
-    def __init__(self, options: LinkOptions) -> None:
+    def __init__(self, options: CheckerOptions) -> None:
         self.options = options
         self.global_sem = asyncio.Semaphore(options.concurrency)
         self.gates: dict[str, _Gate] = {}
@@ -162,26 +168,26 @@ class LinkChecker:
         return result
 
     async def _check(self, url: str, kind: str) -> CheckResult:
-        problem = _url_problem(url)
+        problem = link_problem(url)
         if problem:
-            return CheckResult(url, "invalid", detail=problem)
+            return CheckResult(url, Verdict.INVALID, detail=problem)
         hops: list[tuple[str, int]] = []
         seen: Counter[str] = Counter()
         try:
             current = str(URL(url))
         except ValueError as exc:
-            return CheckResult(url, "invalid", detail=f"not a usable address ({exc})")
+            return CheckResult(url, Verdict.INVALID, detail=f"not a usable address ({exc})")
         requests = 0
         for _ in range(self.options.max_redirects + 1):
             # One return visit is allowed: some sites set a cookie and send you back where you came from.
             if seen[current] >= 2:
-                return CheckResult(url, "broken", hops[-1][1] if hops else None, current, hops=hops,
+                return CheckResult(url, Verdict.BROKEN, hops[-1][1] if hops else None, current, hops=hops,
                                    detail=f"redirect loop after {len(hops)} hops", requests=requests)
             seen[current] += 1
             answer, n = await self._fetch(current)
             requests += n
             if answer.error:
-                verdict = answer.error_verdict or "transient"
+                verdict = answer.error_verdict or Verdict.TRANSIENT
                 where = f" (after redirects, at {current})" if hops else ""
                 return CheckResult(url, verdict, None, current, hops=hops, detail=answer.error + where,
                                    requests=requests)
@@ -189,24 +195,24 @@ class LinkChecker:
             location = answer.headers.get("Location")
             if 300 <= status < 400 and status != 304:
                 if not location:
-                    return CheckResult(url, "broken", status, current, hops=hops,
+                    return CheckResult(url, Verdict.BROKEN, status, current, hops=hops,
                                        detail=f"HTTP {status} redirect without a Location", requests=requests)
                 try:
                     target = str(URL(current).join(URL(location)))
                 except ValueError:
-                    return CheckResult(url, "broken", status, current, hops=hops,
+                    return CheckResult(url, Verdict.BROKEN, status, current, hops=hops,
                                        detail=f"HTTP {status} to a malformed address: {location[:80]}",
                                        requests=requests)
                 hops.append((current, status))
-                if _url_problem(target):
-                    return CheckResult(url, "broken", status, target, hops=hops,
+                if link_problem(target):
+                    return CheckResult(url, Verdict.BROKEN, status, target, hops=hops,
                                        detail=f"redirects to an unusable address: {target[:80]}", requests=requests)
                 current = target
                 continue
             result = _classify(url, kind, answer, hops, current)
             result.requests = requests
             return result
-        return CheckResult(url, "broken", hops[-1][1] if hops else None, current, hops=hops,
+        return CheckResult(url, Verdict.BROKEN, hops[-1][1] if hops else None, current, hops=hops,
                            detail=f"more than {self.options.max_redirects} redirects", requests=requests)
 
     async def _fetch(self, url: str) -> tuple[_Answer, int]:
@@ -226,7 +232,8 @@ class LinkChecker:
             if wait is None:
                 return answer, requests
             if wait > self.options.max_retry_after:
-                answer.note = f"; the server asked to wait {wait:.0f} s, more than the {self.options.max_retry_after:.0f} s allowed"
+                answer.note = (f"; the server asked to wait {wait:.0f} s, more than the "
+                               f"{self.options.max_retry_after:.0f} s allowed")
                 return answer, requests
             attempt += 1
             if method == "HEAD":
@@ -252,15 +259,15 @@ class LinkChecker:
     async def _request(self, url: str, method: str) -> _Answer:
         assert self.session is not None, "use LinkChecker inside 'async with'"
         gate = self._gate(url)
-        async with gate.sem:  # the host's slot first, so waiting for a busy host holds no global slot
-            async with self.global_sem:
-                gate.in_flight += 1
-                gate.peak = max(gate.peak, gate.in_flight)
-                self.requests += 1
-                try:
-                    return await self._send(url, method)
-                finally:
-                    gate.in_flight -= 1
+        # The host's slot first, so waiting for a busy host holds no global slot.
+        async with gate.sem, self.global_sem:
+            gate.in_flight += 1
+            gate.peak = max(gate.peak, gate.in_flight)
+            self.requests += 1
+            try:
+                return await self._send(url, method)
+            finally:
+                gate.in_flight -= 1
 
     async def _send(self, url: str, method: str) -> _Answer:
         assert self.session is not None
@@ -272,24 +279,21 @@ class LinkChecker:
                     body = await _read_some(resp)
                 return _Answer(resp.status, resp.headers, body, url)
         except aiohttp.InvalidURL as exc:
-            return _Answer(None, {}, "", url, error=f"not a usable address ({exc})", error_verdict="invalid")
+            return _Answer.failed(url, f"not a usable address ({exc})", Verdict.INVALID)
         except aiohttp.ClientConnectorCertificateError as exc:
-            return _Answer(None, {}, "", url, error=f"TLS certificate refused ({exc.certificate_error})",
-                           error_verdict="broken")
+            return _Answer.failed(url, f"TLS certificate refused ({exc.certificate_error})", Verdict.BROKEN)
         except aiohttp.ClientConnectorError as exc:
             return _connect_error(url, exc)
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
-            return _Answer(None, {}, "", url, error="timed out", error_verdict="transient")
+        except (aiohttp.ServerTimeoutError, TimeoutError):
+            return _Answer.failed(url, "timed out", Verdict.TRANSIENT)
         except ssl.SSLError as exc:
-            return _Answer(None, {}, "", url, error=f"TLS error ({exc.reason})", error_verdict="broken")
+            return _Answer.failed(url, f"TLS error ({exc.reason})", Verdict.BROKEN)
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-            return _Answer(None, {}, "", url, error=f"connection dropped ({type(exc).__name__})",
-                           error_verdict="transient", retryable=True)
+            return _Answer.failed(url, f"connection dropped ({type(exc).__name__})", Verdict.TRANSIENT, retryable=True)
         except aiohttp.ClientResponseError as exc:
-            return _Answer(None, {}, "", url, error=f"malformed answer ({exc.message})", error_verdict="broken")
+            return _Answer.failed(url, f"malformed answer ({exc.message})", Verdict.BROKEN)
         except aiohttp.ClientError as exc:
-            return _Answer(None, {}, "", url, error=f"request failed ({type(exc).__name__})",
-                           error_verdict="transient")
+            return _Answer.failed(url, f"request failed ({type(exc).__name__})", Verdict.TRANSIENT)
 
 
 async def _read_some(resp: aiohttp.ClientResponse) -> str:
@@ -311,13 +315,12 @@ async def _read_some(resp: aiohttp.ClientResponse) -> str:
 def _connect_error(url: str, exc: aiohttp.ClientConnectorError) -> _Answer:
     os_error = exc.os_error
     if isinstance(os_error, socket.gaierror) or isinstance(exc, getattr(aiohttp, "ClientConnectorDNSError", ())):
-        return _Answer(None, {}, "", url, error="the host name does not exist (DNS)", error_verdict="broken")
+        return _Answer.failed(url, "the host name does not exist (DNS)", Verdict.BROKEN)
     if isinstance(os_error, ConnectionRefusedError):
-        return _Answer(None, {}, "", url, error="connection refused", error_verdict="broken")
+        return _Answer.failed(url, "connection refused", Verdict.BROKEN)
     if isinstance(os_error, TimeoutError):
-        return _Answer(None, {}, "", url, error="connection timed out", error_verdict="transient")
-    return _Answer(None, {}, "", url, error=f"cannot connect ({os_error.strerror or os_error})",
-                   error_verdict="transient", retryable=True)
+        return _Answer.failed(url, "connection timed out", Verdict.TRANSIENT)
+    return _Answer.failed(url, f"cannot connect ({os_error.strerror or os_error})", Verdict.TRANSIENT, retryable=True)
 
 
 def _looks_like_file(url: str) -> bool:
@@ -382,40 +385,41 @@ def _page_says_not_found(body: str) -> str | None:
 def _classify(url: str, kind: str, answer: _Answer, hops: list[tuple[str, int]], final: str) -> CheckResult:
     status = answer.status or 0
     extra = answer.note
-    res = CheckResult(url, "ok", status, final, hops=hops)
+    res = CheckResult(url, Verdict.OK, status, final, hops=hops)
     doi_missing = kind == "doi" and not hops and status in (404, 410)
     if 200 <= status < 300 or status == 304:
         said = _page_says_not_found(answer.body) if answer.body else None
         if said:
-            res.verdict, res.detail = "broken", f"soft 404: the page says “{said}”"
+            res.verdict, res.detail = Verdict.BROKEN, f"soft 404: the page says “{said}”"
         elif hops and _ERROR_PAGE_PATH.search(urlsplit(final).path):
-            res.verdict, res.detail = "broken", "redirects to an error page"
+            res.verdict, res.detail = Verdict.BROKEN, "redirects to an error page"
         elif hops and kind == "url" and urlsplit(final).path in ("", "/") and _deep(urlsplit(url).path):
-            res.verdict, res.detail = "broken", "redirects to the site's home page (the page is gone)"
+            res.verdict, res.detail = Verdict.BROKEN, "redirects to the site's home page (the page is gone)"
         else:
             new_url = _permanent_target(hops, final)
             if kind == "url" and new_url and new_url != url:
-                res.verdict, res.new_url = "redirected", new_url
+                res.verdict, res.new_url = Verdict.REDIRECTED, new_url
                 res.detail = f"moved permanently to {new_url}"
             elif hops:
                 res.detail = f"{len(hops)} redirect(s)" + (" through the DOI resolver" if kind == "doi" else "")
         return res
     wall = _challenge(status, answer.headers, answer.body)
     if wall:
-        res.verdict, res.detail = "blocked", f"HTTP {status}: {wall}; check it in a browser"
+        res.verdict, res.detail = Verdict.BLOCKED, f"HTTP {status}: {wall}; check it in a browser"
     elif status in (401, 403, 407, 451):
-        res.verdict, res.detail = "blocked", f"HTTP {status}: the site refuses automated checks; check it in a browser"
+        res.verdict = Verdict.BLOCKED
+        res.detail = f"HTTP {status}: the site refuses automated checks; check it in a browser"
     elif doi_missing:
-        res.verdict, res.detail = "broken", f"HTTP {status}: the DOI resolver does not know this DOI"
+        res.verdict, res.detail = Verdict.BROKEN, f"HTTP {status}: the DOI resolver does not know this DOI"
     elif status in (404, 410):
-        res.verdict = "broken"
+        res.verdict = Verdict.BROKEN
         res.detail = f"HTTP {status}" + (" after redirects (the new address is dead)" if hops else "")
     elif status == 429:
-        res.verdict, res.detail = "transient", "HTTP 429: rate limited, still after retries" + extra
+        res.verdict, res.detail = Verdict.TRANSIENT, "HTTP 429: rate limited, still after retries" + extra
     elif 500 <= status < 600:
-        res.verdict, res.detail = "transient", f"HTTP {status}: server error, still after retries" + extra
+        res.verdict, res.detail = Verdict.TRANSIENT, f"HTTP {status}: server error, still after retries" + extra
     else:
-        res.verdict, res.detail = "broken", f"HTTP {status}"
+        res.verdict, res.detail = Verdict.BROKEN, f"HTTP {status}"
     return res
 
 
@@ -435,7 +439,7 @@ def _permanent_target(hops: list[tuple[str, int]], final: str) -> str | None:
     return target
 
 
-async def check_urls(urls: Sequence[tuple[str, str]], options: LinkOptions, *, on_result: Any = None,
+async def check_urls(urls: Sequence[tuple[str, str]], options: CheckerOptions, *, on_result: Any = None,
                      cost: Mapping[str, float] | None = None) -> tuple[dict[str, CheckResult], LinkChecker]:
     """Check ``(url, kind)`` pairs (each address once); ``on_result(result)`` as each finishes.
 
@@ -475,7 +479,7 @@ def _busiest_hosts_first(urls: list[str], cost: Mapping[str, float] | None = Non
     guess = sum(known) / len(known) if known else 1.0
     by_host: dict[str, list[str]] = defaultdict(list)
     for u in urls:
-        by_host[host_key(u) if not _url_problem(u) else ""].append(u)
+        by_host[host_key(u) if not link_problem(u) else ""].append(u)
     for queue in by_host.values():
         queue.sort(key=lambda u: -cost.get(u, guess))
     queues = sorted(by_host.values(), key=lambda q: -sum(cost.get(u, guess) for u in q))

@@ -36,7 +36,7 @@ def doi_url(doi: str, resolver: str = DEFAULT_DOI_RESOLVER) -> str:
     return resolver + quote(doi, safe="/:;()._-<>[]")
 
 
-def _url_problem(url: str) -> str | None:
+def link_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -62,7 +62,7 @@ def links_of_items(items: Iterable[Any], resolver: str = DEFAULT_DOI_RESOLVER) -
         title = data.get("title") or data.get("caseName") or data.get("nameOfAct")
         url = str(data.get("url") or "").strip()
         if url:
-            links.append(Link(item.key, "url", url, title, _url_problem(url)))
+            links.append(Link(item.key, "url", url, title, link_problem(url)))
         raw_doi = data.get("DOI") or _extra_doi(str(data.get("extra") or ""))
         if raw_doi:
             doi = normalize_doi(str(raw_doi))

@@ -1,85 +1,94 @@
+"""A link's record over audits: the checks the store keeps, and what they say together.
+
+The store keeps one row per check (``Store.link_history``); this module reads them back
+with their :class:`Verdict` and answers the questions a report asks of that record: the
+verdict to report (``--confirm-after``), since when the link is in its state, and what
+changed since the previous audit.
+"""
+
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
-from zotcurate.errors import ConfigError
-from zotcurate.links.verdicts import FAILING
+from zotcurate.links.verdicts import Verdict
+from zotcurate.model import Library
+from zotcurate.store import Store, parse_iso_utc
 
-# -- audits over the store ------------------------------------------------------------
-
-
-def parse_age(text: str) -> timedelta:
-    """'30d', '12h', '2w', '90m' or a number of days."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text or "")
-    if not m:
-        raise ConfigError(f"'{text}' is not a duration: write e.g. 30d, 12h or 2w.")
-    n, unit = float(m.group(1)), m.group(2) or "d"
-    return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+Check = dict[str, Any]  # one stored check: the columns of the store's link_checks, verdict as a Verdict
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+class LinkChange(StrEnum):
+    """What happened to a link since its previous audit (in report order)."""
+
+    NEWLY_BROKEN = "newly broken"
+    RECOVERED = "recovered"
+    MOVED = "moved"
 
 
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def read_history(store: Store, lib: Library, item_keys: Sequence[str] | None = None) -> dict[tuple[str, str],
+                                                                                              list[Check]]:
+    """Every recorded check, grouped by ``(item_key, url)``, oldest first."""
+    history = store.link_history(lib, item_keys)
+    for checks in history.values():
+        for check in checks:
+            check["verdict"] = Verdict(check["verdict"])
+    return history
 
 
-def reported_verdict(history: Sequence[Mapping[str, Any]], confirm_after: int) -> tuple[str, str | None]:
+def reported_verdict(history: Sequence[Check], confirm_after: int) -> tuple[Verdict, str | None]:
     """The verdict to report from a link's checks (oldest first), and why it differs, if it does.
 
     A broken link is only reported broken once it failed on ``confirm_after`` checks at
     least a day apart, within its current run of failures; until then it is transient.
     """
-    last = history[-1]["verdict"]
-    if last != "broken" or confirm_after <= 1:
+    last: Verdict = history[-1]["verdict"]
+    if last is not Verdict.BROKEN or confirm_after <= 1:
         return last, None
     count, prev = 0, None
     for check in _failure_streak(history):
-        if check["verdict"] != "broken":
+        if check["verdict"] is not Verdict.BROKEN:
             continue
-        at = _parse_iso(check["checked_at"])
+        at = parse_iso_utc(check["checked_at"])
         if prev is None or at - prev >= timedelta(days=1):
             count, prev = count + 1, at
     if count >= confirm_after:
-        return "broken", None
-    return "transient", f"not confirmed yet: broken on {count} of the {confirm_after} audits a day apart needed"
+        return Verdict.BROKEN, None
+    return Verdict.TRANSIENT, (f"not confirmed yet: broken on {count} of the {confirm_after} audits "
+                               "a day apart needed")
 
 
-def _failure_streak(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    streak: list[Mapping[str, Any]] = []
+def _failure_streak(history: Sequence[Check]) -> list[Check]:
+    streak: list[Check] = []
     for check in reversed(history):
-        if check["verdict"] not in FAILING:
+        if not check["verdict"].failing:
             break
         streak.append(check)
     return streak[::-1]
 
 
-def _since(history: Sequence[Mapping[str, Any]]) -> str | None:
+def state_since(history: Sequence[Check]) -> str | None:
     """When the current state began: the first failure of the streak, the first success, …"""
-    group = _group(history[-1]["verdict"])
+    group = history[-1]["verdict"].group
     since = None
     for check in reversed(history):
-        if _group(check["verdict"]) != group:
+        if check["verdict"].group is not group:
             break
         since = check["checked_at"]
     return since
 
 
-def _group(verdict: str) -> str:
-    return {"redirected": "ok", "transient": "failing", "broken": "failing"}.get(verdict, verdict)
-
-
-def _change(previous: str | None, now: str, prev_new: str | None, new_url: str | None) -> str | None:
+def change_since(previous: Verdict | None, now: Verdict, prev_new: str | None,
+                 new_url: str | None) -> LinkChange | None:
+    """What changed between the previous audit's verdict and this one's (None: nothing to say)."""
     if previous is None:
         return None  # a first audit: nothing to compare with
-    if now == "broken" and previous != "broken":
-        return "newly broken"
-    if previous in ("broken", "transient") and now in ("ok", "redirected"):
-        return "recovered"
-    if now == "redirected" and (previous != "redirected" or prev_new != new_url):
-        return "moved"
+    if now is Verdict.BROKEN and previous is not Verdict.BROKEN:
+        return LinkChange.NEWLY_BROKEN
+    if previous.failing and now.works:
+        return LinkChange.RECOVERED
+    if now is Verdict.REDIRECTED and (previous is not Verdict.REDIRECTED or prev_new != new_url):
+        return LinkChange.MOVED
     return None

@@ -1,11 +1,17 @@
+"""Link audit reports as text: terminal table, JSON, CSV and Markdown (nothing here prints).
+
+Library code: the ``links`` command and ``zotcurate audit`` both write these.
+"""
+
 from __future__ import annotations
 
 from typing import Any
 
 from zotcurate.links.audit import LinkAudit, LinkReport
-from zotcurate.output import render_table, to_csv, to_json
-
-# -- reports --------------------------------------------------------------------------
+from zotcurate.links.history import LinkChange
+from zotcurate.links.verdicts import Verdict
+from zotcurate.output import markdown_table, render_table, to_csv, to_json
+from zotcurate.writers.markdown import escape as md_escape
 
 REPORT_COLUMNS = ("item_key", "kind", "url", "verdict", "status", "final_url", "new_url", "checked_at", "since",
                   "change", "detail")
@@ -24,8 +30,7 @@ def report_rows(audit: LinkAudit) -> list[dict[str, Any]]:
 
 def summary_line(audit: LinkAudit) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in audit.counts.items() if n)
-    changes = ", ".join(f"{len(audit.changed(c))} {c}" for c in ("newly broken", "recovered", "moved")
-                        if audit.changed(c))
+    changes = ", ".join(f"{len(audit.changed(c))} {c}" for c in LinkChange if audit.changed(c))
     text = (f"{len(audit.links)} links in {audit.library}: {counts or 'none'}"
             f" ({audit.checked} checked now, {audit.reused} recent successes reused)")
     if changes:
@@ -34,9 +39,8 @@ def summary_line(audit: LinkAudit) -> str:
 
 
 def _sorted(audit: LinkAudit, *, all_links: bool) -> list[LinkReport]:
-    order = {v: i for i, v in enumerate(("broken", "transient", "blocked", "invalid", "redirected", "ok"))}
-    rows = [r for r in audit.links if all_links or r.verdict != "ok"]
-    return sorted(rows, key=lambda r: (order[r.verdict], r.item_key, r.url))
+    rows = [r for r in audit.links if all_links or r.verdict.needs_attention]
+    return sorted(rows, key=lambda r: (r.verdict.attention, r.item_key, r.url))
 
 
 def format_table(audit: LinkAudit, *, all_links: bool = False, width: int | None = None) -> str:
@@ -57,35 +61,42 @@ def format_csv(audit: LinkAudit) -> str:
     return to_csv(report_rows(audit), REPORT_COLUMNS)
 
 
+def _autolink(url: str) -> str:
+    # Inside <…> Markdown escapes do not apply; a pipe still has to be hidden from the table.
+    return f"<{url}>".replace("|", "%7C")
+
+
+def _link_cell(r: LinkReport) -> str:
+    if r.verdict is Verdict.INVALID:  # not an address: shown as typed, not as a link
+        return "`" + r.url.replace("`", "'").replace("|", "\\|") + "`"
+    return _autolink(r.url) + (f" → {_autolink(r.new_url)}" if r.new_url else "")
+
+
 def format_markdown(audit: LinkAudit) -> str:
     """A report a person can review: what changed, then every link needing attention."""
-    def cell(value: Any) -> str:
-        return str(value or "").replace("|", "\\|").replace("\n", " ")
-
-    lines = [f"# Link audit — {audit.library}", "", f"Checked on {audit.finished_at[:10]} ({audit.finished_at}).",
-             "", summary_line(audit), "", "| verdict | links |", "|---|---|"]
-    lines += [f"| {v} | {n} |" for v, n in audit.counts.items()]
-    for change in ("newly broken", "recovered", "moved"):
+    lines = [f"# Link audit — {md_escape(audit.library)}", "",
+             f"Checked on {audit.finished_at[:10]} ({audit.finished_at}).", "", md_escape(summary_line(audit)), ""]
+    lines += markdown_table(["verdict", "links"], audit.counts.items())
+    for change in LinkChange:
         rows = audit.changed(change)
         if rows:
             lines += ["", f"## {change.capitalize()} since the previous audit", ""]
-            lines += [f"- `{r.item_key}` {cell(r.title)} — <{r.url}>"
-                      + (f" → <{r.new_url}>" if change == "moved" and r.new_url else "")
-                      + (f" ({cell(r.detail)})" if change == "newly broken" else "") for r in rows]
+            lines += [f"- `{r.item_key}` {md_escape(r.title or '')} — {_autolink(r.url)}"
+                      + (f" → {_autolink(r.new_url)}" if change is LinkChange.MOVED and r.new_url else "")
+                      + (f" ({md_escape(r.detail)})" if change is LinkChange.NEWLY_BROKEN else "") for r in rows]
     attention = _sorted(audit, all_links=False)
     if attention:
-        lines += ["", "## Links needing attention", "", "| item | title | verdict | status | link | since | detail |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in attention:
-            link = f"`{r.url}`" if r.verdict == "invalid" else f"<{r.url}>" + (f" → <{r.new_url}>" if r.new_url else "")
-            lines.append(f"| `{r.item_key}` | {cell(r.title)} | {r.verdict} | {cell(r.status)} | {cell(link)} "
-                         f"| {cell((r.since or '')[:10])} | {cell(r.detail)} |")
+        lines += ["", "## Links needing attention", ""]
+        lines += markdown_table(["item", "title", "verdict", "status", "link", "since", "detail"],
+                                ([f"`{r.item_key}`", md_escape(r.title or ""), r.verdict, r.status, _link_cell(r),
+                                  (r.since or "")[:10], md_escape(r.detail)] for r in attention))
     if audit.interrupted:
         lines += ["", "*The audit was interrupted: the links not listed were not checked.*"]
     return "\n".join(lines) + "\n"
 
 
 def format_report(audit: LinkAudit, fmt: str, *, all_links: bool = False) -> str:
+    """The report in ``fmt``: json, csv, md, or the terminal table (anything else)."""
     if fmt == "json":
         return format_json(audit)
     if fmt == "csv":
