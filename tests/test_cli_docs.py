@@ -13,7 +13,8 @@ import pytest
 from zotcurate.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = "\n".join(path.read_text(encoding="utf-8") for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = "\n".join(path.read_text(encoding="utf-8") for path in PAGES)
 
 
 def commands(group: click.Group = cli, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
@@ -55,7 +56,8 @@ def test_every_command_is_documented(name: str) -> None:
 @pytest.mark.parametrize(("command", "option"), OPTIONS)
 def test_every_long_option_is_documented(command: str, option: str) -> None:
     where = f"zotcurate {command}".strip()
-    assert re.search(rf"{re.escape(option)}(?![\w-])", DOCS), f"{option} (of '{where}') is in neither README.md nor docs/"
+    assert re.search(rf"{re.escape(option)}(?![\w-])", DOCS), (
+        f"{option} (of '{where}') is in neither README.md nor docs/")
 
 
 @pytest.mark.parametrize("name", [name for name, _ in COMMANDS])

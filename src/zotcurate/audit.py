@@ -239,8 +239,8 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
 def _markdown(result: AuditResult, now: datetime) -> str:
     lines = [f"# Audit of {result.library} — {now.strftime('%Y-%m-%d %H:%M')} UTC", ""]
     if result.sync_error:
-        lines += [f"**Sync failed:** {result.sync_error.message} The check and the link audit below "
-                  "are of the copy stored before.", ""]
+        lines += [(f"**Sync failed:** {result.sync_error.message} The check and the link audit below "
+                   "are of the copy stored before."), ""]
     elif result.sync:
         lines += [f"Sync: {result.sync.summary()}", ""]
     # Each report's own Markdown, one heading level down, under the audit's title.

@@ -85,10 +85,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="zotcurate")
-@click.option("--store", "store", metavar="PATH", help="The SQLite store file [env ZOTCURATE_STORE; default: the platform's data folder].")
+@click.option("--store", "store", metavar="PATH",
+              help="The SQLite store file [env ZOTCURATE_STORE; default: the platform's data folder].")
 @library_option("for every command")
-@click.option("--api-url", metavar="URL", help="Zotero API base URL, for self-hosted or test servers [env ZOTCURATE_API_URL].")
-@click.option("--config", "config", metavar="FILE", help="Config file [env ZOTCURATE_CONFIG; default: the platform's config folder].")
+@click.option("--api-url", metavar="URL",
+              help="Zotero API base URL, for self-hosted or test servers [env ZOTCURATE_API_URL].")
+@click.option("--config", "config", metavar="FILE",
+              help="Config file [env ZOTCURATE_CONFIG; default: the platform's config folder].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or waiting notices.")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None, library: str | None, api_url: str | None,

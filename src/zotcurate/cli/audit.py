@@ -20,7 +20,8 @@ from zotcurate.links.history import parse_age
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("audits"), show_default=True,
               help="Folder that receives one dated sub-folder per run (report.md, report.json).")
 @collection_option()
-@click.option("--profile", "profile", type=click.Path(path_type=Path), help="Metadata profile (TOML) extending the default.")
+@click.option("--profile", "profile", type=click.Path(path_type=Path),
+              help="Metadata profile (TOML) extending the default.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
               help="Metadata findings at or above this make the run exit 1 (broken links always do).")
 @click.option("--max-age", default="30d", show_default=True, metavar="AGE",
@@ -30,7 +31,8 @@ from zotcurate.links.history import parse_age
 @click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--no-sync", is_flag=True, help="Audit the stored copy without syncing first.")
 @click.option("--tag-errors", metavar="TAG", help="Write-back: TAG on items with metadata errors (removed when fixed).")
-@click.option("--tag-broken", metavar="TAG", help="Write-back: TAG on items with a broken link (removed when it recovers).")
+@click.option("--tag-broken", metavar="TAG",
+              help="Write-back: TAG on items with a broken link (removed when it recovers).")
 @click.option("--fix-redirects", is_flag=True, help="Write-back: replace URLs that moved permanently.")
 @click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate where the link answered.")
 @apply_option("the planned changes")

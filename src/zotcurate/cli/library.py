@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -152,7 +153,8 @@ def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None
 
 
 @click.command("init")
-@click.option("--api-key", help="The key (else ZOTERO_API_KEY, else asked, hidden). Create one at zotero.org/settings/keys.")
+@click.option("--api-key",
+              help="The key (else ZOTERO_API_KEY, else asked, hidden). Create one at zotero.org/settings/keys.")
 @click.option("--group", "group", metavar="ID", help="The group to use (else chosen from the list).")
 @pass_app
 def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
@@ -204,12 +206,13 @@ def config_group() -> None:
 def config_show(app: AppContext, fmt: str) -> None:
     """Print each setting and where it comes from; the API key is masked."""
     s = app.settings()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"setting": "api_key", "value": mask_secret(s.api_key), "source": s.sources.get("api_key")},
         {"setting": "library", "value": s.library.name if s.library else None, "source": s.sources.get("library")},
         {"setting": "store", "value": str(s.store_path), "source": s.sources.get("store")},
         {"setting": "api_url", "value": s.api_url, "source": s.sources.get("api_url")},
-        {"setting": "config_file", "value": str(s.config_path), "source": "ZOTCURATE_CONFIG" if app.env.get("ZOTCURATE_CONFIG") else "default"},
+        {"setting": "config_file", "value": str(s.config_path),
+         "source": "ZOTCURATE_CONFIG" if app.env.get("ZOTCURATE_CONFIG") else "default"},
     ]
     if fmt == "json":
         click.echo(to_json(rows), nl=False)

