@@ -28,7 +28,7 @@ from zotcurate.model import LibraryRef
 from zotcurate.output import NoticeOnly, ProgressReporter, RichProgress
 from zotcurate.status import library_status
 from zotcurate.store import Store
-from zotcurate.zotero.writeback import Change, Plan, format_plan, require_writable
+from zotcurate.zotero.writeback import ApplyResult, Change, Plan, format_plan, require_writable
 
 SRC = Path(zotcurate.__file__).resolve().parent
 ROOT = SRC.parents[1]
@@ -219,6 +219,14 @@ def test_the_plan_has_one_shape() -> None:
         "  CCCC2222  url='https://example.org/new'  Page déplacée"
     )
     assert format_plan([Plan([], again, tags=("x",))]) == "Write-back: nothing to change in Zotero."
+
+
+def test_the_results_of_several_plans_add_up() -> None:
+    first = ApplyResult(updated=["A", "B"], unchanged=["C"], requests=1)
+    first.merge(ApplyResult(updated=["B", "C"], unchanged=["D"], retried=["C"], failed={"E": "HTTP 500"}, requests=2))
+    assert (first.updated, first.unchanged, first.retried) == (["A", "B", "C"], ["D"], ["C"])
+    assert first.failed == {"E": "HTTP 500"} and first.requests == 3
+    assert first.summary("group:1") == "Wrote 3 item(s) to group:1 (1 after a re-sync); 1 needed nothing."
 
 
 def test_one_guard_before_writing(tmp_path: Path) -> None:

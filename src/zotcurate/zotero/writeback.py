@@ -60,7 +60,8 @@ class ApplyResult:
     def merge(self, other: ApplyResult) -> None:
         """Add a later apply's outcome (an item written by both counts once)."""
         self.updated += [k for k in other.updated if k not in self.updated]
-        self.unchanged += [k for k in other.unchanged if k not in self.unchanged and k not in self.updated]
+        both = dict.fromkeys(self.unchanged + other.unchanged)  # ordered, without repeats
+        self.unchanged = [k for k in both if k not in self.updated]
         self.retried += [k for k in other.retried if k not in self.retried]
         self.failed.update(other.failed)
         self.requests += other.requests
