@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from zotero_server import FakeZotero
 
 REPO = Path(__file__).resolve().parents[1]

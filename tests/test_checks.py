@@ -16,7 +16,7 @@ from zotcurate.check.engine import run_check
 from zotcurate.check.profile import load_profile
 from zotcurate.check.rules import FORMAT_RULES, TOKENS
 from zotcurate.cli import main
-from zotcurate.errors import ConfigError
+from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.fields import parse_date, url_problem
 from zotcurate.model import Item
 from zotcurate.store import Store
@@ -82,7 +82,8 @@ def _example():
 @pytest.fixture(scope="module")
 def example_report(tmp_path_factory):
     path = tmp_path_factory.mktemp("ex") / "store.sqlite"
-    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"], env={}) == 0
+    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"],
+                env={}) == ExitCode.OK
     with Store(path) as s:
         lib = s.require_library("file:numerique-sante")
         return run_check(s, lib, load_profile(), today=TODAY)
@@ -433,7 +434,8 @@ def test_duplicates_outside_the_checked_collection_are_found(store):
 @pytest.fixture
 def example_store(tmp_path):
     path = tmp_path / "store.sqlite"
-    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"], env={}) == 0
+    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"],
+                env={}) == ExitCode.OK
     return path
 
 
@@ -446,7 +448,7 @@ def run(capsys, *args):
 def test_check_table_grouped_by_item_with_links_and_summary(example_store, capsys):
     code, out, err = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                          "-c", "Numérique et santé/2. Obstacles et freins")
-    assert code == 1  # errors found, --fail-on error by default
+    assert code == ExitCode.FINDINGS  # errors found, --fail-on error by default
     assert "zotero://select/library/items/G6823GC4" in out  # a commentary fragment with no title
     assert "required:title" in out and "Completeness by collection" in out
     assert "Numérique et santé/2. Obstacles et freins" in out and "50 %" in out
@@ -458,18 +460,18 @@ def test_check_json_csv_md(example_store, capsys):
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "json")
     findings = json.loads(out)
-    assert code == 1 and len(findings) == 51 + 48 + 66 + 60  # errors, warnings, "[…]" warnings, infos
+    assert code == ExitCode.FINDINGS and len(findings) == 51 + 48 + 66 + 60  # errors, warnings, "[…]" warnings, infos
     assert set(findings[0]) == {"item_key", "rule", "severity", "field", "message"}
     assert {"item_key": "G6823GC4", "rule": "required:title", "severity": "error", "field": "title",
             "message": "Missing title."} in findings
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "csv", "--fail-on", "never")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 225
+    assert code == ExitCode.OK and len(rows) == 225
     assert rows[0]["link"].startswith("zotero://select/library/items/")
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "md", "-c", "Numérique et santé/0. Introduction")
-    assert code == 0  # the introduction's one reference is complete
+    assert code == ExitCode.OK  # the introduction's one reference is complete
     assert out.startswith("# Metadata check: file:numerique-sante")
     assert "| Numérique et santé/0. Introduction | 1 | 1 | 100 % | 0 | 1 |" in out  # one "[…]" warning
     assert "**warning** `gap-marker` (abstractNote)" in out
@@ -482,9 +484,9 @@ def test_fail_on_levels(tmp_path, capsys):
         lib = s.ensure_library("file:t", "file", "t")
         s.upsert_items(lib, [complete_report("AAAAAAAA", language=None)])  # one warning only
     base = ["--store", str(path), "check", "-l", "file:t", "--format", "json"]
-    assert run(capsys, *base)[0] == 0
-    assert run(capsys, *base, "--fail-on", "warning")[0] == 1
-    assert run(capsys, *base, "--fail-on", "never")[0] == 0
+    assert run(capsys, *base)[0] == ExitCode.OK
+    assert run(capsys, *base, "--fail-on", "warning")[0] == ExitCode.FINDINGS
+    assert run(capsys, *base, "--fail-on", "never")[0] == ExitCode.OK
 
 
 def test_group_links_unknown_collection_and_broken_profile(tmp_path, capsys):
@@ -493,15 +495,16 @@ def test_group_links_unknown_collection_and_broken_profile(tmp_path, capsys):
         lib = s.ensure_library("group:5086442", "group", "5086442")
         s.upsert_items(lib, [complete_report("AAAAAAAA", title=None)])
     code, out, _ = run(capsys, "--store", str(path), "check", "-l", "group:5086442")
-    assert code == 1 and "zotero://select/groups/5086442/items/AAAAAAAA" in out
+    assert code == ExitCode.FINDINGS and "zotero://select/groups/5086442/items/AAAAAAAA" in out
     code, _, err = run(capsys, "--store", str(path), "check", "-l", "group:5086442", "-c", "Nulle part")
-    assert code == 5 and err.startswith("Error: The library group:5086442 has no collection 'Nulle part'")
+    assert code == ExitCode.NOT_FOUND
+    assert err.startswith("Error: The library group:5086442 has no collection 'Nulle part'")
     bad = tmp_path / "bad.toml"
     bad.write_text('[types.webpage]\nerror = ["websiteTitel"]\n', encoding="utf-8")
     code, _, err = run(capsys, "--store", str(path), "check", "-l", "group:5086442", "--profile", str(bad))
-    assert code == 3 and f"{bad}:2:" in err and "did you mean 'websiteTitle'?" in err
+    assert code == ExitCode.CONFIG and f"{bad}:2:" in err and "did you mean 'websiteTitle'?" in err
     code, _, err = run(capsys, "--store", str(path), "check", "-l", "group:5086442", "--apply")
-    assert code == 2 and "--tag" in err
+    assert code == ExitCode.USAGE and "--tag" in err
 
 
 def test_an_item_type_newer_than_the_bundled_schema_is_still_checked(store):

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from zotcurate.document import Span, plain
-from zotcurate.errors import ConfigError
+from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.formats.csljson import zotero_to_csl
 from zotcurate.render.citations import CitationFormatter, FormattedEntry, bundled_styles
 
@@ -497,7 +497,8 @@ def store(tmp_path_factory) -> Path:
     from zotcurate.cli import main
 
     path = tmp_path_factory.mktemp("store") / "zotcurate.sqlite"
-    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"], env={}) == 0
+    assert main(["--store", str(path), "import", str(EXAMPLE), "--library", "file:numerique-sante"],
+                env={}) == ExitCode.OK
     return path
 
 
@@ -526,10 +527,10 @@ def test_render_with_a_broken_style_file_says_so_in_one_line(store, tmp_path, ca
     style = tmp_path / "mon-style.csl"
     style.write_text('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl">\n<info>\n</style>\n',
                      encoding="utf-8")
-    assert run_render(store, tmp_path, "--style", str(style)) == 3
+    assert run_render(store, tmp_path, "--style", str(style)) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert err.startswith(f"Error: Style {style} is not well-formed XML at line 4:")
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert run_render(store, tmp_path, "--style", "apa7") == 3
+    assert run_render(store, tmp_path, "--style", "apa7") == ExitCode.CONFIG
     assert "Unknown style 'apa7'" in capsys.readouterr().err
     assert not (tmp_path / "numerique-sante.md").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from zotcurate.cli import main
 from zotcurate.config import load_settings, mask_secret, write_config_file
-from zotcurate.errors import ConfigError
+from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.model import LibraryRef
 
 KEY = "SECRETKEYabcdefgh12345678"
@@ -55,7 +55,7 @@ def test_mask_never_shows_the_key() -> None:
 def test_config_show_masks_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = {"ZOTERO_API_KEY": KEY, "ZOTCURATE_CONFIG": str(tmp_path / "c.toml"),
            "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")}
-    assert main(["config", "show", "--format", "json"], env=env) == 0
+    assert main(["config", "show", "--format", "json"], env=env) == ExitCode.OK
     out = capsys.readouterr().out
     assert KEY not in out and "********5678" in out
 
@@ -65,20 +65,21 @@ def test_broken_config_file_is_one_sentence_and_exit_3(tmp_path: Path, capsys: p
     cfg.write_text("api_key = 'unterminated\n", encoding="utf-8")
     code = main(["status"], env={"ZOTCURATE_CONFIG": str(cfg), "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")})
     err = capsys.readouterr().err
-    assert code == 3
+    assert code == ExitCode.CONFIG
     assert err.startswith("Error: The config file") and "not valid TOML" in err and "Traceback" not in err
 
 
 def test_unknown_setting_in_config_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("apikey = 'x'\n", encoding="utf-8")
-    assert main(["status"], env={"ZOTCURATE_CONFIG": str(cfg), "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")}) == 3
+    env = {"ZOTCURATE_CONFIG": str(cfg), "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")}
+    assert main(["status"], env=env) == ExitCode.CONFIG
     assert "unknown setting(s) apikey" in capsys.readouterr().err
 
 
 def test_sync_without_library_says_how_to_set_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = {"ZOTCURATE_CONFIG": str(tmp_path / "c.toml"), "ZOTCURATE_STORE": str(tmp_path / "s.sqlite")}
-    assert main(["sync"], env=env) == 3
+    assert main(["sync"], env=env) == ExitCode.CONFIG
     assert "No library given" in capsys.readouterr().err
 
 

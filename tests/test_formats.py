@@ -16,7 +16,7 @@ import bibtexparser.bparser
 import pytest
 
 from zotcurate.cli import main
-from zotcurate.errors import InputFileError
+from zotcurate.errors import ExitCode, InputFileError
 from zotcurate.formats.bibtex import citation_key, read_bibtex, write_bibtex
 from zotcurate.formats.csljson import (
     KEY_ALPHABET,
@@ -318,9 +318,9 @@ def test_bibtex_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 
 def test_zotero_json_round_trips_exactly(run, tmp_path: Path) -> None:
     code, out, _ = run("import", str(EXAMPLE), "--library", "file:ns")
-    assert code == 0 and "Imported 99 items and 6 collections into file:ns." in out
+    assert code == ExitCode.OK and "Imported 99 items and 6 collections into file:ns." in out
     code, out, _ = run("export", "--library", "file:ns", "-o", str(tmp_path / "folder"))
-    assert code == 0 and "Wrote 99 items" in out
+    assert code == ExitCode.OK and "Wrote 99 items" in out
     for name in ("items.json", "collections.json"):
         original = json.loads((EXAMPLE / name).read_text(encoding="utf-8"))
         exported = json.loads((tmp_path / "folder" / name).read_text(encoding="utf-8"))
@@ -328,27 +328,27 @@ def test_zotero_json_round_trips_exactly(run, tmp_path: Path) -> None:
         assert {o["key"]: o for o in exported} == {o["key"]: o for o in original}
         assert len(exported) == len(original)
     # One-file export, then import of that file into a second library, then export again.
-    assert run("export", "-l", "file:ns", "-o", str(tmp_path / "all.json"))[0] == 0
-    assert run("import", str(tmp_path / "all.json"), "-l", "file:copy")[0] == 0
-    assert run("export", "-l", "file:copy", "-o", str(tmp_path / "copy"))[0] == 0
+    assert run("export", "-l", "file:ns", "-o", str(tmp_path / "all.json"))[0] == ExitCode.OK
+    assert run("import", str(tmp_path / "all.json"), "-l", "file:copy")[0] == ExitCode.OK
+    assert run("export", "-l", "file:copy", "-o", str(tmp_path / "copy"))[0] == ExitCode.OK
     assert (tmp_path / "copy" / "items.json").read_text(encoding="utf-8") == (
         tmp_path / "folder" / "items.json").read_text(encoding="utf-8")
 
 
 def test_csl_json_and_bibtex_export_of_a_collection(run, tmp_path: Path) -> None:
-    assert run("import", str(EXAMPLE), "--library", "file:ns")[0] == 0
+    assert run("import", str(EXAMPLE), "--library", "file:ns")[0] == ExitCode.OK
     coll = "Numérique et santé/4. Outils et exemples inspirants"
     code, out, _ = run("export", "-l", "file:ns", "-c", coll, "--format", "csl-json", "-o", str(tmp_path / "p4.json"))
-    assert code == 0 and "Wrote 14 items" in out
+    assert code == ExitCode.OK and "Wrote 14 items" in out
     csl = json.loads((tmp_path / "p4.json").read_text(encoding="utf-8"))
     assert len(csl) == 14 and all(c["type"] and c["id"] for c in csl)
     code, out, _ = run("export", "-l", "file:ns", "-c", coll, "--format", "bibtex", "-o", str(tmp_path / "p4.bib"))
-    assert code == 0
+    assert code == ExitCode.OK
     entries = _bib_entries((tmp_path / "p4.bib").read_text(encoding="utf-8"))
     assert len(entries) == 14 and len({e["ID"] for e in entries}) == 14
     # The CSL-JSON file imports back into a library with the same keys.
     code, out, _ = run("import", str(tmp_path / "p4.json"), "-l", "file:p4")
-    assert code == 0 and "Imported 14 items" in out
+    assert code == ExitCode.OK and "Imported 14 items" in out
     with Store(tmp_path / "store.sqlite") as store:
         keys = {i.key for i in store.items(store.require_library("file:p4"))}
     assert keys == {c["id"] for c in csl}
@@ -356,7 +356,7 @@ def test_csl_json_and_bibtex_export_of_a_collection(run, tmp_path: Path) -> None
 
 def test_csl_json_and_bibtex_files_import(run, tmp_path: Path) -> None:
     code, out, _ = run("import", str(FIXTURES / "sample.csl.json"), str(FIXTURES / "bbt-export.bib"), "-l", "file:mix")
-    assert code == 0 and "Imported 10 items and 0 collections into file:mix." in out
+    assert code == ExitCode.OK and "Imported 10 items and 0 collections into file:mix." in out
     assert _item_count(tmp_path, "file:mix") == 10
 
 
@@ -370,7 +370,7 @@ def test_csl_json_and_bibtex_files_import(run, tmp_path: Path) -> None:
 def test_malformed_file_exits_7_and_leaves_the_store_untouched(
     run, tmp_path: Path, name: str, content: str | None, message: str
 ) -> None:
-    assert run("import", str(EXAMPLE), "--library", "file:ns")[0] == 0
+    assert run("import", str(EXAMPLE), "--library", "file:ns")[0] == ExitCode.OK
     if content is None:
         target = tmp_path / name
         shutil.copy(FIXTURES / name, target)
@@ -379,7 +379,7 @@ def test_malformed_file_exits_7_and_leaves_the_store_untouched(
         target.mkdir()
         (target / name).write_text(content, encoding="utf-8")
     code, out, err = run("import", str(target), "--library", "file:ns")
-    assert code == 7
+    assert code == ExitCode.INPUT
     assert err.startswith("Error: ") and "Traceback" not in err
     assert re.search(message, err), err
     assert _item_count(tmp_path, "file:ns") == 99  # the previous content is still there

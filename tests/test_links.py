@@ -24,6 +24,7 @@ import pytest
 
 from loopback_web import Host, LoopbackWeb, challenge_body, challenge_headers, soft_404_body
 from zotcurate.cli import main
+from zotcurate.errors import ExitCode
 from zotcurate.links.audit import LinkOptions, audit_links, parse_age
 from zotcurate.links.extract import links_of_items, normalize_doi
 from zotcurate.links.report import format_markdown
@@ -329,19 +330,19 @@ def test_cli_json_report_and_exit_status(web: LoopbackWeb, tmp_path: Path, capsy
     store, _ = make_store(tmp_path / "s.sqlite", [item("GOOD0001", good), item("DEAD0001", dead)])
     store.close()
     args = ["links", "--library", "file:liens", "--timeout", "2", "--doi-resolver", web.url("doi", "/")]
-    code, out, _ = run_cli([*args, "--format", "json"], tmp_path, capsys)
-    assert code == 1
+    code, out, err = run_cli([*args, "--format", "json"], tmp_path, capsys)
+    assert code == ExitCode.FINDINGS
     rows = {r["item_key"]: r for r in json.loads(out)}
     assert rows["DEAD0001"]["verdict"] == "broken" and rows["DEAD0001"]["status"] == 404
     assert rows["GOOD0001"]["verdict"] == "ok" and rows["GOOD0001"]["final_url"] == good
     for key in ("item_key", "url", "verdict", "status", "final_url", "checked_at", "since"):
         assert key in rows["DEAD0001"]
     code, out, _ = run_cli([*args, "--format", "csv", "--fail-on", "never"], tmp_path, capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     table = list(csv.DictReader(io.StringIO(out)))
     assert {r["item_key"]: r["verdict"] for r in table} == {"GOOD0001": "ok", "DEAD0001": "broken"}
     code, out, _ = run_cli(args, tmp_path, capsys)
-    assert code == 1
+    assert code == ExitCode.FINDINGS
     assert "DEAD0001" in out and "GOOD0001" not in out  # the table lists what needs attention
     assert "2 links in file:liens: 1 ok, 1 broken" in out
 
@@ -356,10 +357,10 @@ def test_cli_collection_filter(web: LoopbackWeb, tmp_path: Path, capsys: pytest.
                                                   item("OUTSIDE1", outside)], colls)
     store.close()
     code, out, _ = run_cli(["links", "-l", "file:liens", "-c", "Santé", "--format", "json"], tmp_path, capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert [r["item_key"] for r in json.loads(out)] == ["INSIDE01"]
     code, _, err = run_cli(["links", "-l", "file:liens", "-c", "Sante/Nope"], tmp_path, capsys)
-    assert code == 5 and "no collection" in err
+    assert code == ExitCode.NOT_FOUND and "no collection" in err
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_checked(web: LoopbackWeb, tmp_path: Path) -> None:
@@ -384,7 +385,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_checked(web: LoopbackWeb, tmp_p
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == ExitCode.INTERRUPTED
     assert "Interrupted" in err and "Traceback" not in err
     assert {r["item_key"] for r in json.loads(out)} == {f"QUICK{i:03d}" for i in range(4)}
     assert set(k for k, _ in store.link_history(lib)) == {f"QUICK{i:03d}" for i in range(4)}
@@ -456,14 +457,14 @@ def test_cli_max_age_reuses_yesterdays_successes(web: LoopbackWeb, tmp_path: Pat
     store, _ = make_store(tmp_path / "s.sqlite", [item("GOOD0001", good), item("DEAD0001", dead)])
     store.close()
     args = ["links", "-l", "file:liens", "--timeout", "2"]
-    assert run_cli(args, tmp_path, capsys)[0] == 1
+    assert run_cli(args, tmp_path, capsys)[0] == ExitCode.FINDINGS
     code, out, _ = run_cli([*args, "--max-age", "30d", "--format", "md"], tmp_path, capsys)
-    assert code == 1
+    assert code == ExitCode.FINDINGS
     assert "(1 checked now, 1 recent successes reused)" in out
     assert "| `DEAD0001` | Rapport DEAD0001 | broken | 410 |" in out
     assert site.methods(urlpath(good)) == ["GET"] and site.methods(urlpath(dead)) == ["GET", "GET"]
     code, _, err = run_cli([*args, "--max-age", "soon"], tmp_path, capsys)
-    assert code == 3 and "'soon' is not a duration" in err
+    assert code == ExitCode.CONFIG and "'soon' is not a duration" in err
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loopback_web import LoopbackWeb
 
+from loopback_web import LoopbackWeb
 from zotcurate.cli import main
+from zotcurate.errors import ExitCode
 from zotcurate.store import Store
 
 TAG = "lien-mort"
@@ -52,7 +53,7 @@ def synced(zotero_server, web: LoopbackWeb, tmp_path: Path):  # type: ignore[no-
     env = {"ZOTERO_API_KEY": server.api_key, "ZOTCURATE_CONFIG": str(tmp_path / "none.toml")}
     lib = f"group:{server.group_id}"
     args = ["--store", str(tmp_path / "store.sqlite"), "--api-url", server.url, "-q"]
-    assert main([*args, "sync", "--library", lib], env=env) == 0
+    assert main([*args, "sync", "--library", lib], env=env) == ExitCode.OK
     links = [*args, "links", "--library", lib, "--timeout", "2", "--retries", "0",
              "--doi-resolver", web.url("site", "/doi/")]
     return server, tmp_path / "store.sqlite", env, lib, links
@@ -74,7 +75,7 @@ def test_without_apply_the_plan_is_shown_and_nothing_is_written(synced, web, cap
     version = server.library_version(server.prefix)
     server.reset_requests()
     capsys.readouterr()
-    assert main([*links, *WRITE], env=env) == 1  # a broken link
+    assert main([*links, *WRITE], env=env) == ExitCode.FINDINGS  # a broken link
     out = capsys.readouterr().out
     assert "Write-back: 5 item(s) to change in Zotero." in out
     assert f"DEAD2222  +{TAG}" in out
@@ -86,7 +87,7 @@ def test_without_apply_the_plan_is_shown_and_nothing_is_written(synced, web, cap
 
 def test_apply_writes_tags_access_dates_and_moved_urls(synced, web, capsys) -> None:  # type: ignore[no-untyped-def]
     server, store_path, env, lib, links = synced
-    assert main([*links, *WRITE, "--apply"], env=env) == 1
+    assert main([*links, *WRITE, "--apply"], env=env) == ExitCode.FINDINGS
     assert "Wrote 5 item(s)" in capsys.readouterr().out
     # The tag goes on the broken item, comes off the recovered one; other tags stay, in order.
     assert tags(server, "DEAD2222") == ["à lire", TAG]
@@ -112,7 +113,7 @@ def test_apply_writes_tags_access_dates_and_moved_urls(synced, web, capsys) -> N
     # checked at its new address, and accessDate already says today).
     time.sleep(1.1)
     server.reset_requests()
-    assert main([*links, *WRITE, "--apply"], env=env) == 1
+    assert main([*links, *WRITE, "--apply"], env=env) == ExitCode.FINDINGS
     assert "Write-back: nothing to change in Zotero." in capsys.readouterr().out
     assert [r for r in server.requests if r.method == "POST"] == []
 
@@ -122,7 +123,7 @@ def test_a_colleagues_edit_wins_after_a_412(synced, web, capsys) -> None:  # typ
     # After our sync, a colleague fixes the moved URL by hand and tags the dead item.
     server.put_item(server.prefix, {"key": "MVED2222", "url": "https://example.org/fixed-by-hand"})
     server.put_item(server.prefix, {"key": "DEAD2222", "tags": [{"tag": "à lire"}, {"tag": "vu"}]})
-    assert main([*links, *WRITE, "--apply"], env=env) == 1
+    assert main([*links, *WRITE, "--apply"], env=env) == ExitCode.FINDINGS
     out = capsys.readouterr().out
     assert "after a re-sync" in out
     assert data(server, "MVED2222")["url"] == "https://example.org/fixed-by-hand"
@@ -141,7 +142,7 @@ def test_file_libraries_cannot_be_written(web, tmp_path, capsys) -> None:  # typ
     code = main(["--store", str(tmp_path / "s.sqlite"), "links", "-l", "file:liens", "--tag-broken", TAG, "--apply"],
                 env=env)
     err = capsys.readouterr().err
-    assert code == 3 and "Traceback" not in err
+    assert code == ExitCode.CONFIG and "Traceback" not in err
     assert "file:liens is not a Zotero group or user library" in err
     with Store(tmp_path / "s.sqlite") as store:
         assert store.links_last_checked(store.require_library("file:liens")) is None  # refused before any check
@@ -150,4 +151,4 @@ def test_file_libraries_cannot_be_written(web, tmp_path, capsys) -> None:  # typ
 def test_apply_alone_is_a_usage_error(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["--store", str(tmp_path / "s.sqlite"), "links", "-l", "file:x", "--apply"],
                 env={"ZOTCURATE_CONFIG": str(tmp_path / "none.toml")})
-    assert code == 2 and "--tag-broken" in capsys.readouterr().err
+    assert code == ExitCode.USAGE and "--tag-broken" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 
 from zotcurate.check.profile import FORMAT_RULES, default_profile_text, load_profile
 from zotcurate.cli import main
-from zotcurate.errors import ConfigError
+from zotcurate.errors import ConfigError, ExitCode
 
 
 def write(tmp_path: Path, text: str, name: str = "profil.toml") -> Path:
@@ -134,7 +134,7 @@ def test_shipped_default_documents_every_rule():
 
 def test_profile_show_prints_the_effective_table(tmp_path, capsys):
     path = write(tmp_path, '[types.report]\nwarning = ["place"]\n')
-    assert main(["profile", "show", "--profile", str(path), "--type", "report"], env={}) == 0
+    assert main(["profile", "show", "--profile", str(path), "--type", "report"], env={}) == ExitCode.OK
     out = capsys.readouterr().out
     assert "required:institution" in out and "required:place" in out
     assert f"{path.name}:2" in out  # where the rule comes from
@@ -142,7 +142,7 @@ def test_profile_show_prints_the_effective_table(tmp_path, capsys):
 
 
 def test_profile_show_json_and_a_broken_profile_on_the_command_line(tmp_path, capsys):
-    assert main(["profile", "show", "--format", "json", "--type", "statute"], env={}) == 0
+    assert main(["profile", "show", "--format", "json", "--type", "statute"], env={}) == ExitCode.OK
     import json
 
     rows = json.loads(capsys.readouterr().out)
@@ -150,13 +150,13 @@ def test_profile_show_json_and_a_broken_profile_on_the_command_line(tmp_path, ca
     assert statute["required:title"]["fields"] == "nameOfAct"
     assert statute["required:creator"]["severity"] == "off"
     bad = write(tmp_path, '[types.report]\nerror = ["instituton"]\n')
-    assert main(["profile", "show", "--profile", str(bad)], env={}) == 3
+    assert main(["profile", "show", "--profile", str(bad)], env={}) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "did you mean 'institution'?" in err and "Traceback" not in err
 
 
 def test_profile_show_without_type_lists_the_inherited_section(capsys):
-    assert main(["profile", "show", "--format", "json"], env={}) == 0
+    assert main(["profile", "show", "--format", "json"], env={}) == ExitCode.OK
     import json
 
     rows = json.loads(capsys.readouterr().out)

@@ -108,7 +108,7 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
     out = tmp_path / "out"
     code, stdout, stderr = run(["--store", str(tmp_path / "example.sqlite"), "render",
                                 str(EXAMPLE / "bibliography.toml"), "--output", str(out)], capsys, tmp_path)
-    assert code == 0, stderr
+    assert code == ExitCode.OK, stderr
     assert stdout == f"Wrote 80 entries to {out / 'numerique-sante.docx'}, {out / 'numerique-sante.md'}.\n"
     assert sorted(p.name for p in out.iterdir()) == ["numerique-sante.docx", "numerique-sante.md"]
 
@@ -215,7 +215,7 @@ def test_unknown_collection_in_manifest_is_a_clear_not_found_error(tmp_path: Pat
     path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")], '[[parts]]\ncollection = "Gamma"\n')
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
                          capsys, tmp_path)
-    assert code == 5
+    assert code == ExitCode.NOT_FOUND
     assert err.startswith("Error: The library file:essai has no collection ")
     assert "part's collection" in err and str(path) in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
@@ -229,14 +229,14 @@ def test_render_by_collection_without_a_manifest(tmp_path: Path, capsys) -> None
     code, out, err = run(["--store", store_path, "--library", "file:essai", "render", "--collection",
                           "Thème/Bêta", "--format", "md", "-o", str(tmp_path / "o"), "--sort", "title"],
                          capsys, tmp_path)
-    assert code == 0, err
+    assert code == ExitCode.OK, err
     md = (tmp_path / "o" / "Bêta.md").read_text(encoding="utf-8")
     assert md.startswith("# Bêta\n\n## Sous-bêta\n\n### Ressources pour comprendre\n\nUn, 2020.\n")
 
 
 def test_render_without_manifest_or_collection_is_a_usage_error(tmp_path: Path, capsys) -> None:
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render"], capsys, tmp_path)
-    assert code == 2 and "Give a manifest file, or at least one --collection" in err
+    assert code == ExitCode.USAGE and "Give a manifest file, or at least one --collection" in err
 
 
 # -- entries: access link and commentary ------------------------------------------------
@@ -304,7 +304,7 @@ def test_a_citation_of_a_missing_key_is_a_clear_error(tmp_path: Path, capsys) ->
     path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")], 'introduction = "Voir [@ZZZZ9999]."\n')
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
                          capsys, tmp_path)
-    assert code == 5 and "cites [@ZZZZ9999]" in err and "Traceback" not in err
+    assert code == ExitCode.NOT_FOUND and "cites [@ZZZZ9999]" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
 
@@ -421,7 +421,7 @@ def test_hostile_items_give_a_document_or_a_reported_skip(tmp_path: Path, capsys
     out = tmp_path / "o"
     code, stdout, stderr = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(out)],
                                capsys, tmp_path)
-    assert code == 1  # documents written, one item reported and skipped
+    assert code == ExitCode.FINDINGS  # documents written, one item reported and skipped
     assert "Warning: Item ITEM0004 (untitled) was skipped:" in stderr and "Traceback" not in stderr
     assert stdout.startswith("Wrote 4 entries to ")
     md = (out / "essai.md").read_text(encoding="utf-8")
@@ -460,7 +460,7 @@ def test_an_invalid_style_is_a_clear_error_and_nothing_is_written(tmp_path: Path
     for style in ("style-inexistant", str(bad)):
         code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--style", style,
                               "-o", str(tmp_path / "o")], capsys, tmp_path)
-        assert code == 3 and err.startswith("Error: ") and "Traceback" not in err
+        assert code == ExitCode.CONFIG and err.startswith("Error: ") and "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
 
@@ -468,7 +468,7 @@ def test_another_csl_style_by_name_works(tmp_path: Path, capsys) -> None:
     path = make_bib(tmp_path, [item("ITEM0001", "Un rapport", date="2020", institution="Institut")])
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--style", "apa",
                           "--format", "md", "-o", str(tmp_path / "o")], capsys, tmp_path)
-    assert code == 0, err
+    assert code == ExitCode.OK, err
     assert "Un rapport" in (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
 
 
@@ -494,7 +494,7 @@ def test_manifest_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, text:
 def test_missing_manifest_file_is_a_config_error(tmp_path: Path, capsys) -> None:
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(tmp_path / "absent.toml")],
                          capsys, tmp_path)
-    assert code == 3 and "does not exist" in err
+    assert code == ExitCode.CONFIG and "does not exist" in err
 
 
 def test_example_manifest_reads_as_documented() -> None:
@@ -517,14 +517,14 @@ def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys
     (tmp_path / "o").write_text("un fichier", encoding="utf-8")
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "-o", str(tmp_path / "o")],
                          capsys, tmp_path)
-    assert code == 3 and "cannot be written" in err and "Traceback" not in err
+    assert code == ExitCode.CONFIG and "cannot be written" in err and "Traceback" not in err
 
 
 def test_an_unknown_format_fails_before_any_work(tmp_path: Path, capsys) -> None:
     path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
     code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "pdf",
                           "-o", str(tmp_path / "o")], capsys, tmp_path)
-    assert code == 3 and "Unknown format 'pdf'" in err
+    assert code == ExitCode.CONFIG and "Unknown format 'pdf'" in err
     assert not (tmp_path / "o").exists()
 
 

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, TEST_GROUP_ID
 
+from conftest import TEST_API_KEY, TEST_GROUP_ID
 from zotcurate.cli import main
 from zotcurate.config import load_settings
-from zotcurate.errors import NetworkError
+from zotcurate.errors import ExitCode, NetworkError
 from zotcurate.store import Store
 from zotcurate.zotero.client import RetryPolicy
 from zotcurate.zotero.sync import sync_library
@@ -45,7 +45,7 @@ def stored(tmp_path: Path):
 
 def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -> None:
     code, out, _ = sync(zotero_example, tmp_path, capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert out.startswith(f"{LIB}: 99 added, 0 updated, 0 deleted")
     store, lib = stored(tmp_path)
     with store:
@@ -64,7 +64,7 @@ def test_no_change_sync_is_one_request_and_says_up_to_date(zotero_example, tmp_p
     sync(zotero_example, tmp_path, capsys)
     zotero_example.reset_requests()
     code, out, _ = sync(zotero_example, tmp_path, capsys)
-    assert code == 0 and "is up to date" in out
+    assert code == ExitCode.OK and "is up to date" in out
     assert len(zotero_example.requests) == 1
     assert zotero_example.requests[0].status == 304
 
@@ -78,7 +78,7 @@ def test_edits_and_deletions_between_syncs(zotero_example, tmp_path, capsys) -> 
     server.delete_item(server.prefix, "RAJUC9HQ")
     server.reset_requests()
     code, out, _ = sync(server, tmp_path, capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert out.startswith(f"{LIB}: 2 added, 1 updated, 1 deleted")
     store, lib = stored(tmp_path)
     with store:
@@ -98,7 +98,7 @@ def test_hundred_edits_cost_at_most_ten_requests(zotero_example, tmp_path, capsy
     server.put_item(server.prefix, {"key": items[0]["key"], "language": "fr"})
     server.reset_requests()
     code, out, _ = sync(server, tmp_path, capsys)
-    assert code == 0 and out.startswith(f"{LIB}: 0 added, 99 updated")
+    assert code == ExitCode.OK and out.startswith(f"{LIB}: 0 added, 99 updated")
     assert len(server.requests) <= 10
 
 
@@ -112,7 +112,7 @@ def test_a_remote_edit_during_the_sync_sends_it_round_again(zotero_example, tmp_
 
     server.on_request(edit_once, path=r"/items$", times=1)
     code, out, err = sync(server, tmp_path, capsys)
-    assert code == 0, err
+    assert code == ExitCode.OK, err
     assert "changed during the sync" in err
     store, lib = stored(tmp_path)
     with store:
@@ -143,7 +143,7 @@ def test_429_with_retry_after_and_backoff_are_waited_out(zotero_example, tmp_pat
     server.inject(429, headers={"Retry-After": "1"}, path=r"/items$", times=1)
     server.backoff(1, times=1, path=r"/collections$")
     code, out, err = sync(server, tmp_path, capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert "429: waiting 1 s" in err and "Backoff request: waiting 1 s" in err
     assert [r.status for r in server.requests].count(429) == 1
     store, lib = stored(tmp_path)
@@ -156,7 +156,7 @@ def test_503_and_500_are_retried(zotero_example, tmp_path, capsys) -> None:
     server.inject(503, headers={"Retry-After": "1"}, path=r"/items$", times=1)
     server.inject(500, path=r"/deleted$", times=1)
     code, _, err = sync(server, tmp_path, capsys)
-    assert code == 0, err
+    assert code == ExitCode.OK, err
 
 
 def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> None:
@@ -164,7 +164,7 @@ def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> Non
     server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(600)])
     server.latency = 0.05
     code, out, _ = sync(server, tmp_path, capsys)
-    assert code == 0 and out.startswith(f"{LIB}: 600 added")
+    assert code == ExitCode.OK and out.startswith(f"{LIB}: 600 added")
     assert 2 <= server.max_in_flight <= 4
 
 
@@ -217,7 +217,7 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
     server.latency = 0
     server.reset_requests()
     code, out, err = sync(server, tmp_path, capsys)
-    assert code == 0, err
+    assert code == ExitCode.OK, err
     store, lib = stored(tmp_path)
     with store:
         assert store.counts(lib)["items"] == 1000
@@ -229,7 +229,7 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
 def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys) -> None:
     bad = "WrongKey000000000000abcd"
     code, out, err = sync(zotero_example, tmp_path, capsys, key=bad)
-    assert code == 4
+    assert code == ExitCode.AUTH
     assert "API key was refused" in err and bad not in out + err
     assert err.count("\n") == 1  # one sentence, no traceback
 
@@ -237,7 +237,7 @@ def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys)
 def test_unknown_group_is_exit_5(zotero_example, tmp_path, capsys) -> None:
     code = main(["sync", "--library", "group:999999"], env=env_for(zotero_example, tmp_path))
     err = capsys.readouterr().err
-    assert code == 5
+    assert code == ExitCode.NOT_FOUND
     assert "Zotero has no group 999999" in err and "zotcurate init" in err
 
 
@@ -245,7 +245,7 @@ def test_group_the_key_cannot_read_is_exit_4(zotero_example, tmp_path, capsys) -
     zotero_example.add_group(777, "Autre groupe")
     code = main(["sync", "--library", "group:777"], env=env_for(zotero_example, tmp_path))
     err = capsys.readouterr().err
-    assert code == 4 and "refused for group:777" in err
+    assert code == ExitCode.AUTH and "refused for group:777" in err
 
 
 def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, capsys) -> None:
@@ -257,7 +257,7 @@ def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, ca
         code, out, err = sync(zotero_example, tmp_path, capsys)
     finally:
         zotero_example.up()
-    assert code == 6 and "could not be reached" in err
+    assert code == ExitCode.NETWORK and "could not be reached" in err
     store, lib = stored(tmp_path)
     with store:
         assert store.item(lib, "SKJ3FVUF").data["title"] != "changed"
@@ -268,12 +268,12 @@ def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, ca
 def test_status_and_collections_after_sync(zotero_example, tmp_path, capsys) -> None:
     sync(zotero_example, tmp_path, capsys)
     env = env_for(zotero_example, tmp_path)
-    assert main(["status", "--format", "json"], env=env) == 0
+    assert main(["status", "--format", "json"], env=env) == ExitCode.OK
     status = json.loads(capsys.readouterr().out)
     row = status["libraries"][0]
     assert (row["library"], row["items"], row["collections"], row["last_sync_status"]) == (LIB, 99, 6, "ok")
     assert row["links_checked_at"] is None  # no link audit yet
-    assert main(["collections", "--library", LIB], env=env) == 0
+    assert main(["collections", "--library", LIB], env=env) == ExitCode.OK
     out = capsys.readouterr().out
     assert "  1. Données de cadrage (36)  [XHLJXWFI]" in out
 
@@ -282,24 +282,24 @@ def test_init_lists_groups_and_writes_a_private_config(zotero_example, tmp_path,
     env = env_for(zotero_example, tmp_path)
     code = main(["init", "--group", str(TEST_GROUP_ID)], env=env)
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == ExitCode.OK
     assert f"{TEST_GROUP_ID}  Numérique et santé" in out and TEST_API_KEY not in out
     cfg = tmp_path / "config.toml"
     assert oct(cfg.stat().st_mode & 0o777) == "0o600"
     assert f'library = "group:{TEST_GROUP_ID}"' in cfg.read_text(encoding="utf-8")
     # The config now carries the library and key: a bare sync works.
     bare = {k: v for k, v in env.items() if k != "ZOTERO_API_KEY"}
-    assert main(["sync"], env=bare) == 0
+    assert main(["sync"], env=bare) == ExitCode.OK
 
 
 def test_doctor_explains_each_problem(zotero_example, tmp_path, capsys) -> None:
     env = env_for(zotero_example, tmp_path)
-    assert main(["doctor", "--library", LIB] if False else ["--library", LIB, "doctor"], env=env) == 0
+    assert main(["doctor", "--library", LIB] if False else ["--library", LIB, "doctor"], env=env) == ExitCode.OK
     out = capsys.readouterr().out
     assert "ok       key" in out and "can read group" in out
     code = main(["--library", LIB, "doctor"], env={**env, "ZOTERO_API_KEY": "WrongKey000000000000abcd"})
     out = capsys.readouterr().out
-    assert code == 4 and "PROBLEM  key" in out and "WrongKey" not in out
+    assert code == ExitCode.AUTH and "PROBLEM  key" in out and "WrongKey" not in out
 
 
 def test_local_api_sync_finds_deletions_by_comparing_keys(zotero_example, tmp_path, capsys) -> None:
@@ -308,11 +308,11 @@ def test_local_api_sync_finds_deletions_by_comparing_keys(zotero_example, tmp_pa
     env = {"ZOTCURATE_LOCAL_URL": server.url, "ZOTCURATE_STORE": str(tmp_path / "store.sqlite"),
            "ZOTCURATE_CONFIG": str(tmp_path / "config.toml")}
     local = f"local:group:{TEST_GROUP_ID}"
-    assert main(["sync", "--library", local], env=env) == 0
+    assert main(["sync", "--library", local], env=env) == ExitCode.OK
     assert "99 added" in capsys.readouterr().out
     server.delete_item(server.prefix, "RAJUC9HQ")
     server.reset_requests()
-    assert main(["sync", "--library", local], env=env) == 0
+    assert main(["sync", "--library", local], env=env) == ExitCode.OK
     assert "1 deleted" in capsys.readouterr().out
     assert not any(r.path.endswith("/deleted") for r in server.requests)
     with Store(tmp_path / "store.sqlite") as store:
@@ -331,7 +331,7 @@ def test_full_sync_repairs_a_damaged_copy(zotero_example, tmp_path, capsys) -> N
     code, out, _ = sync(server, tmp_path, capsys)
     assert "up to date" in out  # an incremental sync cannot see it
     code, out, _ = sync(server, tmp_path, capsys, "--full")
-    assert code == 0 and "1 updated" in out
+    assert code == ExitCode.OK and "1 updated" in out
     store, lib = stored(tmp_path)
     with store:
         assert store.item(lib, "SKJ3FVUF").data["title"].startswith("Feuille de route")
@@ -343,10 +343,10 @@ def test_user_library_sync(zotero_server, tmp_path, capsys) -> None:
     prefix = f"/users/{server.user_id}"
     server.put_item(prefix, {"itemType": "book", "title": "Mon livre"})
     code = main(["sync", "--library", f"user:{server.user_id}"], env=env_for(server, tmp_path))
-    assert code == 0 and "1 added" in capsys.readouterr().out
+    assert code == ExitCode.OK and "1 added" in capsys.readouterr().out
     with Store(tmp_path / "store.sqlite") as store:
         lib = store.require_library(f"user:{server.user_id}")
         assert [i.data["title"] for i in store.items(lib)] == ["Mon livre"]
     # A user library that does not exist is a clear error, not a crash.
-    assert main(["sync", "--library", "user:1"], env=env_for(server, tmp_path)) == 5
+    assert main(["sync", "--library", "user:1"], env=env_for(server, tmp_path)) == ExitCode.NOT_FOUND
     assert "Zotero has no user library 1" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from zotcurate.check.engine import run_check
 from zotcurate.check.profile import load_profile
 from zotcurate.cli import main
 from zotcurate.config import load_settings
-from zotcurate.errors import ConflictError
+from zotcurate.errors import ConflictError, ExitCode
 from zotcurate.model import LibraryRef
 from zotcurate.store import Store
 from zotcurate.zotero.client import RetryPolicy, ZoteroClient
@@ -27,7 +27,7 @@ def synced(zotero_example, tmp_path):
     env = {"ZOTERO_API_KEY": server.api_key}
     lib = f"group:{server.group_id}"
     args = ["--store", str(store_path), "--api-url", server.url, "-q"]
-    assert main([*args, "sync", "--library", lib], env=env) == 0
+    assert main([*args, "sync", "--library", lib], env=env) == ExitCode.OK
     return server, store_path, env, lib, args
 
 
@@ -50,7 +50,7 @@ def test_plan_without_apply_writes_nothing(synced, capsys):
     version = server.library_version(server.prefix)
     server.reset_requests()
     capsys.readouterr()
-    assert main([*args, "check", "--library", lib, "--tag", TAG], env=env) == 1
+    assert main([*args, "check", "--library", lib, "--tag", TAG], env=env) == ExitCode.FINDINGS
     out = capsys.readouterr().out
     assert f"Tag '{TAG}': add to {len(expected)} item(s), remove from 0 item(s)." in out
     assert f"+{TAG}" in out and "G6823GC4" in out
@@ -63,7 +63,7 @@ def test_apply_adds_and_removes_the_tag_and_nothing_else(synced, capsys):
     expected = error_keys(store_path, lib)
     assert len(expected) == 26  # the items behind the example's 51 errors
     before = {k: server_tags(server, k) for k in server.item_keys(server.prefix)}
-    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == 1
+    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == ExitCode.FINDINGS
     assert "Wrote 26 item(s)" in capsys.readouterr().out
     for key, tags in before.items():
         now = server_tags(server, key)
@@ -77,16 +77,16 @@ def test_apply_adds_and_removes_the_tag_and_nothing_else(synced, capsys):
     # A colleague fixes one item in Zotero; after a sync the tag comes off it, only it.
     server.put_item(server.prefix, {"key": "FMRZGZK6", "title": "Rapport retrouvé",
                                     "abstractNote": "Commentaire retrouvé."})
-    assert main([*args, "sync", "--library", lib], env=env) == 0
+    assert main([*args, "sync", "--library", lib], env=env) == ExitCode.OK
     server.reset_requests()
-    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == 1
+    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == ExitCode.FINDINGS
     assert TAG not in server_tags(server, "FMRZGZK6")
     assert server_tags(server, "FMRZGZK6") == [t for t in before["FMRZGZK6"]]
     sent = posts(server)[0].json()
     assert [o["key"] for o in sent] == ["FMRZGZK6"] and set(sent[0]) == {"key", "version", "tags"}
     # and a third run has nothing left to do
     server.reset_requests()
-    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == 1
+    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == ExitCode.FINDINGS
     assert posts(server) == []
 
 
@@ -97,7 +97,7 @@ def test_conflict_resyncs_rechecks_and_retries(synced, capsys):
     server.put_item(server.prefix, {"key": "G6823GC4", "tags": [{"tag": "ocr:fragment"}, {"tag": "à revoir"}]})
     server.put_item(server.prefix, {"key": "FMRZGZK6", "title": "Rapport retrouvé",
                                     "abstractNote": "Commentaire retrouvé."})
-    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == 1
+    assert main([*args, "check", "--library", lib, "--tag", TAG, "--apply"], env=env) == ExitCode.FINDINGS
     out = capsys.readouterr()
     assert "after a re-sync" in out.out
     assert server_tags(server, "G6823GC4")[-2:] == ["à revoir", TAG]  # their tag kept, ours added
@@ -137,7 +137,7 @@ def test_interrupted_apply_is_safe_to_run_again(synced, capsys):
                                                 times=attempts),
                       path="/items$", method="POST", times=1)
     code = main([*args, "check", "--library", lib, "--profile", str(profile), "--tag", TAG, "--apply"], env=env)
-    assert code == 6
+    assert code == ExitCode.NETWORK
     assert "Zotero kept answering 500" in capsys.readouterr().err
     done = [k for k in keys if TAG in server_tags(server, k)]
     assert len(done) == 50
@@ -147,7 +147,7 @@ def test_interrupted_apply_is_safe_to_run_again(synced, capsys):
         assert not any(TAG in store.item(library, k).tags for k in keys if k not in done)
     server.reset_requests()  # Zotero is back: the injected failures are used up
     assert main([*args, "check", "--library", lib, "--profile", str(profile), "--tag", TAG, "--apply"],
-                env=env) == 1
+                env=env) == ExitCode.FINDINGS
     assert all(TAG in server_tags(server, k) for k in keys)
     sent = [o["key"] for r in posts(server) for o in r.json()]
     assert sorted(sent) == [k for k in keys if k not in done]  # only what was left
@@ -172,10 +172,10 @@ def test_plan_and_patch_are_plain_deltas():
 def test_apply_refuses_file_libraries(tmp_path, capsys):
     path = tmp_path / "store.sqlite"
     example = Path(__file__).resolve().parents[1] / "examples" / "numerique-sante"
-    assert main(["--store", str(path), "import", str(example), "--library", "file:ex"], env={}) == 0
+    assert main(["--store", str(path), "import", str(example), "--library", "file:ex"], env={}) == ExitCode.OK
     code = main(["--store", str(path), "check", "--library", "file:ex", "--tag", TAG, "--apply"], env={})
     err = capsys.readouterr().err
-    assert code == 3 and "no Zotero server" in err
+    assert code == ExitCode.CONFIG and "no Zotero server" in err
 
 
 def test_retry_policy_is_what_the_interrupted_test_relies_on():
@@ -190,7 +190,7 @@ def test_a_read_only_key_is_told_to_get_write_access(synced, capsys):
     code = main([*args, "check", "--library", lib, "--tag", TAG, "--apply"],
                 env={"ZOTERO_API_KEY": "readOnlyKey0123456789ab"})
     err = capsys.readouterr().err
-    assert code == 4 and "readOnlyKey0123456789ab" not in err
+    assert code == ExitCode.AUTH and "readOnlyKey0123456789ab" not in err
     assert not any(TAG in server_tags(server, k) for k in server.item_keys(server.prefix))
 
 
@@ -199,7 +199,7 @@ def test_a_collection_check_leaves_items_outside_it_alone(synced):
     # A complete item outside the checked collection carries the tag from an earlier run.
     server.put_item(server.prefix, {"key": "SKJ3FVUF", "tags": [{"tag": "bib:entry"}, {"tag": TAG}]})
     server.put_item(server.prefix, {"key": "RAJUC9HQ", "tags": [{"tag": TAG}]})  # in part 1, no commentary
-    assert main([*args, "sync", "--library", lib], env=env) == 0
+    assert main([*args, "sync", "--library", lib], env=env) == ExitCode.OK
     from zotcurate.check.engine import plan_check_tag
 
     with Store(store_path) as store:

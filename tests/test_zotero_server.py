@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import TEST_GROUP_ID
 from pyzotero import errors as zerrors
 from pyzotero import zotero
+
+from conftest import TEST_GROUP_ID
 from zotero_server import FakeZotero
 
 

@@ -18,22 +18,21 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from zotcurate.check.engine import apply_check_tag, plan_check_tag, run_check
+from zotcurate.check.engine import check_tag_plan, run_check
 from zotcurate.check.findings import CheckReport
 from zotcurate.check.profile import Profile, load_profile
 from zotcurate.check.report import format_markdown as check_markdown
 from zotcurate.config import Settings
-from zotcurate.errors import ConfigError, ExitCode, LockedError, ZotcurateError
+from zotcurate.errors import ExitCode, LockedError, ZotcurateError
 from zotcurate.links.audit import LinkAudit, LinkOptions, audit_links
-from zotcurate.links.changes import apply_link_changes, plan_link_changes
+from zotcurate.links.changes import link_plan
 from zotcurate.links.report import format_markdown as links_markdown
 from zotcurate.links.report import report_rows, summary_line
 from zotcurate.model import Library, LibraryRef
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
-from zotcurate.zotero.client import ZoteroClient
 from zotcurate.zotero.sync import SyncResult, sync_library
-from zotcurate.zotero.writeback import Change
+from zotcurate.zotero.writeback import Plan, format_plan, require_writable, write_back
 
 
 @dataclass
@@ -61,6 +60,8 @@ class WriteBack:
     """What the audit planned to write to Zotero, and what it wrote."""
 
     planned: int = 0
+    plan: str = ""  # the plan as every command prints it (format_plan)
+    changes: list[dict[str, Any]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     error: ZotcurateError | None = None
@@ -79,17 +80,17 @@ class AuditResult:
     writeback: WriteBack = field(default_factory=WriteBack)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """A failed sync or write-back wins (its own code); then findings (1); else 0."""
         if self.sync_error is not None:
-            return int(self.sync_error.exit_code)
+            return self.sync_error.exit_code
         if self.writeback.error is not None:
-            return int(self.writeback.error.exit_code)
+            return self.writeback.error.exit_code
         if self.links.interrupted:
-            return int(ExitCode.INTERRUPTED)
+            return ExitCode.INTERRUPTED
         if self.check.fails(self.fail_on) or self.links.broken:
-            return int(ExitCode.FINDINGS)
-        return int(ExitCode.OK)
+            return ExitCode.FINDINGS
+        return ExitCode.OK
 
     def summary(self) -> str:
         c = self.check.counts()
@@ -155,6 +156,8 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
     progress = progress or ProgressReporter()
     now = now or datetime.now(UTC)
     profile = load_profile(options.profile)  # a broken profile stops the run before any work
+    if options.apply and options.writes_back:
+        require_writable(settings, ref)  # and so does a library that cannot be written to
     with run_lock(settings.store_path.with_name(settings.store_path.name + ".audit.lock")):
         sync_result: SyncResult | None = None
         sync_error: ZotcurateError | None = None
@@ -182,39 +185,29 @@ def run_audit(store: Store, settings: Settings, ref: LibraryRef, options: AuditO
 def _write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, profile: Profile,
                 check: CheckReport, audit: LinkAudit, options: AuditOptions,
                 progress: ProgressReporter) -> WriteBack:
-    """Tags for metadata errors, then the link fixes, planned on the current copies."""
-    out = WriteBack()
-    link_wanted = dict(update_access_date=options.update_access_date, tag_broken=options.tag_broken,
-                       fix_redirects=options.fix_redirects)
-    link_keys = sorted({r.item_key for r in audit.links})
-
-    def link_plan() -> list[Change]:
-        if not (options.tag_broken or options.fix_redirects or options.update_access_date):
-            return []
-        return plan_link_changes(audit, store.items(lib, keys=link_keys), **link_wanted)
-
-    tag_plan = plan_check_tag(store, lib, check, options.tag_errors) if options.tag_errors else []
-    out.planned = len(tag_plan) + len(link_plan())
-    if not options.apply or not out.planned:
-        return out
-    if ref.kind not in ("group", "user"):
-        out.error = ConfigError(f"{ref.name} cannot be written to: write-back needs a group:ID or user:ID library.")
-        return out
-    out.applied = True
+    """Tags for metadata errors, then the link fixes, through the one write-back flow."""
+    plans: list[Plan] = []
+    if options.tag_errors:
+        plans.append(check_tag_plan(store, lib, check, options.tag_errors, profile, collections=options.collections))
+    if options.tag_broken or options.fix_redirects or options.update_access_date:
+        plans.append(link_plan(store, lib, audit, update_access_date=options.update_access_date,
+                               tag_broken=options.tag_broken, fix_redirects=options.fix_redirects))
+    changes = [c for plan in plans for c in plan.changes]
+    out = WriteBack(planned=len(changes), plan=format_plan(plans),
+                    changes=[{"item_key": c.item_key, "add_tags": list(c.add_tags),
+                              "remove_tags": list(c.remove_tags), "set_fields": dict(c.set_fields)}
+                             for c in changes])
+    out.applied = options.apply and bool(changes)
     try:
-        with ZoteroClient(settings, ref, progress=progress) as client:
-            if tag_plan and options.tag_errors:
-                done = apply_check_tag(store, client, lib, profile, options.tag_errors, tag_plan,
-                                              collections=options.collections, progress=progress)
-                out.written += done.updated
-                out.failed.update(done.failed)
-            later = link_plan()  # on the copies the first writes left in the store
-            if later:
-                done = apply_link_changes(store, client, lib, audit, later, progress=progress, **link_wanted)
-                out.written += [k for k in done.updated if k not in out.written]
-                out.failed.update(done.failed)
+        # The plan and the summary go to the report (out.plan, writeback_line), not to a terminal.
+        done = write_back(store, settings, ref, lib, plans, apply=options.apply, echo=lambda _line: None,
+                          progress=progress)
     except ZotcurateError as exc:
         out.error = exc
+        return out
+    if done is not None:
+        out.written = done.updated
+        out.failed = done.failed
     return out
 
 
@@ -233,6 +226,7 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
         "links": {"counts": result.links.counts, "checked_at": result.links.finished_at,
                   "links": report_rows(result.links)},
         "writeback": {"planned": result.writeback.planned, "applied": result.writeback.applied,
+                      "changes": result.writeback.changes,
                       "written": result.writeback.written, "failed": result.writeback.failed,
                       "error": result.writeback.error.message if result.writeback.error else None},
     }
@@ -244,14 +238,16 @@ def _write_reports(result: AuditResult, now: datetime) -> None:
 def _markdown(result: AuditResult, now: datetime) -> str:
     lines = [f"# Audit of {result.library} — {now.strftime('%Y-%m-%d %H:%M')} UTC", ""]
     if result.sync_error:
-        lines += [f"**Sync failed:** {result.sync_error.message} The check and the link audit below "
-                  "are of the copy stored before.", ""]
+        lines += [(f"**Sync failed:** {result.sync_error.message} The check and the link audit below "
+                   "are of the copy stored before."), ""]
     elif result.sync:
         lines += [f"Sync: {result.sync.summary()}", ""]
     lines += _section("Metadata", check_markdown(result.check))
     lines.append("")
     if result.writeback_line():
         lines += ["## Write-back to Zotero", "", result.writeback_line().strip(), ""]
+        if result.writeback.planned:
+            lines += ["```text", result.writeback.plan, "```", ""]
     lines += _section("Links", links_markdown(result.links))
     return "\n".join(lines) + "\n"
 

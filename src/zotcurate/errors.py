@@ -28,7 +28,11 @@ class ExitCode(IntEnum):
 
 
 class ZotcurateError(Exception):
-    """Base of every error zotcurate reports to users."""
+    """Base of every error zotcurate reports to users.
+
+    Raise a subclass, never this class itself: the subclass says which exit code the
+    user gets (a test walks ``src/`` for bare raises).
+    """
 
     exit_code: ExitCode = ExitCode.CONFIG
 
@@ -42,6 +46,14 @@ class ZotcurateError(Exception):
 
 class ConfigError(ZotcurateError):
     """Missing or invalid settings, profile, manifest or style."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class LibraryKindError(ConfigError):
+    """The library cannot do what was asked: a ``file:`` library has no Zotero server to
+    sync from or write to, and Zotero's local API is read-only. The library setting is
+    what to change, so this is a configuration error (exit 3), not a network one."""
 
     exit_code = ExitCode.CONFIG
 

@@ -117,12 +117,15 @@ class NoticeOnly(ProgressReporter):
 
 
 @contextmanager
-def progress_for(interactive: bool, echo: Callable[[str], None], quiet: bool = False) -> Iterator[ProgressReporter]:
+def progress_for(interactive: bool, echo: Callable[[str], None], quiet: bool = False, *,
+                 color: bool = True) -> Iterator[ProgressReporter]:
+    """A bar when ``interactive`` (stderr is a terminal, as the caller's environment says),
+    notices only otherwise, nothing when ``quiet``."""
     reporter: ProgressReporter
     if quiet:
         reporter = ProgressReporter()
     elif interactive:
-        reporter = RichProgress()
+        reporter = RichProgress(Console(stderr=True, force_terminal=True, no_color=not color))
     else:
         reporter = NoticeOnly(echo)
     try:

@@ -36,7 +36,7 @@ from zotcurate.fields import extra_lines
 from zotcurate.model import Collection, Item, Library
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
-from zotcurate.zotero.writeback import ApplyResult, Change, WriteClient, apply_changes, plan_tag_changes
+from zotcurate.zotero.writeback import Change, Plan, plan_tag_changes
 
 IGNORE_TAG_PREFIX = "zotcurate:ignore:"
 PARALLEL_THRESHOLD = 20_000  # whole-library checks this large are split between two processes
@@ -288,14 +288,14 @@ def plan_check_tag(store: Store, lib: Library, report: CheckReport, tag: str) ->
     return plan_tag_changes(tag, flagged=report.keys_with("error"), checked=checked)
 
 
-def apply_check_tag(store: Store, client: WriteClient, lib: Library, profile: Profile, tag: str,
-                    changes: Sequence[Change], *, collections: Sequence[str] = (),
-                    progress: ProgressReporter | None = None) -> ApplyResult:
-    """Write a :func:`plan_check_tag` plan; items that changed in Zotero meanwhile are
-    re-synced and re-checked before the one retry."""
+def check_tag_plan(store: Store, lib: Library, report: CheckReport, tag: str, profile: Profile, *,
+                   collections: Sequence[str] = ()) -> Plan:
+    """The :func:`plan_check_tag` plan for :func:`zotcurate.zotero.writeback.write_back`;
+    items that changed in Zotero meanwhile are re-checked before they are planned again."""
 
-    def replan(fresh: list[Item]) -> list[Change]:
-        again = run_check(store, lib, profile, collections=collections)
-        return plan_tag_changes(tag, flagged=again.keys_with("error"), checked=fresh)
+    def again(fresh: list[Item]) -> list[Change]:
+        recheck = run_check(store, lib, profile, collections=collections)
+        return plan_tag_changes(tag, flagged=recheck.keys_with("error"), checked=fresh)
 
-    return apply_changes(store, client, lib, changes, progress, replan=replan)
+    return Plan(plan_check_tag(store, lib, report, tag), again, keys=list(report.checked_keys),
+                titles={key: info.title for key, info in report.items.items()}, tags=(tag,))

@@ -1,4 +1,4 @@
-"""Check reports as text: terminal table, JSON, CSV, Markdown, and the tag plan.
+"""Check reports as text: terminal table, JSON, CSV and Markdown.
 
 Library code (the CLI and ``audit`` both print these); nothing here prints.
 """
@@ -8,20 +8,8 @@ from __future__ import annotations
 from zotcurate.check.findings import CheckReport
 from zotcurate.output import markdown_table, render_table, to_csv, to_json
 from zotcurate.writers.markdown import escape as md_escape
-from zotcurate.zotero.writeback import Change
 
 CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
-
-
-def format_plan(tag: str, changes: list[Change], report: CheckReport) -> str:
-    """The ``--tag`` plan, one line per item."""
-    add = [c.item_key for c in changes if c.add_tags]
-    remove = [c.item_key for c in changes if c.remove_tags]
-    lines = [f"Tag '{tag}': add to {len(add)} item(s), remove from {len(remove)} item(s)."]
-    for c in changes:
-        title = report.items[c.item_key].title if c.item_key in report.items else ""
-        lines.append(f"  {c.describe():<{len(tag) + 2}} {c.item_key}  {title[:70]}")
-    return "\n".join(lines) + "\n"
 
 
 def format_report(report: CheckReport, fmt: str, *, width: int = 160) -> str:

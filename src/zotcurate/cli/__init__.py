@@ -1,140 +1,19 @@
 """The ``zotcurate`` command line: parse options, call the library, print.
 
-Commands live in small modules beside this one, one per area (``library`` for
-sync/import/export/status, ``render``, ``check``, ``links``). This file holds the
-group, the shared context, and :func:`main`, the one place where errors become a
-message and an exit code.
+The group, its context and :func:`main` live in :mod:`zotcurate.cli.app`; the commands
+live in one small module per area (``library`` for sync/import/export/status, ``check``,
+``links``, ``render``, ``audit``), which import from ``app`` and never from here. This
+module puts them together: the only place that knows every command.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
+from zotcurate.cli import audit, check, library, links, render
+from zotcurate.cli.app import AppContext, cli, entry_point, main, pass_app
+from zotcurate.cli.environment import Environment
 
-import click
+for _module in (library, check, links, render, audit):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
-from zotcurate.config import Settings, load_settings
-from zotcurate.errors import ExitCode, ZotcurateError
-from zotcurate.output import ProgressReporter, progress_for
-from zotcurate.store import Store
-
-
-@dataclass
-class AppContext:
-    """What every command gets: the options of the group, the environment, the output."""
-
-    env: Mapping[str, str]
-    store_option: str | None = None
-    library_option: str | None = None
-    api_url_option: str | None = None
-    config_option: str | None = None
-    quiet: bool = False
-    secrets: list[str] = field(default_factory=list)  # redacted from every message
-
-    def settings(self, *, library: str | None = None, api_url: str | None = None) -> Settings:
-        settings = load_settings(
-            env=self.env,
-            library=library or self.library_option,
-            store=self.store_option,
-            api_url=api_url or self.api_url_option,
-            config_path=self.config_option,
-        )
-        if settings.api_key:
-            self.secrets.append(settings.api_key)
-        return settings
-
-    def open_store(self, settings: Settings) -> Store:
-        return Store(settings.store_path)
-
-    def progress(self) -> AbstractContextManager[ProgressReporter]:
-        """A progress bar on a terminal; notices only (on stderr) otherwise; nothing with --quiet."""
-        return progress_for(self.interactive, lambda message: click.echo(self.redact(message), err=True), self.quiet)
-
-    @property
-    def interactive(self) -> bool:
-        """Progress bars only on a terminal, and never with --quiet."""
-        return not self.quiet and sys.stderr.isatty()
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "********")
-        return text
-
-
-pass_app = click.make_pass_decorator(AppContext)
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@click.group(context_settings=CONTEXT_SETTINGS)
-@click.version_option(package_name="zotcurate")
-@click.option("--store", "store", metavar="PATH", help="The SQLite store file [env ZOTCURATE_STORE; default: the platform's data folder].")
-@click.option("--library", "-l", "library", metavar="LIB", help="Default library: group:ID, user:ID, local or file:NAME.")
-@click.option("--api-url", metavar="URL", help="Zotero API base URL, for self-hosted or test servers [env ZOTCURATE_API_URL].")
-@click.option("--config", "config", metavar="FILE", help="Config file [env ZOTCURATE_CONFIG; default: the platform's config folder].")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars or waiting notices.")
-@click.pass_context
-def cli(ctx: click.Context, store: str | None, library: str | None, api_url: str | None,
-        config: str | None, quiet: bool) -> None:
-    """Curate a Zotero group library and publish annotated bibliographies from it.
-
-    \b
-    Typical session:
-      zotcurate init                       # once: API key and group
-      zotcurate sync                       # incremental copy into the local store
-      zotcurate check --fail-on error      # metadata completeness
-      zotcurate links --max-age 30d        # link audit
-      zotcurate render bibliography.toml   # Word + Markdown
-
-    Everything but sync and write-back works offline from the store.
-    Exit codes: 0 ok, 1 findings, 2 usage, 3 configuration, 4 access refused,
-    5 not found, 6 network, 7 bad input file, 8 write conflict, 9 store, 10 locked,
-    130 interrupted.
-    """
-    if ctx.obj is None:
-        ctx.obj = AppContext(env=dict(os.environ))
-    app: AppContext = ctx.obj
-    app.store_option = store or app.store_option
-    app.library_option = library or app.library_option
-    app.api_url_option = api_url or app.api_url_option
-    app.config_option = config or app.config_option
-    app.quiet = quiet or app.quiet
-
-
-# Each command module adds its commands to ``cli`` when imported.
-from zotcurate.cli import audit as _audit, check as _check, library as _library, links as _links, render as _render  # noqa: E402, F401, I001
-
-
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Run the CLI; turn every zotcurate error into one sentence and its exit code."""
-    app = AppContext(env=dict(os.environ if env is None else env))
-    try:
-        result = cli.main(args=list(argv) if argv is not None else None, obj=app,
-                          standalone_mode=False, prog_name="zotcurate")
-    except ZotcurateError as exc:
-        click.echo(f"Error: {app.redact(exc.message)}", err=True)
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("Interrupted: what was finished is kept; run the same command again to go on.", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    return int(result) if isinstance(result, int) else 0
-
-
-def entry_point() -> None:  # pragma: no cover - the console script
-    sys.exit(main())
-
-
-__all__ = ["AppContext", "cli", "main", "pass_app", "Path"]
+__all__ = ["AppContext", "Environment", "cli", "entry_point", "main", "pass_app"]

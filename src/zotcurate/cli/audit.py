@@ -7,18 +7,20 @@ from pathlib import Path
 import click
 
 from zotcurate.audit import AuditOptions, run_audit
-from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.cli.app import AppContext, pass_app
+from zotcurate.cli.options import apply_option, collection_option, library_option
+from zotcurate.errors import ExitCode
 from zotcurate.links.audit import LinkOptions, parse_age
 from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
 
 
-@cli.command("audit")
-@click.option("--library", "-l", "library", metavar="LIB", help="The library to audit (default: the configured one).")
+@click.command("audit")
+@library_option("to audit")
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("audits"), show_default=True,
               help="Folder that receives one dated sub-folder per run (report.md, report.json).")
-@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
-              help="Only this collection (key or path) and its sub-collections; repeatable.")
-@click.option("--profile", "profile", type=click.Path(path_type=Path), help="Metadata profile (TOML) extending the default.")
+@collection_option()
+@click.option("--profile", "profile", type=click.Path(path_type=Path),
+              help="Metadata profile (TOML) extending the default.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
               help="Metadata findings at or above this make the run exit 1 (broken links always do).")
 @click.option("--max-age", default="30d", show_default=True, metavar="AGE",
@@ -28,15 +30,16 @@ from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
 @click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--no-sync", is_flag=True, help="Audit the stored copy without syncing first.")
 @click.option("--tag-errors", metavar="TAG", help="Write-back: TAG on items with metadata errors (removed when fixed).")
-@click.option("--tag-broken", metavar="TAG", help="Write-back: TAG on items with a broken link (removed when it recovers).")
+@click.option("--tag-broken", metavar="TAG",
+              help="Write-back: TAG on items with a broken link (removed when it recovers).")
 @click.option("--fix-redirects", is_flag=True, help="Write-back: replace URLs that moved permanently.")
 @click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate where the link answered.")
-@click.option("--apply", "apply_", is_flag=True, help="Write the planned changes to Zotero (else they are only reported).")
+@apply_option("the planned changes")
 @pass_app
 def audit_cmd(app: AppContext, library: str | None, output: Path, collections: tuple[str, ...],
               profile: Path | None, fail_on: str, max_age: str, confirm_after: int, per_host: int,
               no_sync: bool, tag_errors: str | None, tag_broken: str | None, fix_redirects: bool,
-              update_access_date: bool, apply_: bool) -> int:
+              update_access_date: bool, apply_: bool) -> ExitCode:
     """The scheduled job: sync, check metadata, audit links, write a dated report folder.
 
     \b
@@ -67,3 +70,6 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
         result = run_audit(store, settings, ref, options, progress=progress)
     click.echo(app.redact(result.summary()))
     return result.exit_code
+
+
+COMMANDS = [audit_cmd]

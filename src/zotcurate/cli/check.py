@@ -2,36 +2,34 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import click
 
-from zotcurate.check.engine import apply_check_tag, plan_check_tag, run_check
+from zotcurate.check.engine import check_tag_plan, run_check
 from zotcurate.check.profile import SEVERITIES, load_profile, profile_rows
-from zotcurate.check.report import format_plan, format_report
-from zotcurate.cli import AppContext, cli
+from zotcurate.check.report import format_report
+from zotcurate.cli.app import AppContext, findings, pass_app
+from zotcurate.cli.options import apply_option, collection_option, format_option, library_option
 from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.output import render_table, to_json
 from zotcurate.writers.markdown import escape as md_escape
+from zotcurate.zotero.writeback import require_writable, write_back
 
 
-@cli.command("check")
-@click.option("--library", "-l", "library", metavar="LIB", help="The library to check.")
-@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
-              help="Only this collection (path or key) and its sub-collections; repeatable.")
+@click.command("check")
+@library_option("to check")
+@collection_option()
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML profile extending the shipped default.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
-              show_default=True)
+@format_option(("table", "json", "csv", "md"))
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
               help="Exit with status 1 when a finding at or above this severity exists.")
 @click.option("--tag", metavar="TAG", help="Plan to add TAG to items with an error and remove it from the others.")
-@click.option("--apply", "apply_", is_flag=True, help="With --tag: write the tags to Zotero (else only print the plan).")
-@click.pass_context
-def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, ...], profile_path: Path | None,
-              fmt: str, fail_on: str, tag: str | None, apply_: bool) -> None:
+@apply_option("the --tag plan")
+@pass_app
+def check_cmd(app: AppContext, library: str | None, collections: tuple[str, ...], profile_path: Path | None,
+              fmt: str, fail_on: str, tag: str | None, apply_: bool) -> ExitCode:
     """Check metadata completeness and format against a profile (offline, from the store).
 
     \b
@@ -46,43 +44,28 @@ def check_cmd(ctx: click.Context, library: str | None, collections: tuple[str, .
     "zotcurate-ignore: RULE" in Extra. Exit status: 0 clean, 1 findings at or above
     --fail-on, 3 bad profile, 5 unknown library or collection, 8 write conflict.
     """
-    app: AppContext = ctx.obj
     if apply_ and not tag:
         raise click.UsageError("--apply writes the --tag TAG plan: give --tag as well.")
     settings = app.settings(library=library)
     ref = settings.require_library()
+    if apply_:
+        require_writable(settings, ref)  # before the check, not after it
     profile = load_profile(profile_path)
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
         with app.progress() as progress:
             report = run_check(store, lib, profile, collections=collections, progress=progress)
-        click.echo(format_report(report, fmt, width=_width()), nl=False)
+        click.echo(format_report(report, fmt, width=app.page_width), nl=False)
         if tag:
-            echo_err = fmt in ("json", "csv")  # keep machine output clean
-            changes = plan_check_tag(store, lib, report, tag)
-            click.echo(format_plan(tag, changes, report), nl=False, err=echo_err)
-            if changes and not apply_:
-                click.echo("Nothing was written: add --apply to write these tags to Zotero.", err=echo_err)
-            if apply_ and changes:
-                from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - only needed to write
-
-                with app.progress() as progress, \
-                        ZoteroClient(settings, ref, progress=progress) as client:
-                    result = apply_check_tag(store, client, lib, profile, tag, changes, collections=collections,
-                                             progress=progress)
-                click.echo(result.summary(lib.name), err=echo_err)
-    if report.fails(fail_on):
-        ctx.exit(int(ExitCode.FINDINGS))
+            to_stderr = fmt in ("json", "csv")  # keep machine output clean
+            plan = check_tag_plan(store, lib, report, tag, profile, collections=collections)
+            with app.progress() as progress:
+                write_back(store, settings, ref, lib, [plan], apply=apply_, progress=progress,
+                           echo=lambda text: click.echo(app.redact(text), err=to_stderr))
+    return findings(report.fails(fail_on))
 
 
-def _width() -> int:
-    """The terminal's width when printing to one (at least 100), else a wide fixed page."""
-    if sys.stdout.isatty():
-        return max(100, shutil.get_terminal_size((160, 24)).columns)
-    return 160
-
-
-@cli.group("profile")
+@click.group("profile")
 def profile_group() -> None:
     """Inspect check profiles."""
 
@@ -92,8 +75,9 @@ def profile_group() -> None:
               help="A TOML profile (it extends the shipped default).")
 @click.option("--type", "item_types", multiple=True, metavar="TYPE",
               help="Show the effective rules of this item type (repeatable); default: every type the profile names.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True)
-def profile_show_cmd(profile_path: Path | None, item_types: tuple[str, ...], fmt: str) -> None:
+@format_option(("table", "json", "md"))
+@pass_app
+def profile_show_cmd(app: AppContext, profile_path: Path | None, item_types: tuple[str, ...], fmt: str) -> None:
     """Print the effective profile: every rule, its severity, fields and where it is set.
 
     \b
@@ -118,5 +102,8 @@ def profile_show_cmd(profile_path: Path | None, item_types: tuple[str, ...], fmt
         click.echo("\n".join(lines))
     else:
         click.echo(render_table(rows, columns, title="Effective check profile "
-                                f"({' + '.join(profile.sources)})", width=_width()), nl=False)
+                                f"({' + '.join(profile.sources)})", width=app.page_width), nl=False)
         click.echo(f"Severities: {', '.join(SEVERITIES)}. Field rules of other item types: those of \"*\".")
+
+
+COMMANDS = [check_cmd, profile_group]

@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 
-from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.cli.app import AppContext, pass_app
+from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
 from zotcurate.diagnose import diagnose, readable_groups
-from zotcurate.errors import ConfigError
+from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.formats.files import FORMATS, export_library, import_files
 from zotcurate.model import LibraryRef
 from zotcurate.output import render_table, to_json
+from zotcurate.status import library_status
 from zotcurate.store import Store
 from zotcurate.zotero.sync import sync_library
 
-FORMAT_CHOICE = click.Choice(["table", "json"])
+TABLE_OR_JSON = ("table", "json")
+STATUS_COLUMNS = ["library", "title", "version", "items", "notes", "attachments", "collections", "trashed",
+                  "synced_at", "links_checked_at"]
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--library", "-l", "library", metavar="file:NAME", help="The file library to fill (replaced as a whole).")
+@library_option("to fill (replaced as a whole)", kinds="file:NAME", default="named after the first path",
+                metavar="file:NAME")
 @pass_app
 def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None) -> None:
     """Import a Zotero API export (folder with items.json and collections.json, or one JSON
@@ -62,10 +68,10 @@ def _print_summary(store: Store, name: str) -> None:
         click.echo(f"  {'  ' * depth}{coll.name} ({item_counts.get(coll.key, 0)})")
 
 
-@cli.command("export")
-@click.option("--library", "-l", "library", metavar="LIB", help="The library to export.")
-@click.option("--collection", "-c", metavar="PATH", help="Only this collection (key or path) and its sub-collections.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="zotero-json", show_default=True)
+@click.command("export")
+@library_option("to export")
+@collection_option(multiple=False)
+@format_option(FORMATS, default="zotero-json", help="The file format.")
 @click.option("--output", "-o", "output", required=True, type=click.Path(path_type=Path),
               help="File to write (a folder for zotero-json without .json suffix).")
 @pass_app
@@ -79,35 +85,25 @@ def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt
     click.echo(f"Wrote {n} items to {output} ({fmt}).")
 
 
-@cli.command("status")
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@click.command("status")
+@format_option(TABLE_OR_JSON)
 @pass_app
 def status_cmd(app: AppContext, fmt: str) -> None:
     """Show each library in the store: version, counts, last sync and last link audit."""
     settings = app.settings()
     with app.open_store(settings) as store:
-        rows = []
-        for lib in store.libraries():
-            counts = store.counts(lib)
-            log = store.sync_log(lib, limit=1)
-            rows.append({
-                "library": lib.name, "title": lib.title, "version": lib.version, **counts,
-                "synced_at": lib.synced_at, "last_sync_status": log[0]["status"] if log else None,
-                "links_checked_at": store.links_last_checked(lib),
-            })
+        rows = library_status(store)
     if fmt == "json":
         click.echo(to_json({"store": str(settings.store_path), "libraries": rows}), nl=False)
-        return
-    if not rows:
+    elif not rows:
         click.echo(f"The store {settings.store_path} is empty: run 'zotcurate sync' or 'zotcurate import'.")
-        return
-    click.echo(render_table(rows, ["library", "title", "version", "items", "notes", "attachments",
-                                   "collections", "trashed", "synced_at", "links_checked_at"]), nl=False)
+    else:
+        click.echo(render_table(rows, STATUS_COLUMNS), nl=False)
 
 
-@cli.command("collections")
-@click.option("--library", "-l", "library", metavar="LIB", help="The library whose collections to list.")
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@click.command("collections")
+@library_option("whose collections to list")
+@format_option(TABLE_OR_JSON)
 @pass_app
 def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
     """Print the collection tree with item counts, paths and keys.
@@ -129,11 +125,11 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
         click.echo(f"{'  ' * c.path.count('/')}{c.name} ({counts.get(c.key, 0)})  [{c.key}]")
 
 
-@cli.command("sync")
-@click.option("--library", "-l", "library", metavar="LIB", help="group:ID, user:ID or local (default: from config).")
+@click.command("sync")
+@library_option("to sync", kinds="group:ID, user:ID or local")
 @click.option("--full", is_flag=True, help="Download every object again (repairs a damaged copy); deletions are "
               "found by comparing the full key lists.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option(("text", "json"))
 @pass_app
 def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None:
     """Bring the local copy of a Zotero library up to date, incrementally.
@@ -156,8 +152,9 @@ def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None
         click.echo(result.summary())
 
 
-@cli.command("init")
-@click.option("--api-key", help="The key (else ZOTERO_API_KEY, else asked, hidden). Create one at zotero.org/settings/keys.")
+@click.command("init")
+@click.option("--api-key",
+              help="The key (else ZOTERO_API_KEY, else asked, hidden). Create one at zotero.org/settings/keys.")
 @click.option("--group", "group", metavar="ID", help="The group to use (else chosen from the list).")
 @pass_app
 def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
@@ -186,37 +183,41 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
     click.echo(f"Wrote {settings.config_path} (readable only by you). Next: zotcurate sync")
 
 
-@cli.command("doctor")
+@click.command("doctor")
 @pass_app
-def doctor_cmd(app: AppContext) -> int:
+def doctor_cmd(app: AppContext) -> ExitCode:
     """Check config, API key scope, network and store; explain each problem in one sentence."""
     settings = app.settings()
     findings = diagnose(settings)
     for f in findings:
         click.echo(f"{'ok     ' if f.ok else 'PROBLEM'}  {f.check:<8} {app.redact(f.message)}")
     bad = [f for f in findings if not f.ok]
-    return bad[0].exit_code if bad else 0
+    return ExitCode(bad[0].exit_code) if bad else ExitCode.OK  # the first problem's code
 
 
-@cli.group("config")
+@click.group("config")
 def config_group() -> None:
     """Show the settings in force."""
 
 
 @config_group.command("show")
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default="table", show_default=True)
+@format_option(TABLE_OR_JSON)
 @pass_app
 def config_show(app: AppContext, fmt: str) -> None:
     """Print each setting and where it comes from; the API key is masked."""
     s = app.settings()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"setting": "api_key", "value": mask_secret(s.api_key), "source": s.sources.get("api_key")},
         {"setting": "library", "value": s.library.name if s.library else None, "source": s.sources.get("library")},
         {"setting": "store", "value": str(s.store_path), "source": s.sources.get("store")},
         {"setting": "api_url", "value": s.api_url, "source": s.sources.get("api_url")},
-        {"setting": "config_file", "value": str(s.config_path), "source": "ZOTCURATE_CONFIG" if app.env.get("ZOTCURATE_CONFIG") else "default"},
+        {"setting": "config_file", "value": str(s.config_path),
+         "source": "ZOTCURATE_CONFIG" if app.env.get("ZOTCURATE_CONFIG") else "default"},
     ]
     if fmt == "json":
         click.echo(to_json(rows), nl=False)
     else:
         click.echo(render_table(rows, ["setting", "value", "source"]), nl=False)
+
+
+COMMANDS = [import_cmd, export_cmd, status_cmd, collections_cmd, sync_cmd, init_cmd, doctor_cmd, config_group]

