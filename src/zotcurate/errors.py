@@ -24,6 +24,8 @@ class ExitCode(IntEnum):
     CONFLICT = 8  # a version conflict on write-back that a retry did not solve
     STORE = 9  # the local store is unreadable or from a newer zotcurate
     LOCKED = 10  # another run holds the lock
+    OUTPUT = 11  # a file or folder could not be written (read-only, full disk, not a folder)
+    INTERNAL = 70  # an unforeseen error (a bug): details written to a file, the store kept as it was
     INTERRUPTED = 130  # Ctrl-C
 
 
