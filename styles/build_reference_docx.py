@@ -23,7 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, PREAMBLE
-from zotcurate.docx_writer import ROLE_STYLES
+from zotcurate.writers.docx import ROLE_STYLES
 
 OUT = Path(__file__).with_name("reference.docx")
 

