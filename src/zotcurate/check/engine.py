@@ -22,7 +22,7 @@ from zotcurate.check.rules import (
     compile_requirements,
 )
 from zotcurate.errors import ConfigError, NotFoundError
-from zotcurate.fields import extra_lines
+from zotcurate.fields import extra_lines, title_of
 from zotcurate.model import Collection, Item, Library
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
@@ -161,7 +161,7 @@ def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children
         else:
             findings += _requirement_findings(reqs, ctx)
             findings += _format_findings(ctx, sev, today, active)
-        title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
+        title = title_of(data) or ""
         infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key), tuple(item_colls))
         dup_keys.append(dup_key(item))
         if n % 500 == 0:

@@ -18,7 +18,8 @@ import aiohttp
 from yarl import URL
 
 from zotcurate.errors import ConfigError
-from zotcurate.links.extract import DEFAULT_DOI_RESOLVER, _url_problem, host_key
+from zotcurate.fields import url_problem
+from zotcurate.links.extract import DEFAULT_DOI_RESOLVER, host_key
 from zotcurate.links.verdicts import PERMANENT_REDIRECTS
 
 USER_AGENT = "zotcurate/0.1 (link audit of a Zotero library; +https://github.com/zotcurate/zotcurate)"
@@ -162,9 +163,9 @@ class LinkChecker:
         return result
 
     async def _check(self, url: str, kind: str) -> CheckResult:
-        problem = _url_problem(url)
+        problem = url_problem(url)
         if problem:
-            return CheckResult(url, "invalid", detail=problem)
+            return CheckResult(url, "invalid", detail=f"the address {problem}")
         hops: list[tuple[str, int]] = []
         seen: Counter[str] = Counter()
         try:
@@ -198,7 +199,7 @@ class LinkChecker:
                                        detail=f"HTTP {status} to a malformed address: {location[:80]}",
                                        requests=requests)
                 hops.append((current, status))
-                if _url_problem(target):
+                if url_problem(target):
                     return CheckResult(url, "broken", status, target, hops=hops,
                                        detail=f"redirects to an unusable address: {target[:80]}", requests=requests)
                 current = target
@@ -475,7 +476,7 @@ def _busiest_hosts_first(urls: list[str], cost: Mapping[str, float] | None = Non
     guess = sum(known) / len(known) if known else 1.0
     by_host: dict[str, list[str]] = defaultdict(list)
     for u in urls:
-        by_host[host_key(u) if not _url_problem(u) else ""].append(u)
+        by_host[host_key(u) if not url_problem(u) else ""].append(u)
     for queue in by_host.values():
         queue.sort(key=lambda u: -cost.get(u, guess))
     queues = sorted(by_host.values(), key=lambda q: -sum(cost.get(u, guess) for u in q))
