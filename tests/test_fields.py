@@ -25,7 +25,7 @@ import pytest
 from zotcurate.check.duplicates import dup_key
 from zotcurate.check.engine import run_check
 from zotcurate.check.profile import load_profile
-from zotcurate.document import CITATION, LINK, Paragraph, plain
+from zotcurate.document import CITATION, LINK, Paragraph, Span, plain
 from zotcurate.fields import doi_url, parse_date, parse_extra, read_doi, url_problem
 from zotcurate.formats.bibtex import data_to_fields, read_bibtex
 from zotcurate.formats.csljson import csl_to_zotero_objects, key_for, zotero_to_csl
@@ -206,12 +206,12 @@ def layers(tmp_path_factory: pytest.TempPathFactory) -> Layers:
         links.setdefault(link.item_key, {})[link.kind] = link
     citation, access, order = {}, {}, []
     for block in result.document.blocks:
+        spans = [s for s in block.spans if isinstance(s, Span)] if isinstance(block, Paragraph) else []
         if isinstance(block, Paragraph) and block.role == CITATION:
-            citation[str(block.key)] = plain(block.spans)
+            citation[str(block.key)] = plain(spans)
             order.append(str(block.key))
         elif isinstance(block, Paragraph) and block.role == LINK:
-            span = block.spans[0]
-            access[str(block.key)] = span.url if span.text == "Accéder au document" else None
+            access[str(block.key)] = spans[0].url if spans[0].text == "Accéder au document" else None
 
     csl_path = tmp / "rows.json"
     entries = [csl_entry(i, row) for i, row in enumerate(ROWS)]

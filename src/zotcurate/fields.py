@@ -186,7 +186,7 @@ def _read_date(value: str) -> ParsedDate:
     month = next((_MONTHS[w] for _, w in tokens if w in _MONTHS), None)
     day = None
     if month is not None:  # the day is the first number of one or two digits ("5", "1er", "5th")
-        day = next((int(d[1]) for t, _ in tokens if (d := _ORDINAL.match(t))), None)
+        day = next((int(o[1]) for t, _ in tokens if (o := _ORDINAL.match(t))), None)
     strange = [w for _, w in tokens if not w[:1].isdigit() and w not in _MONTHS and w not in _SEASONS
                and w not in _DATE_FILLERS]
     season = "" if month else _SEASON_TRIM.sub("", rest)
@@ -331,7 +331,7 @@ _ID_SEPARATORS = re.compile(r"[,;/]|\s{2,}")
 def _identifier_parts(value: str, module: Any) -> list[str]:
     """The numbers of an ISBN or ISSN field: "978-… ; 2-07-…" or "978-… 2070368228" (several
     numbers separated by spaces) hold two; "978 2 07 036822 8" (one number with spaces) one."""
-    out = []
+    out: list[str] = []
     for part in (p.strip() for p in _ID_SEPARATORS.split(value) if p.strip()):
         if " " in part and not module.is_valid(part):
             out += part.split()

@@ -15,11 +15,11 @@ from zotcurate.check.findings import CheckReport, CollectionSummary, Finding, It
 from zotcurate.check.profile import Profile
 from zotcurate.check.rules import (
     CompiledRequirement,
-    _Ctx,
-    _format_findings,
-    _note_text,
-    _requirement_findings,
+    ItemContext,
     compile_requirements,
+    format_findings,
+    note_text,
+    requirement_findings,
 )
 from zotcurate.errors import ConfigError, NotFoundError
 from zotcurate.fields import extra_lines, title_of
@@ -152,15 +152,15 @@ def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children
             sev_active = sev_cache[overrides] = (levels, frozenset(r for r, v in levels.items() if v != "off"))
         sev, active = sev_active
         item_sev[item.key] = sev
-        ctx = _Ctx(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
+        ctx = ItemContext(item, data, set(item.tags), children.get(item.key, []), commentary_tags)
         patterns = ignored_rules(item)
         ignores[item.key] = patterns
         if patterns:
-            findings += [f for f in (*_requirement_findings(reqs, ctx), *_format_findings(ctx, sev, today, active))
+            findings += [f for f in (*requirement_findings(reqs, ctx), *format_findings(ctx, sev, today, active))
                          if not _silenced(f.rule, patterns)]
         else:
-            findings += _requirement_findings(reqs, ctx)
-            findings += _format_findings(ctx, sev, today, active)
+            findings += requirement_findings(reqs, ctx)
+            findings += format_findings(ctx, sev, today, active)
         title = title_of(data) or ""
         infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key), tuple(item_colls))
         dup_keys.append(dup_key(item))
@@ -244,7 +244,7 @@ def _run_check(store: Store, lib: Library, profile: Profile, collections: Sequen
                     findings.append(Finding(note.key, "orphan-note", sev["orphan-note"], "parentItem",
                                             f"This child note's parent {parent_key} does not exist; attach it "
                                             "to an item or make it a standalone note."))
-                    infos[note.key] = ItemInfo(note.key, "note", _note_text(note)[:60],
+                    infos[note.key] = ItemInfo(note.key, "note", note_text(note)[:60],
                                                zotero_link(lib, note.key))
     progress.stop()
 

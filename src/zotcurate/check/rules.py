@@ -72,7 +72,9 @@ _MULTILINE = {"abstractNote"}
 
 
 @dataclass
-class _Ctx:
+class ItemContext:
+    """One item as the rules see it: its data, tags, child notes and the tags that mark commentary notes."""
+
     item: Item
     data: dict[str, Any]
     tags: set[str]
@@ -88,7 +90,8 @@ class _Ctx:
         return [n for n in self.notes if n.item_type == "note" and self.commentary_tags & set(n.tags)]
 
 
-def _note_text(note: Item) -> str:
+def note_text(note: Item) -> str:
+    """A note's text without HTML (entities decoded, spaces collapsed)."""
     html = str(note.data.get("note", ""))
     text = _TAGS.sub(" ", html)
     for entity, char in (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"')):
@@ -101,7 +104,7 @@ def _has_name(creator: dict[str, Any]) -> bool:
 
 
 # A test is a field name (the common case, tested inline) or a function of the item.
-Check = Callable[[_Ctx], bool] | str
+Check = Callable[[ItemContext], bool] | str
 
 
 def _has_value(value: Any) -> bool:
@@ -119,10 +122,10 @@ def compile_token(token: str) -> Check:
         return lambda ctx: any(c.get("creatorType") == kind and _has_name(c) for c in ctx.data.get("creators", ()))
     if token == "commentary":
         return lambda ctx: _has_value(ctx.data.get("abstractNote")) or any(
-            _note_text(n) for n in ctx.commentary_notes())
+            note_text(n) for n in ctx.commentary_notes())
     if token.startswith("note:"):
         tag = token[5:]
-        return lambda ctx: any(n.item_type == "note" and tag in n.tags and _note_text(n) for n in ctx.notes)
+        return lambda ctx: any(n.item_type == "note" and tag in n.tags and note_text(n) for n in ctx.notes)
     if token.startswith("tag:"):
         tag = token[4:]
         return lambda ctx: tag in ctx.tags
@@ -190,13 +193,14 @@ def _field_of(token: str) -> str:
     return token
 
 
-def _passes(test: Check, ctx: _Ctx) -> bool:
+def _passes(test: Check, ctx: ItemContext) -> bool:
     if isinstance(test, str):
         return _has_value(ctx.data.get(test))
     return test(ctx)
 
 
-def _requirement_findings(reqs: Sequence[CompiledRequirement], ctx: _Ctx) -> Iterable[Finding]:
+def requirement_findings(reqs: Sequence[CompiledRequirement], ctx: ItemContext) -> Iterable[Finding]:
+    """The profile's field rules on one item."""
     key = ctx.item.key
     for req in reqs:
         if req.when and not all(_passes(test, ctx) for test in req.when):
@@ -235,8 +239,8 @@ _CREATOR_RULES = frozenset({"creator-empty-name", "creator-institution-split", "
                             "whitespace"})
 
 
-def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
-                     active: frozenset[str] | None = None) -> list[Finding]:
+def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
+                    active: frozenset[str] | None = None) -> list[Finding]:
     """Format rules on one item. A plain loop appending to a list: this runs once per
     item of the library, so it avoids generators and closures on the common path."""
     key, data = ctx.item.key, ctx.data
@@ -348,7 +352,7 @@ def _text_findings(key: str, name: str, value: str, sev: dict[str, str], active:
                     f"{name} contains the HTML entity '{ent.group(0)}'; type the character itself."))
 
 
-def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
+def _commentary_findings(ctx: ItemContext, sev: dict[str, str], active: frozenset[str],
                          add: Callable[[Finding], None]) -> None:
     key, data = ctx.item.key, ctx.data
     abstract = str(data.get("abstractNote") or "")
@@ -362,7 +366,7 @@ def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
         if close_in_length and normalise_title(abstract) == norm_title:
             add(Finding(key, rule, sev[rule], "abstractNote", "The abstract repeats the title; write the commentary."))
         for note in notes:
-            text = _note_text(note)
+            text = note_text(note)
             if text and normalise_title(text) == norm_title:
                 add(Finding(key, rule, sev[rule], "note",
                             f"The commentary note {note.key} repeats the title; write the commentary."))
@@ -371,7 +375,7 @@ def _commentary_findings(ctx: _Ctx, sev: dict[str, str], active: frozenset[str],
         if abstract and not abstract.strip():
             add(Finding(key, rule, sev[rule], "abstractNote", "The abstract holds only spaces."))
         for note in notes:
-            if not _note_text(note):
+            if not note_text(note):
                 add(Finding(key, rule, sev[rule], "note", f"The commentary note {note.key} is empty."))
 
 
