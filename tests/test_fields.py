@@ -26,7 +26,16 @@ from zotcurate.check.duplicates import dup_key
 from zotcurate.check.engine import run_check
 from zotcurate.check.profile import load_profile
 from zotcurate.document import CITATION, LINK, Paragraph, Span, plain
-from zotcurate.fields import doi_url, parse_date, parse_extra, read_doi, url_problem
+from zotcurate.fields import (
+    doi_url,
+    isbn13_of,
+    isbn_problems,
+    issn_problems,
+    parse_date,
+    parse_extra,
+    read_doi,
+    url_problem,
+)
 from zotcurate.formats.bibtex import data_to_fields, read_bibtex
 from zotcurate.formats.csljson import csl_to_zotero_objects, key_for, zotero_to_csl
 from zotcurate.links.extract import links_of_items
@@ -44,35 +53,31 @@ class Row:
     kind: str  # doi | extra-doi | url | isbn | issn | date
     value: str
     doi: str | None = None  # doi rows: the bare DOI the value holds
-    as_is: bool = True  # doi rows: check has nothing to remove; url/isbn/issn/date rows: check accepts it
+    ok: bool = True  # check accepts the value as it is (a DOI: bare, with nothing to remove)
     parts: tuple[int, ...] = ()  # date rows: (year, month, day) as far as they are real
     iso: bool = False  # date rows: written YYYY[-MM[-DD]]
     isbn13: str | None = None  # isbn rows: the number duplicates compare
 
-    @property
-    def ok(self) -> bool:
-        return self.as_is
 
-
-def doi(value: str, bare: str | None, as_is: bool = True) -> Row:
-    return Row("doi", value, doi=bare, as_is=as_is and bare is not None)
+def doi(value: str, bare: str | None, ok: bool = True) -> Row:
+    return Row("doi", value, doi=bare, ok=ok and bare is not None)
 
 
 def day(value: str, parts: tuple[int, ...], *, ok: bool = True, iso: bool = False) -> Row:
-    return Row("date", value, as_is=ok, parts=parts, iso=iso)
+    return Row("date", value, ok=ok, parts=parts, iso=iso)
 
 
 ROWS = [
     doi("10.1016/j.jbi.2020.103456", "10.1016/j.jbi.2020.103456"),
-    doi("doi:10.1000/182", "10.1000/182", as_is=False),
-    doi("DOI: 10.1000/182", "10.1000/182", as_is=False),
-    doi("https://doi.org/10.1000/182", "10.1000/182", as_is=False),
-    doi("http://dx.doi.org/10.1000/182", "10.1000/182", as_is=False),  # http resolver, old dx host
-    doi("HTTPS://DOI.ORG/10.1000/182", "10.1000/182", as_is=False),
+    doi("doi:10.1000/182", "10.1000/182", ok=False),
+    doi("DOI: 10.1000/182", "10.1000/182", ok=False),
+    doi("https://doi.org/10.1000/182", "10.1000/182", ok=False),
+    doi("http://dx.doi.org/10.1000/182", "10.1000/182", ok=False),  # http resolver, old dx host
+    doi("HTTPS://DOI.ORG/10.1000/182", "10.1000/182", ok=False),
     doi("10.1000.10/abc", "10.1000.10/abc"),  # a registrant code with a sub-part (DOI Handbook)
-    doi("{10.1016/j.x.2020.01.002}", "10.1016/j.x.2020.01.002", as_is=False),  # BibTeX braces (Web of Science)
-    doi("10.1000/182.", "10.1000/182", as_is=False),  # copied with the sentence's full stop
-    doi("10.1000/182,", "10.1000/182", as_is=False),
+    doi("{10.1016/j.x.2020.01.002}", "10.1016/j.x.2020.01.002", ok=False),  # BibTeX braces (Web of Science)
+    doi("10.1000/182.", "10.1000/182", ok=False),  # copied with the sentence's full stop
+    doi("10.1000/182,", "10.1000/182", ok=False),
     doi(" 10.1000/182 ", "10.1000/182"),  # outer spaces: every layer trims, as Zotero does
     doi("10.1002/(SICI)1097-4571(199806)49:8<693::AID-ASI4>3.0.CO;2-0", "10.1002/(SICI)1097-4571(199806)49:8<693::AID-ASI4>3.0.CO;2-0"),
     doi("10.1000/ 182", None),  # a space inside
@@ -89,29 +94,29 @@ ROWS = [
     Row("url", "https://example.org:8443/rapport"),  # a port
     Row("url", "https://bücher.example/katalog"),  # an IDN host
     Row("url", "https://xn--bcher-kva.example/katalog"),  # the same, in punycode
-    Row("url", "ftp://ftp.example.org/rapport.pdf", as_is=False),  # no reader's browser follows ftp any more
-    Row("url", "javascript:alert(1)", as_is=False),
-    Row("url", "mailto:doc@example.org", as_is=False),
-    Row("url", "www.example.org/rapport", as_is=False),  # no scheme
-    Row("url", "https:///rapport.pdf", as_is=False),  # no host
-    Row("url", "http://", as_is=False),
-    Row("url", "https://intranet/doc", as_is=False),  # not a public host name
-    Row("url", "https://example.org/un rapport.pdf", as_is=False),  # spaces
-    Row("url", "https://example.org:99999/x", as_is=False),  # port out of range
-    Row("url", "https://example.org:http/x", as_is=False),
+    Row("url", "ftp://ftp.example.org/rapport.pdf", ok=False),  # no reader's browser follows ftp any more
+    Row("url", "javascript:alert(1)", ok=False),
+    Row("url", "mailto:doc@example.org", ok=False),
+    Row("url", "www.example.org/rapport", ok=False),  # no scheme
+    Row("url", "https:///rapport.pdf", ok=False),  # no host
+    Row("url", "http://", ok=False),
+    Row("url", "https://intranet/doc", ok=False),  # not a public host name
+    Row("url", "https://example.org/un rapport.pdf", ok=False),  # spaces
+    Row("url", "https://example.org:99999/x", ok=False),  # port out of range
+    Row("url", "https://example.org:http/x", ok=False),
     Row("isbn", "978-2-07-036822-8", isbn13="9782070368228"),
     Row("isbn", "9782070368228", isbn13="9782070368228"),
     Row("isbn", "2-07-036822-X", isbn13="9782070368228"),  # the same book's ISBN-10
     Row("isbn", "978 2 07 036822 8", isbn13="9782070368228"),  # one number written with spaces
     Row("isbn", "0-306-40615-2", isbn13="9780306406157"),
-    Row("isbn", "978-2-07-036822-9", as_is=False),  # wrong check digit
-    Row("isbn", "2-07-036822-5", as_is=False),
-    Row("isbn", "12345", as_is=False),
+    Row("isbn", "978-2-07-036822-9", ok=False),  # wrong check digit
+    Row("isbn", "2-07-036822-5", ok=False),
+    Row("isbn", "12345", ok=False),
     Row("issn", "0317-8471"),
     Row("issn", "03178471"),
     Row("issn", "1050-124X"),
-    Row("issn", "0317-8472", as_is=False),
-    Row("issn", "0317-847", as_is=False),
+    Row("issn", "0317-8472", ok=False),
+    Row("issn", "0317-847", ok=False),
     day("2020", (2020,), iso=True),
     day("2020-03", (2020, 3), iso=True),
     day("2020-03-05", (2020, 3, 5), iso=True),
@@ -234,9 +239,13 @@ def test_the_table_is_what_fields_reads() -> None:
             reading = read_doi(row.value)
             assert reading.doi == row.doi, row
             if row.kind == "doi":
-                assert (reading.doi is not None and not reading.removed) == row.as_is, row
+                assert (reading.doi is not None and not reading.removed) == row.ok, row
         elif row.kind == "url":
             assert (url_problem(row.value) is None) == row.ok, row
+        elif row.kind == "isbn":
+            assert (not isbn_problems(row.value), isbn13_of(row.value)) == (row.ok, row.isbn13), row
+        elif row.kind == "issn":
+            assert (not issn_problems(row.value)) == row.ok, row
         elif row.kind == "date":
             parsed = parse_date(row.value, today=TODAY)
             assert (parsed.parts, parsed.ok, parsed.iso and parsed.ok) == (row.parts, row.ok, row.iso and row.ok), row
@@ -247,7 +256,7 @@ def test_a_doi_means_the_same_in_every_layer(layers: Layers, i: int, row: Row) -
     key = KEYS[i]
     # check: doi-format fires unless the value is a bare DOI; it names the DOI to store
     messages = layers.findings.get(key, {}).get("doi-format", [])
-    assert bool(messages) is not row.as_is, messages
+    assert bool(messages) is not row.ok, messages
     if row.doi and messages:
         assert messages == [f"Remove {read_doi(row.value).removed}: store the DOI as '{row.doi}'."]
     # links: the DOI is requested at the resolver, or the value is invalid

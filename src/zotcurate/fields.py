@@ -378,7 +378,7 @@ def isbn13_of(value: str) -> str | None:
 # -- Extra ---------------------------------------------------------------------------------
 
 # "Key Name: value" (Zotero) or "{:csl-key: value}" (citeproc-js's older "cheater syntax").
-_EXTRA_FIELD = re.compile(r"^(?:\{:([\w .-]+):\s*(.*)\}|([^\s:{][^:]*?)\s*:\s*(.*))$", re.DOTALL)
+_EXTRA_FIELD = re.compile(r"^(?:\{:([\w .-]+):\s*(.*)\}|([^\s:{][^:]*?)\s*:\s*(.*))$")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ FORMAT_RULES: dict[str, str] = {
     "doi-format": "DOI has the 10.NNNN/suffix syntax, without a doi.org prefix",
     "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
     "issn-checksum": "ISSN has a valid check digit",
-    "url-syntax": "URL is an absolute http(s) or ftp address with a host and no spaces",
+    "url-syntax": "URL is an absolute http(s) address with a host name, no spaces and a valid port",
     "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
     "creator-empty-name": "no creator has an empty name",
     "creator-institution-split": "institutions are single-field creators, not last name + first name",
