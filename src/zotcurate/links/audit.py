@@ -10,7 +10,7 @@ from typing import Any
 
 from zotcurate.links.engine import CheckResult, LinkChecker, LinkOptions, check_urls
 from zotcurate.links.extract import Link, links_of_items
-from zotcurate.links.history import _change, _iso, _parse_iso, _since, reported_verdict
+from zotcurate.links.history import change_since, iso_utc, parse_iso, reported_verdict, state_since
 from zotcurate.links.verdicts import VERDICTS
 from zotcurate.model import Library
 from zotcurate.output import ProgressReporter
@@ -80,8 +80,8 @@ def _report(link: Link, history: list[dict[str, Any]], confirm_after: int, check
     return LinkReport(
         item_key=link.item_key, title=link.title, kind=link.kind, url=link.url, verdict=verdict,
         status=last.get("status"), final_url=last.get("final_url"), new_url=last.get("new_url"),
-        checked_at=last["checked_at"], since=_since(history), detail=detail, raw_verdict=last["verdict"],
-        checked=checked, change=_change(previous, verdict, prev_new, last.get("new_url")) if checked else None,
+        checked_at=last["checked_at"], since=state_since(history), detail=detail, raw_verdict=last["verdict"],
+        checked=checked, change=change_since(previous, verdict, prev_new, last.get("new_url")) if checked else None,
         previous=previous, hops=[tuple(h) for h in last.get("hops") or []],  # type: ignore[misc]
     )
 
@@ -91,7 +91,7 @@ def _reusable(history: list[dict[str, Any]] | None, max_age: timedelta | None, n
         return False
     last = history[-1]
     # Only successes are reused: an error may be gone tomorrow (lychee#1694).
-    return last["verdict"] in ("ok", "redirected") and now - _parse_iso(last["checked_at"]) < max_age
+    return last["verdict"] in ("ok", "redirected") and now - parse_iso(last["checked_at"]) < max_age
 
 
 def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, *,
@@ -139,7 +139,7 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
 
     def stamp() -> str:
         # A fixed clock (tests) stamps every check alike; otherwise the real time of the check.
-        return _iso(now) if now else _iso(datetime.now(UTC))
+        return iso_utc(now) if now else iso_utc(datetime.now(UTC))
 
     invalid = [lk for lk in links if lk.invalid]
     for lk in invalid:
@@ -179,7 +179,7 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
         hist = history.get((lk.item_key, lk.url))
         if hist:
             reports.append(_report(lk, hist, options.confirm_after, (lk.item_key, lk.url) in checked_now))
-    return LinkAudit(library=lib.name, started_at=_iso(clock_start), finished_at=stamp(), links=reports,
+    return LinkAudit(library=lib.name, started_at=iso_utc(clock_start), finished_at=stamp(), links=reports,
                      checked=len({lk.url for lk in to_check if (lk.item_key, lk.url) in checked_now}),
                      reused=reused, requests=requests, interrupted=interrupted, peak_per_host=peaks)
 

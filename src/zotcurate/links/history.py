@@ -20,11 +20,11 @@ def parse_age(text: str) -> timedelta:
     return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
 
 
-def _iso(dt: datetime) -> str:
+def iso_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _parse_iso(text: str) -> datetime:
+def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -41,7 +41,7 @@ def reported_verdict(history: Sequence[Mapping[str, Any]], confirm_after: int) -
     for check in _failure_streak(history):
         if check["verdict"] != "broken":
             continue
-        at = _parse_iso(check["checked_at"])
+        at = parse_iso(check["checked_at"])
         if prev is None or at - prev >= timedelta(days=1):
             count, prev = count + 1, at
     if count >= confirm_after:
@@ -58,7 +58,7 @@ def _failure_streak(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, A
     return streak[::-1]
 
 
-def _since(history: Sequence[Mapping[str, Any]]) -> str | None:
+def state_since(history: Sequence[Mapping[str, Any]]) -> str | None:
     """When the current state began: the first failure of the streak, the first success, …"""
     group = _group(history[-1]["verdict"])
     since = None
@@ -73,7 +73,7 @@ def _group(verdict: str) -> str:
     return {"redirected": "ok", "transient": "failing", "broken": "failing"}.get(verdict, verdict)
 
 
-def _change(previous: str | None, now: str, prev_new: str | None, new_url: str | None) -> str | None:
+def change_since(previous: str | None, now: str, prev_new: str | None, new_url: str | None) -> str | None:
     if previous is None:
         return None  # a first audit: nothing to compare with
     if now == "broken" and previous != "broken":
