@@ -80,7 +80,7 @@ def _split_particles(value: str, given: bool) -> tuple[str, list[str]]:
     m = rex.match(name)
     while m:
         m1 = m[1][::-1] if given else m[1]
-        first = re.sub(r"^[-'\u02bb\u2019\s]*(.).*$", r"\1", m1, flags=re.S)
+        first = re.sub(r"^[-'\u02bb\u2019\s]*(.).*$", r"\1", m1, flags=re.DOTALL)
         if first.upper() == first:
             break
         if given:
@@ -285,7 +285,7 @@ def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -
             if not value or not isinstance(value, str):
                 continue
             if field == "ISBN":
-                m = re.match(r"^(?:97[89]-?)?(?:\d-?){9}[\dx](?!-)\b", value, re.I)
+                m = re.match(r"^(?:97[89]-?)?(?:\d-?){9}[\dx](?!-)\b", value, re.IGNORECASE)
                 if m:
                     value = m[0]
             elif field == "extra":
@@ -406,9 +406,9 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     if isinstance(csl.get("note"), str) and csl["note"]:
         extra_lines.append(csl["note"])
     extra_lines += unmapped
-    if csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data:
-        if "citationKey" in valid:
-            data["citationKey"] = str(csl["id"])
+    if (csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data
+            and "citationKey" in valid):
+        data["citationKey"] = str(csl["id"])
     creators = []
     primary = schema.primary_creator_type(item_type)
     valid_creators = set(schema.creator_types(item_type))
