@@ -4,7 +4,7 @@ Every layer asks this module, so ``check``, ``links``, the importers (CSL-JSON, 
 ``render`` give a value the same verdict and read the same thing out of it:
 
 - **DOI** — :func:`read_doi`: a DOI is ``10.`` + a registrant code of 4 to 9 digits, which may
-  have dot-separated sub-parts (``10.1000.10``, DOI Handbook §2.2.2), ``/`` and a suffix without
+  have dot-separated sub-parts (``10.1000.10``, as the DOI Handbook allows), ``/`` and a suffix without
   spaces. A resolver address (``https://doi.org/``, ``http://dx.doi.org/``), a ``doi:`` prefix,
   BibTeX braces and a trailing ``.``/``,``/``;`` are read through, and reported as things to
   remove. :func:`doi_of` finds the DOI text of an item (its field, else a ``DOI:`` line in Extra),
@@ -27,7 +27,9 @@ Every layer asks this module, so ``check``, ``links``, the importers (CSL-JSON, 
 - **Creators** — :func:`creator_name` tells a one-field name (an institution) from a two-field
   one; :func:`normalise_title` is Zotero's comparison key for titles and names.
 
-Everything here is a pure function of its arguments; results are plain values.
+Results are plain values (dataclasses are frozen), and every function depends on its arguments only (``parse_date``
+also on today's date, for its "in the future" problem, unless ``today`` is given). The readings
+that repeat across a library (dates, DOIs, ISBNs) are cached.
 """
 
 from __future__ import annotations
