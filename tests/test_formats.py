@@ -21,10 +21,10 @@ from zotcurate.formats.bibtex import citation_key, read_bibtex, write_bibtex
 from zotcurate.formats.csljson import (
     KEY_ALPHABET,
     creator_to_csl,
+    csl_date,
     csl_item_to_zotero,
     csl_to_zotero_objects,
     key_for,
-    parse_date,
     zotero_to_csl,
 )
 from zotcurate.store import Store
@@ -155,7 +155,7 @@ def test_extra_lines_follow_zotero_and_citeproc() -> None:
     ("s.d.", {"literal": "s.d."}),
 ])
 def test_zotero_date_strings(text: str, expected: dict) -> None:
-    assert parse_date(text) == expected
+    assert csl_date(text) == expected
 
 
 def test_access_date_and_names() -> None:

@@ -25,8 +25,9 @@ import pytest
 from loopback_web import Host, LoopbackWeb, challenge_body, challenge_headers, soft_404_body
 from zotcurate.cli import main
 from zotcurate.errors import ExitCode
+from zotcurate.fields import read_doi
 from zotcurate.links.audit import LinkOptions, audit_links, parse_age
-from zotcurate.links.extract import links_of_items, normalize_doi
+from zotcurate.links.extract import links_of_items
 from zotcurate.links.report import format_markdown
 from zotcurate.links.verdicts import Group, Verdict
 from zotcurate.model import Library
@@ -302,9 +303,9 @@ def test_changes_since_the_previous_audit(web: LoopbackWeb, tmp_path: Path) -> N
 
 
 def test_dois_are_read_from_the_field_or_extra_and_normalized() -> None:
-    assert normalize_doi("https://doi.org/10.1016/j.x.2020.01.002") == "10.1016/j.x.2020.01.002"
-    assert normalize_doi("doi: 10.1000/182") == "10.1000/182"
-    assert normalize_doi("1000/182") is None
+    assert read_doi("https://doi.org/10.1016/j.x.2020.01.002").doi == "10.1016/j.x.2020.01.002"
+    assert read_doi("doi: 10.1000/182").doi == "10.1000/182"
+    assert read_doi("1000/182").doi is None
     items = json.loads((REPO / "examples" / "numerique-sante" / "items.json").read_text(encoding="utf-8"))
     from zotcurate.model import Item
 

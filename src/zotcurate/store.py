@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from zotcurate.errors import NotFoundError, StoreError
-from zotcurate.fields import _date_of, _doi_of, _title_of
+from zotcurate.fields import date_of, doi_of, title_of
 from zotcurate.model import Collection, Item, Library
 
 SCHEMA_VERSION = 3
@@ -335,10 +335,10 @@ class Store:
                         data["itemType"],
                         data.get("parentItem") or None,
                         1 if data.get("deleted") else 0,
-                        _title_of(data),
-                        _date_of(data),
+                        title_of(data),
+                        date_of(data),
                         data.get("url") or None,
-                        _doi_of(data),
+                        doi_of(data),
                         text,
                     ),
                 )

@@ -11,10 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stdnum import isbn as stdnum_isbn
-from stdnum.exceptions import ValidationError
-
-from zotcurate.fields import _YEAR, extra_lines, normalise_title, split_doi
+from zotcurate.fields import creator_name, date_of, doi_of, isbn13_of, normalise_title, parse_date, read_doi, title_of
 from zotcurate.model import Item
 
 _ISBN_SPLIT = re.compile(r"[,;\s]+")
@@ -44,34 +41,21 @@ class DupKey:
     creators: frozenset[tuple[str, str]] | None
 
 
-def dup_key(item: Item, extra: dict[str, list[str]] | None = None) -> DupKey:
+def dup_key(item: Item) -> DupKey:
     data = item.data
-    title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or data.get("subject") or "")
-    doi_raw = str(data.get("DOI") or "").strip()
-    if not doi_raw and "DOI" in str(data.get("extra", "")).upper():  # older types keep "DOI: …" in Extra
-        if extra is None:
-            extra = extra_lines(str(data.get("extra", "")))
-        doi_raw = next(iter(extra.get("doi", [])), "")
-    doi = split_doi(doi_raw)[0].upper() if doi_raw else ""
-    isbn = None
-    if item.item_type == "book" and data.get("ISBN"):
-        for part in _ISBN_SPLIT.split(str(data["ISBN"])):
-            try:
-                isbn = stdnum_isbn.compact(stdnum_isbn.to_isbn13(stdnum_isbn.validate(part)))
-                break
-            except ValidationError:
-                continue
-    year = None
-    raw_date = str(data.get("date") or data.get("dateEnacted") or data.get("dateDecided") or "")
-    if m := _YEAR.search(raw_date):
-        year = int(m.group(1))
+    doi_text = doi_of(data)  # older types keep "DOI: …" in Extra
+    doi = read_doi(doi_text).doi if doi_text else None
+    isbn = isbn13_of(str(data["ISBN"])) if item.item_type == "book" and data.get("ISBN") else None
+    raw_date = date_of(data)
+    year = parse_date(raw_date).year if raw_date else None
     people = set()
     for c in data.get("creators", []):
-        if "name" in c:
-            people.add((_normalise_name(str(c.get("name") or "")), ""))
-        elif c.get("lastName"):
-            people.add((_normalise_name(str(c["lastName"])), _normalise_name(str(c.get("firstName") or ""))[:1]))
-    return DupKey(item.key, normalise_title(title), doi if doi.startswith("10.") else None, isbn, year,
+        who = creator_name(c)
+        if who.single:
+            people.add((_normalise_name(who.last), ""))
+        elif who.last:
+            people.add((_normalise_name(who.last), _normalise_name(who.first)[:1]))
+    return DupKey(item.key, normalise_title(title_of(data) or ""), doi.upper() if doi else None, isbn, year,
                   frozenset(people) if people else None)
 
 

@@ -32,7 +32,7 @@ from zotcurate.check.rules import (
     requirement_findings,
 )
 from zotcurate.errors import ConfigError, NotFoundError
-from zotcurate.fields import extra_lines
+from zotcurate.fields import extra_lines, title_of
 from zotcurate.model import Collection, Item, Library
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
@@ -167,7 +167,7 @@ def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children
         else:
             findings += requirement_findings(reqs, ctx)
             findings += format_findings(ctx, sev, today, active)
-        title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
+        title = title_of(data) or ""
         infos[item.key] = ItemInfo(item.key, item.item_type, title, zotero_link(lib, item.key), tuple(item_colls))
         dup_keys.append(dup_key(item))
         if n % 500 == 0:

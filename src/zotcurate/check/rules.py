@@ -21,15 +21,15 @@ import langcodes
 
 from zotcurate.check.findings import Finding
 from zotcurate.fields import (
-    _DOI,
-    _ISO,
-    _ISO_TIME,
-    _identifier_problems,
-    _parse_date_cached,
-    _real,
+    creator_name,
+    date_fields,
     extra_lines,
+    isbn_problems,
+    issn_problems,
     normalise_title,
-    split_doi,
+    parse_date,
+    read_doi,
+    title_of,
     url_problem,
 )
 from zotcurate.model import Item
@@ -42,7 +42,7 @@ FORMAT_RULES: dict[str, str] = {
     "doi-format": "DOI has the 10.NNNN/suffix syntax, without a doi.org prefix",
     "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
     "issn-checksum": "ISSN has a valid check digit",
-    "url-syntax": "URL is an absolute http(s) or ftp address with a host and no spaces",
+    "url-syntax": "URL is an absolute http(s) address with a host name, no spaces and a valid port",
     "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
     "creator-empty-name": "no creator has an empty name",
     "creator-institution-split": "institutions are single-field creators, not last name + first name",
@@ -122,7 +122,7 @@ _MULTILINE = {"abstractNote"}
 
 @dataclass
 class ItemContext:
-    """One item as the rules see it: its data, tags and child notes."""
+    """One item as the rules see it: its data, tags, child notes and the tags that mark commentary notes."""
 
     item: Item
     data: dict[str, Any]
@@ -149,7 +149,7 @@ def note_text(note: Item) -> str:
 
 
 def _has_name(creator: dict[str, Any]) -> bool:
-    return bool(str(creator.get("name") or "").strip() or str(creator.get("lastName") or "").strip())
+    return not creator_name(creator).empty
 
 
 # A test is a field name (the common case, tested inline) or a function of the item.
@@ -307,7 +307,6 @@ def _whitespace_problem(value: str, multiline: bool) -> str | None:
     return None
 
 
-_DATE_FIELDS = ("date", "dateEnacted", "dateDecided", "issueDate", "filingDate")
 _CREATOR_RULES = frozenset({"creator-empty-name", "creator-institution-split", "creator-person-as-single",
                             "whitespace"})
 
@@ -345,12 +344,12 @@ def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
             _text_findings(key, name, value, sev, active, add)
 
     date_rules = "date-format" in active or "date-not-iso" in active
-    for date_field in _DATE_FIELDS:
+    for date_field in date_fields():
         value = data.get(date_field)
         if not value or not date_rules or date_field in placeholder_fields:
             continue
-        parsed = _parse_date_cached(str(value), today)
-        if parsed.year is None:
+        parsed = parse_date(str(value), today=today)
+        if parsed.problem:
             if "date-format" in active:
                 add(Finding(key, "date-format", sev["date-format"], date_field,
                             f"The date {parsed.problem}; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
@@ -360,26 +359,26 @@ def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
     access = data.get("accessDate")
     if access and "date-format" in active:
         access = str(access).strip()
-        m = _ISO_TIME.match(access) or _ISO.match(access)
-        groups = [int(g) for g in (m.groups()[:3] if m else ()) if g]
-        if access != "CURRENT_TIMESTAMP" and (not m or len(groups) < 3 or not _real(*groups[:3])):
+        parsed = parse_date(access, today=today)
+        if access != "CURRENT_TIMESTAMP" and (parsed.problem or not parsed.iso or parsed.day is None):
             add(Finding(key, "date-format", sev["date-format"], "accessDate",
                         f"The access date '{access}' is not an ISO date (YYYY-MM-DD)."))
 
     doi = data.get("DOI")
     if doi and "doi-format" in active:
         doi = str(doi).strip()
-        bare, prefix = split_doi(doi)
-        if not _DOI.match(bare):
-            add(Finding(key, "doi-format", sev["doi-format"], "DOI", f"'{doi}' is not a DOI (10.NNNN/suffix)."))
-        elif prefix:
+        reading = read_doi(doi)
+        if reading.problem:
+            add(Finding(key, "doi-format", sev["doi-format"], "DOI", f"'{doi}' {reading.problem}."))
+        elif reading.removed:
             add(Finding(key, "doi-format", sev["doi-format"], "DOI",
-                        f"Remove the prefix '{prefix}': store the DOI as '{bare}'."))
+                        f"Remove {reading.removed}: store the DOI as '{reading.doi}'."))
 
-    for field_name, rule in (("ISBN", "isbn-checksum"), ("ISSN", "issn-checksum")):
+    for field_name, rule, problems_of in (("ISBN", "isbn-checksum", isbn_problems),
+                                          ("ISSN", "issn-checksum", issn_problems)):
         value = data.get(field_name)
         if value and rule in active and field_name not in placeholder_fields:
-            for problem in _identifier_problems(str(value).strip(), field_name):
+            for problem in problems_of(str(value)):
                 add(Finding(key, rule, sev[rule], field_name, problem))
 
     url = data.get("url")
@@ -432,7 +431,7 @@ def _commentary_findings(ctx: ItemContext, sev: dict[str, str], active: frozense
                          add: Callable[[Finding], None]) -> None:
     key, data = ctx.item.key, ctx.data
     abstract = str(data.get("abstractNote") or "")
-    own_title = str(data.get("title") or data.get("nameOfAct") or data.get("caseName") or "")
+    own_title = title_of(data) or ""
     # normalising only collapses punctuation and spaces: a much longer abstract cannot be equal
     close_in_length = bool(abstract.strip()) and len(abstract) < 1.5 * len(own_title) + 10
     notes = ctx.commentary_notes() if ctx.notes else []
@@ -477,10 +476,9 @@ def looks_all_caps(text: str) -> bool:
 
 def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], bool],
                       finding: Callable[[str, str | None, str], Finding]) -> Iterable[Finding]:
-    single = "name" in creator
-    name = str(creator.get("name") or "")
-    last = str(creator.get("lastName") or "")
-    first = str(creator.get("firstName") or "")
+    who = creator_name(creator)
+    single = who.single
+    name, last, first = (who.last, "", "") if single else ("", who.last, who.first)
     label = f"Creator {index}"
     if single:
         if not name.strip():

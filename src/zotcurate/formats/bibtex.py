@@ -20,8 +20,9 @@ from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode, splitname
 
 from zotcurate.errors import InputFileError
+from zotcurate.fields import creator_name, date_of, extra_lines, month_number, parse_date, read_doi, title_of
 from zotcurate.formats.base import ParsedFiles, read_text_file
-from zotcurate.formats.csljson import _MONTHS, key_for, parse_date
+from zotcurate.formats.csljson import key_for
 from zotcurate.zschema import ZoteroSchema, load_schema
 
 # BibTeX/BibLaTeX entry type → Zotero item type.
@@ -247,14 +248,8 @@ def _set(data: dict[str, Any], valid: set[str], base_map: dict[str, str], field:
 
 
 def _month_number(value: str) -> int | None:
-    if value.strip().lower() in _MONTHS:  # full English or French names
-        return _MONTHS[value.strip().lower()]
-    v = value.strip().lower()[:3]
-    if v in _MONTH_NAMES:
-        return _MONTH_NAMES.index(v) + 1
-    if value.strip().isdigit() and 1 <= int(value) <= 12:
-        return int(value)
-    return None
+    # BibTeX month macros (jan …), English or French names, numbers; "Janu" by its first three letters.
+    return month_number(value) or month_number(value.strip()[:3])
 
 
 def entry_to_zotero(entry: dict[str, str], *, schema: ZoteroSchema | None = None, where: str = "") -> dict[str, Any]:
@@ -333,6 +328,9 @@ def entry_to_zotero(entry: dict[str, str], *, schema: ZoteroSchema | None = None
         if not f.get(bib_field):
             continue
         value = _clean(f[bib_field]) if bib_field not in ("url", "doi") else _clean_verbatim(f[bib_field])
+        if zfield == "DOI":
+            # Stored bare when the value holds a DOI: Web of Science writes DOI = {{10.1/x}}, others doi:10.1/x.
+            value = read_doi(value).doi or value
         if zfield == "language":
             value = _LANGIDS.get(value.lower(), value)
         if zfield == "series":
@@ -419,23 +417,15 @@ def citation_key(data: dict[str, Any]) -> str:
     creators = data.get("creators") or []
     auth = ""
     if creators:
-        c = creators[0]
-        auth = c.get("lastName") or c.get("name") or ""
-        auth = (auth.split() or [""])[0] if c.get("name") else auth
+        who = creator_name(creators[0])
+        auth = (who.last.split() or [""])[0] if who.single else who.last
     auth = re.sub(r"[^a-z0-9]", "", _ascii(auth).lower())
-    title = _plain(data.get("title") or data.get("nameOfAct") or data.get("caseName") or data.get("subject") or "")
+    title = _plain(title_of(data) or "")
     words = [w for w in re.split(r"[^\w]+", _ascii(title)) if w and w.lower() not in _SKIP_WORDS]
     short = "".join(w[:1].upper() + w[1:] for w in words[:3])
-    parsed = parse_date(_first_date(data)) if _first_date(data) else {}
-    year = str(parsed["date-parts"][0][0]) if "date-parts" in parsed else ""
-    return auth + short + year or "item"
-
-
-def _first_date(data: dict[str, Any]) -> str:
-    for field in ("date", "dateEnacted", "dateDecided", "issueDate", "filingDate"):
-        if data.get(field):
-            return str(data[field])
-    return ""
+    date = date_of(data)
+    year = parse_date(date).year if date else None
+    return auth + short + (str(year) if year is not None else "") or "item"
 
 
 def _escape(text: str) -> str:
@@ -490,9 +480,10 @@ def _escape_title(text: str) -> str:
 
 
 def _name(creator: dict[str, Any]) -> str:
-    if creator.get("name"):
-        return "{" + _escape(creator["name"]) + "}"
-    last, first = _escape(creator.get("lastName", "")), _escape(creator.get("firstName", ""))
+    who = creator_name(creator)
+    if who.single:
+        return "{" + _escape(who.last) + "}" if who.last else ""
+    last, first = _escape(who.last), _escape(who.first)
     if " and " in f" {last} " or "," in last:
         last = "{" + last + "}"
     return f"{last}, {first}" if first else last
@@ -540,10 +531,9 @@ def data_to_fields(data: dict[str, Any], *, schema: ZoteroSchema | None = None) 
         fields[{"techreport": "institution", "phdthesis": "school"}.get(etype, "publisher")] = _escape(publisher)
     if data.get("place"):
         fields["address"] = _escape(data["place"])
-    date = _first_date(data)
+    date = date_of(data)
     if date:
-        parsed = parse_date(date)
-        parts = parsed.get("date-parts", [[]])[0]
+        parts = parse_date(date).parts
         if parts:
             fields["year"] = str(parts[0])
             if len(parts) > 1:
@@ -567,11 +557,8 @@ def data_to_fields(data: dict[str, Any], *, schema: ZoteroSchema | None = None) 
         fields["type"] = _escape(get("type"))
     if data.get("pages"):
         fields["pages"] = _escape(re.sub(r"\s*[-–—]+\s*", "--", str(data["pages"])))
-    pagetotal = data.get("numPages") or ""
-    for line in str(data.get("extra") or "").splitlines():
-        m = re.match(r"^number-of-pages:\s*(\S.*)$", line.strip())
-        if m and not pagetotal:
-            pagetotal = m[1]
+    pagetotal = data.get("numPages") or next(
+        (v for v in extra_lines(str(data.get("extra") or "")).get("number-of-pages", ()) if v), "")
     if pagetotal:
         fields["pagetotal"] = _escape(str(pagetotal))
     if data.get("DOI"):

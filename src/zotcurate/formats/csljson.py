@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import InputFileError
+from zotcurate.fields import creator_name, parse_date, parse_extra, read_doi
 from zotcurate.zschema import ZoteroSchema, load_schema
 
 KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
@@ -45,24 +46,6 @@ _NAME_VARS = {
     "reviewed-author", "script-writer", "series-creator", "translator",
 }
 
-# Month names Zotero.Date.strToDate understands: English plus the UI locale (fr-FR here).
-_MONTHS: dict[str, int] = {}
-for _names in (
-    "january february march april may june july august september october november december",
-    "jan feb mar apr may jun jul aug sep oct nov dec",
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
-    "janv févr mars avr mai juin juil août sept oct nov déc",
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre",
-):
-    for _i, _name in enumerate(_names.split()):
-        _MONTHS[_name] = _i + 1
-
-# Zotero.Date.strToDate: SQL/ISO "YYYY[-MM[-DD]]" (optionally followed by a time).
-_ISO_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$")
-_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})\b(.*)$")
-_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-_DAY = re.compile(r"(?<!\d)(\d{1,2})(?:er|st|nd|rd|th)?(?!\d)")
-
 _PARTICLE_GIVEN = re.compile(r"^([^ ]+(?:\u02bb |\u2019 | |' ) *)(.+)$")
 _PARTICLE_FAMILY = re.compile(r"^([^ ]+(?:-|\u02bb|\u2019| |') *)(.+)$")
 
@@ -71,47 +54,17 @@ _PARTICLE_FAMILY = re.compile(r"^([^ ]+(?:-|\u02bb|\u2019| |') *)(.+)$")
 # Dates
 # --------------------------------------------------------------------------------------------
 
-def parse_date(value: str) -> dict[str, Any]:
+def csl_date(value: str) -> dict[str, Any]:
     """A Zotero date string as a CSL date: ``{"date-parts": [[Y, M, D]]}`` (plus ``season`` for leftover
-    text when there is no month, as Zotero does), or ``{"literal": value}`` when no year is found."""
-    text = value.strip()
-    year = month = day = None
-    rest = ""
-    if m := _ISO_DATE.match(text):
-        year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
-    elif m := _NUMERIC_DATE.match(text):
-        # Zotero reads D/M/Y or M/D/Y by UI locale; zotcurate's locale is fr-FR, so day first,
-        # unless only the other order gives a valid month (03/15/2020).
-        day, month, year = int(m[1]), int(m[2]), int(m[3])
-        if month > 12 and day <= 12:
-            day, month = month, day
-        rest = m[4]
-    elif m := _YEAR.search(text):
-        year = int(m[1])
-        rest = text[: m.start()] + " " + text[m.end():]
-        for word in re.findall(r"[^\W\d_]+\.?", rest):
-            num = _MONTHS.get(word.lower().rstrip("."))
-            if num:
-                month = num
-                rest = rest.replace(word, " ", 1)
-                break
-        if month and (d := _DAY.search(rest)):
-            day = int(d[1])
-            rest = rest[: d.start()] + rest[d.end():]
-    if not year:
+    text when there is no month, as Zotero does), or ``{"literal": value}`` when no year is found.
+    The parts are those :func:`zotcurate.fields.parse_date` reads, so an impossible day is not printed."""
+    parsed = parse_date(value)
+    if parsed.year is None:
         # Zotero passes a date without a year literally.
         return {"literal": value}
-    if month is not None and not 1 <= month <= 12:
-        month, day = None, None
-    parts = [year]
-    if month:
-        parts.append(month)
-        if day:
-            parts.append(day)
-    out: dict[str, Any] = {"date-parts": [parts]}
-    season = re.sub(r"^[\s,.;:/-]+|[\s,.;:/-]+$", "", rest)
-    if season and not month:
-        out["season"] = season
+    out: dict[str, Any] = {"date-parts": [list(parsed.parts)]}
+    if parsed.season and parsed.month is None:
+        out["season"] = parsed.season
     return out
 
 
@@ -127,7 +80,7 @@ def _split_particles(value: str, given: bool) -> tuple[str, list[str]]:
     m = rex.match(name)
     while m:
         m1 = m[1][::-1] if given else m[1]
-        first = re.sub(r"^[-'\u02bb\u2019\s]*(.).*$", r"\1", m1, flags=re.S)
+        first = re.sub(r"^[-'\u02bb\u2019\s]*(.).*$", r"\1", m1, flags=re.DOTALL)
         if first.upper() == first:
             break
         if given:
@@ -183,11 +136,12 @@ def _parse_particles(name: dict[str, Any]) -> None:
 
 def creator_to_csl(creator: dict[str, Any]) -> dict[str, Any] | None:
     """One Zotero creator as a CSL name object (``family``/``given`` or ``literal``)."""
-    if creator.get("name") or (creator.get("fieldMode") == 1 and creator.get("lastName") and not creator.get("firstName")):
-        return {"literal": creator.get("name") or creator["lastName"]}
-    if not (creator.get("lastName") or creator.get("firstName")):
+    who = creator_name(creator)
+    if who.single:
+        return {"literal": who.last} if who.last else None
+    if not (who.last or who.first):
         return None
-    name: dict[str, Any] = {"family": creator.get("lastName") or "", "given": creator.get("firstName") or ""}
+    name: dict[str, Any] = {"family": who.last, "given": who.first}
     if name["family"] and name["given"]:
         fam = name["family"]
         if len(fam) > 1 and fam[0] == '"' and fam[-1] == '"':
@@ -212,13 +166,20 @@ def _zotero_field_to_csl(schema: ZoteroSchema) -> dict[str, str]:
     return out
 
 
+# Zotero's extraToCSL converts keys of letters, spaces and hyphens only ("Original Date", "DOI").
+_ZOTERO_EXTRA_KEY = re.compile(r"[A-Za-z \-]+")
+
+
 def extra_to_csl(extra: str, schema: ZoteroSchema | None = None) -> str:
     """Zotero's ``extraToCSL``: normalise ``Key Name: value`` lines to CSL variable names."""
     schema = schema or load_schema()
     reverse = _zotero_field_to_csl(schema)
-
-    def fix(m: re.Match[str]) -> str:
-        original, value = m[1], m[2]
+    out = []
+    for line in parse_extra(extra):
+        if not (line.key and line.value and _ZOTERO_EXTRA_KEY.fullmatch(line.key)) or line.text.startswith("{:"):
+            out.append(line.text)
+            continue
+        original = line.key
         key = original.lower().replace(" ", "-")
         if key in _EXTRA_CSL_VARS:
             pass
@@ -231,12 +192,8 @@ def extra_to_csl(extra: str, schema: ZoteroSchema | None = None) -> str:
             if len(zfield) > 1 and zfield[1] == zfield[1].lower():
                 zfield = zfield[0].lower() + zfield[1:]
             key = reverse.get(zfield, original)
-        return key + value
-
-    return re.sub(r"^([A-Za-z \-]+)(:\s*.+)", fix, extra, flags=re.M)
-
-
-_NOTE_FIELD = re.compile(r"^([\-a-zA-Z_]+):\s*(.*)$")
+        out.append(key + line.text[line.text.index(":"):])
+    return "\n".join(out)
 
 
 def _apply_note_fields(item: dict[str, Any], schema: ZoteroSchema) -> None:
@@ -252,22 +209,20 @@ def _apply_note_fields(item: dict[str, Any], schema: ZoteroSchema) -> None:
         return
     text_vars = set(schema.csl_text_fields) | _EXTRA_CSL_VARS | {v.upper() for v in _EXTRA_UPPER_VARS}
     text_vars |= {"archive_location"}
-    cheater = re.compile(r"^\{:([\-a-zA-Z_]+):\s*(.*)\}$")
     keep: list[str] = []
     names: dict[str, list[dict[str, str]]] = {}
-    for line in note.split("\n"):
-        m = _NOTE_FIELD.match(line) or cheater.match(line)
-        if not m or not m[2].strip():
+    for extra_line in parse_extra(note):
+        line, key, val = extra_line.text, extra_line.key, extra_line.value
+        if not key or not val:
             keep.append(line)
             continue
-        key, val = m[1], m[2].strip()
         if key == "type":
             if val in schema.csl_types:
                 item["type"] = val
                 continue
             keep.append(line)
         elif key in _DATE_VARS:
-            item[key] = parse_date(val)
+            item[key] = csl_date(val)
         elif key in _NAME_VARS:
             if key in item:
                 keep.append(line)
@@ -330,7 +285,7 @@ def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -
             if not value or not isinstance(value, str):
                 continue
             if field == "ISBN":
-                m = re.match(r"^(?:97[89]-?)?(?:\d-?){9}[\dx](?!-)\b", value, re.I)
+                m = re.match(r"^(?:97[89]-?)?(?:\d-?){9}[\dx](?!-)\b", value, re.IGNORECASE)
                 if m:
                     value = m[0]
             elif field == "extra":
@@ -358,7 +313,7 @@ def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -
             continue
         # Zotero converts accessDate from UTC to local time first; the UTC date is kept here so
         # the output does not depend on the machine's time zone.
-        csl[variable] = parse_date(value)
+        csl[variable] = csl_date(value)
 
     _apply_note_fields(csl, schema)
     return csl
@@ -434,6 +389,9 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
         if variable not in csl or variable == "note" or csl[variable] in (None, ""):
             continue
         value = csl[variable] if isinstance(csl[variable], str) else str(csl[variable])
+        if variable == "DOI":
+            # Stored bare when the value holds a DOI ("https://doi.org/10.1/x" → "10.1/x"), as check asks.
+            value = read_doi(value).doi or value
         for field in fields:
             target = field_for_base.get(field, field)
             if target in valid and target not in data:
@@ -448,9 +406,9 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     if isinstance(csl.get("note"), str) and csl["note"]:
         extra_lines.append(csl["note"])
     extra_lines += unmapped
-    if csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data:
-        if "citationKey" in valid:
-            data["citationKey"] = str(csl["id"])
+    if (csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data
+            and "citationKey" in valid):
+        data["citationKey"] = str(csl["id"])
     creators = []
     primary = schema.primary_creator_type(item_type)
     valid_creators = set(schema.creator_types(item_type))

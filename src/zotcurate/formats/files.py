@@ -8,7 +8,7 @@ from typing import Any
 from zotcurate.errors import ConfigError, InputFileError
 from zotcurate.fileio import write_text_atomic
 from zotcurate.formats.base import ParsedFiles
-from zotcurate.formats.zotero_json import _check_zotero_objects, _is_zotero_item_list, _load_json
+from zotcurate.formats.zotero_json import check_zotero_objects, is_zotero_item_list, load_json
 from zotcurate.model import Library, LibraryRef
 from zotcurate.store import Store
 
@@ -30,9 +30,9 @@ def read_path(path: Path) -> ParsedFiles:
         items_file, colls_file = path / "items.json", path / "collections.json"
         if not items_file.exists():
             raise InputFileError(f"{path} has no items.json: point at a Zotero export folder or at a file.")
-        parsed.items = _check_zotero_objects(items_file, _load_json(items_file), "items")
+        parsed.items = check_zotero_objects(items_file, load_json(items_file), "items")
         if colls_file.exists():
-            parsed.collections = _check_zotero_objects(colls_file, _load_json(colls_file), "collections")
+            parsed.collections = check_zotero_objects(colls_file, load_json(colls_file), "collections")
         return parsed
     if not path.exists():
         raise InputFileError(f"{path} does not exist.")
@@ -41,13 +41,13 @@ def read_path(path: Path) -> ParsedFiles:
         from zotcurate.formats.bibtex import read_bibtex  # noqa: PLC0415 - only BibTeX imports need bibtexparser
 
         return read_bibtex(path)
-    value = _load_json(path)
+    value = load_json(path)
     if isinstance(value, dict) and "items" in value:
-        parsed.items = _check_zotero_objects(path, value["items"], "items")
-        parsed.collections = _check_zotero_objects(path, value.get("collections", []), "collections")
+        parsed.items = check_zotero_objects(path, value["items"], "items")
+        parsed.collections = check_zotero_objects(path, value.get("collections", []), "collections")
         return parsed
-    if _is_zotero_item_list(value):
-        parsed.items = _check_zotero_objects(path, value, "items")
+    if is_zotero_item_list(value):
+        parsed.items = check_zotero_objects(path, value, "items")
         return parsed
     if isinstance(value, list):
         from zotcurate.formats.csljson import csl_to_zotero_objects  # noqa: PLC0415

@@ -8,7 +8,7 @@ from zotcurate.errors import InputFileError
 from zotcurate.formats.base import read_text_file
 
 
-def _load_json(path: Path) -> Any:
+def load_json(path: Path) -> Any:
     text = read_text_file(path)
     try:
         return json.loads(text)
@@ -18,7 +18,7 @@ def _load_json(path: Path) -> Any:
         ) from exc
 
 
-def _check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str, Any]]:
+def check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(objects, list):
         raise InputFileError(f"{path} should hold a JSON array of Zotero {what}; nothing was imported.")
     for i, obj in enumerate(objects):
@@ -34,5 +34,5 @@ def _check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str,
     return objects
 
 
-def _is_zotero_item_list(value: Any) -> bool:
+def is_zotero_item_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and "data" in value[0]

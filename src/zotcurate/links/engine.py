@@ -26,7 +26,8 @@ import aiohttp
 from yarl import URL
 
 from zotcurate.errors import ConfigError
-from zotcurate.links.extract import host_key, link_problem
+from zotcurate.fields import url_problem
+from zotcurate.links.extract import host_key
 from zotcurate.links.verdicts import Verdict
 
 PERMANENT_REDIRECTS = (301, 308)
@@ -168,9 +169,9 @@ class LinkChecker:
         return result
 
     async def _check(self, url: str, kind: str) -> CheckResult:
-        problem = link_problem(url)
+        problem = url_problem(url)
         if problem:
-            return CheckResult(url, Verdict.INVALID, detail=problem)
+            return CheckResult(url, Verdict.INVALID, detail=f"the address {problem}")
         hops: list[tuple[str, int]] = []
         seen: Counter[str] = Counter()
         try:
@@ -204,7 +205,7 @@ class LinkChecker:
                                        detail=f"HTTP {status} to a malformed address: {location[:80]}",
                                        requests=requests)
                 hops.append((current, status))
-                if link_problem(target):
+                if url_problem(target):
                     return CheckResult(url, Verdict.BROKEN, status, target, hops=hops,
                                        detail=f"redirects to an unusable address: {target[:80]}", requests=requests)
                 current = target
@@ -479,7 +480,7 @@ def _busiest_hosts_first(urls: list[str], cost: Mapping[str, float] | None = Non
     guess = sum(known) / len(known) if known else 1.0
     by_host: dict[str, list[str]] = defaultdict(list)
     for u in urls:
-        by_host[host_key(u) if not link_problem(u) else ""].append(u)
+        by_host[host_key(u) if not url_problem(u) else ""].append(u)
     for queue in by_host.values():
         queue.sort(key=lambda u: -cost.get(u, guess))
     queues = sorted(by_host.values(), key=lambda q: -sum(cost.get(u, guess) for u in q))

@@ -1,15 +1,19 @@
+"""What a link audit checks: each item's URL, and its DOI through a resolver.
+
+Whether a URL or a DOI can be checked at all is decided by :mod:`zotcurate.fields`, the same
+judgment ``check`` and ``render`` use.
+"""
+
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from zotcurate.fields import split_doi
+from zotcurate.fields import DOI_RESOLVER, doi_of, doi_url, read_doi, title_of, url_problem
 
-DEFAULT_DOI_RESOLVER = "https://doi.org/"
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+DEFAULT_DOI_RESOLVER = DOI_RESOLVER
 
 
 @dataclass(frozen=True)
@@ -23,62 +27,24 @@ class Link:
     invalid: str | None = None  # why it cannot be checked, if so
 
 
-# -- what to check --------------------------------------------------------------------
-
-
-def normalize_doi(text: str) -> str | None:
-    """The bare DOI ("10.1234/abc") from a DOI, a doi: URI or a resolver URL; None if it is not one."""
-    doi = split_doi(text)[0]
-    return doi if _DOI.match(doi) else None
-
-
-def doi_url(doi: str, resolver: str = DEFAULT_DOI_RESOLVER) -> str:
-    return resolver + quote(doi, safe="/:;()._-<>[]")
-
-
-def link_problem(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        return f"not a URL ({exc})"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "not a web address (it should start with http:// or https://)"
-    if not parts.hostname:
-        return "no host name in the address"
-    if re.search(r"\s", url):
-        return "the address contains spaces"
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return "the port is not a number"
-    return None
-
-
 def links_of_items(items: Iterable[Any], resolver: str = DEFAULT_DOI_RESOLVER) -> list[Link]:
     """The URL and the DOI (field or Extra) of each item, in item order."""
     links: list[Link] = []
     for item in items:
         data = item.data
-        title = data.get("title") or data.get("caseName") or data.get("nameOfAct")
+        title = title_of(data)
         url = str(data.get("url") or "").strip()
         if url:
-            links.append(Link(item.key, "url", url, title, link_problem(url)))
-        raw_doi = data.get("DOI") or _extra_doi(str(data.get("extra") or ""))
+            problem = url_problem(url)
+            links.append(Link(item.key, "url", url, title, f"the address {problem}" if problem else None))
+        raw_doi = doi_of(data)
         if raw_doi:
-            doi = normalize_doi(str(raw_doi))
-            if doi is None:
-                links.append(Link(item.key, "doi", str(raw_doi).strip(), title, "not a DOI (a DOI looks like 10.1234/abc)"))
+            reading = read_doi(raw_doi)
+            if reading.doi is None:
+                links.append(Link(item.key, "doi", raw_doi, title, f"'{raw_doi}' {reading.problem}"))
             else:
-                links.append(Link(item.key, "doi", doi_url(doi, resolver), title))
+                links.append(Link(item.key, "doi", doi_url(reading.doi, resolver), title))
     return links
-
-
-def _extra_doi(extra: str) -> str | None:
-    for line in extra.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().upper() == "DOI" and value.strip():
-            return value.strip()
-    return None
 
 
 def host_key(url: str) -> str:

@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from zotcurate.document import (
     plain,
 )
 from zotcurate.errors import ConfigError, NotFoundError, RenderError
-from zotcurate.fields import split_doi
+from zotcurate.fields import FRENCH_MONTHS, doi_url, parse_date, read_doi, title_of, url_problem
 from zotcurate.formats.csljson import zotero_to_csl
 from zotcurate.formats.files import import_files
 from zotcurate.model import Collection, Item, Library, LibraryRef
@@ -48,9 +47,6 @@ from zotcurate.render.manifest import SORTS, Manifest, Part
 from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from zotcurate.store import Store
 from zotcurate.writers import WriteOptions, Writer, writers_for
-
-MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-             "octobre", "novembre", "décembre")
 
 
 @dataclass
@@ -97,13 +93,13 @@ class RenderOutcome:
 # -- dates ----------------------------------------------------------------------------------
 
 def french_date(iso: str) -> str:
-    """``2025-05-03T10:00:00Z`` → ``3 mai 2025`` (``1er`` for the first of the month)."""
-    try:
-        when = datetime.fromisoformat(iso.replace("Z", "+00:00")).date()
-    except ValueError:
-        when = date.fromisoformat(iso[:10])
+    """``2025-05-03T10:00:00Z`` → ``3 mai 2025`` (``1er`` for the first of the month); ValueError
+    when ``iso`` is not a full date."""
+    when = parse_date(iso)
+    if when.problem or when.day is None or when.month is None:
+        raise ValueError(f"not a full date: {iso!r}")
     day = "1er" if when.day == 1 else str(when.day)
-    return f"{day} {MONTHS_FR[when.month - 1]} {when.year}"
+    return f"{day} {FRENCH_MONTHS[when.month - 1]} {when.year}"
 
 
 def _date_parts(csl: dict[str, Any]) -> tuple[int, int, int] | None:
@@ -133,7 +129,7 @@ def sort_entries(entries: list[_Entry], how: str) -> list[_Entry]:
         dated.sort(key=lambda e: e.when, reverse=(how == "date"))  # stable: ties keep text order
         return dated + undated
     if how == "title":
-        return sorted(entries, key=lambda e: (str(e.item.data.get("title", "")).casefold(), e.item.key))
+        return sorted(entries, key=lambda e: ((title_of(e.item.data) or "").casefold(), e.item.key))
     return sorted(entries, key=text_key)
 
 
@@ -147,18 +143,15 @@ class _Entry:
     when: tuple[int, int, int] | None
 
 
-def _doi_url(doi: str) -> str:
-    return "https://doi.org/" + split_doi(doi)[0]
-
-
 def access_span(csl: dict[str, Any], manifest: Manifest) -> Span:
-    """"Accéder au document" → URL, else the DOI's address; else "Disponible sur demande" → contact."""
-    url = str(csl.get("URL") or "").strip()
-    doi = str(csl.get("DOI") or "").strip()
-    if url:
-        return Span(manifest.access.online, url=clean_text(url))
+    """"Accéder au document" → URL, else the DOI's address; else "Disponible sur demande" → contact.
+    A URL or DOI that ``check`` rejects (and ``links`` cannot follow) is not offered as a link."""
+    url = clean_text(str(csl.get("URL") or "").strip())
+    doi = read_doi(str(csl.get("DOI") or "")).doi
+    if url and url_problem(url) is None:
+        return Span(manifest.access.online, url=url)
     if doi:
-        return Span(manifest.access.online, url=_doi_url(doi))
+        return Span(manifest.access.online, url=doi_url(doi))
     return Span(manifest.access.on_request, url=manifest.access.contact)
 
 
@@ -304,7 +297,7 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         if item is None:
             continue
         if formatted.error or formatted.spans is None:
-            title = str(item.data.get("title") or "")[:60]
+            title = (title_of(item.data) or "")[:60]
             why = (formatted.error or "no citation").rstrip(".")
             problems.append(f"Item {key} ({title or 'untitled'}) was skipped: {why}.")
             continue
