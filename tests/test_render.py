@@ -114,7 +114,8 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
 
     md = (out / "numerique-sante.md").read_text(encoding="utf-8")
     headings = re.findall(r"^(#+) (.*)$", md, re.M)
-    assert headings[:4] == [("#", "« Numérique et santé »"), ("##", "Préambule"), ("##", "Introduction"),
+    # French typography: no-break spaces inside « » (render.typography), in every format.
+    assert headings[:4] == [("#", "«\u00a0Numérique et santé\u00a0»"), ("##", "Préambule"), ("##", "Introduction"),
                             ("##", "Données de cadrage")]
     assert [h for level, h in headings if level == "##"] == [
         "Préambule", "Introduction", "Données de cadrage", "Obstacles et freins",
@@ -128,7 +129,8 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
     cese = [n for n, t in re.findall(r"^\[\^(\d+)\]: (.*)$", md, re.M) if t.startswith("EJ JARROUDI")]
     assert len(cese) == 2
     # An entry: citation, link line, commentary — newest first.
-    assert ("CREDOC Pôle société, Baromètre du numérique, CREDOC, 2025-03, 330 p.\n\n"
+    # (a no-break space in "330 p.", a non-breaking hyphen in the date: render.typography)
+    assert ("CREDOC Pôle société, Baromètre du numérique, CREDOC, 2025\u201103, 330\u00a0p.\n\n"
             "[Accéder au document](<https://www.credoc.fr/publications/barometre-du-numerique-edition-2025>)\n\n"
             "Ce baromètre du numérique dresse") in md
     assert "[Disponible sur demande](<mailto:e.bec@creaiors-occitanie.fr>)" in md
@@ -143,7 +145,10 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
     assert counts["Heading 1"] == 6 and counts["Heading 2"] == 4
     with zipfile.ZipFile(out / "numerique-sante.docx") as zf:
         assert zf.read("word/footnotes.xml").decode("utf-8").count("<w:footnote w:id") >= 19
-        assert "TOC \\o" in zf.read("word/document.xml").decode("utf-8")  # the manifest asks for a TOC
+        # The manifest asks for a Sommaire: its entries are written out (links to the headings and
+        # PAGEREF page numbers), not left to a TOC field only Word fills.
+        body = zf.read("word/document.xml").decode("utf-8")
+        assert body.count("PAGEREF ") == 10 and 'w:anchor="' in body and "Sommaire" in body
 
 
 def test_part_entries_are_sorted_newest_first_as_printed(tmp_path: Path, capsys) -> None:
@@ -152,7 +157,8 @@ def test_part_entries_are_sorted_newest_first_as_printed(tmp_path: Path, capsys)
                 "--output", str(out), "--format", "md"], capsys, tmp_path)[0] == 0
     md = (out / "numerique-sante.md").read_text(encoding="utf-8")
     part4 = md.split("## Outils et exemples inspirants")[1].split("[^1]:")[0]
-    dates = re.findall(r", (\d{4}(?:-\d\d)?), [^\n]*\n\n\[(?:Accéder|Disponible)", part4)
+    dates = [d.replace("\u2011", "-")  # the date's hyphen is a non-breaking one (render.typography)
+             for d in re.findall(r", (\d{4}(?:[-\u2011]\d\d)?), [^\n]*\n\n\[(?:Accéder|Disponible)", part4)]
     # STYLE.md §2: "part 4 runs 2025-04, 2025-04, 2025-03, 2025, 2025, 2024-12".
     assert dates[:6] == ["2025-04", "2025-04", "2025-03", "2025", "2025", "2024-12"]
     assert not (out / "numerique-sante.docx").exists()  # --format md only
@@ -349,7 +355,7 @@ def test_render_from_files_leaves_the_store_byte_identical_and_reads_its_link_hi
     assert code == ExitCode.OK, err
     assert sha256(store_path) == before
     md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
-    assert "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3 mai 2025." in md
+    assert "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3\u00a0mai\u00a02025." in md
     assert "Deux, revu, 2021." in md and "Trois, 2022." in md
     with Store(store_path) as store:  # nothing waiting in the write-ahead log either
         lib = store.require_library("file:essai")

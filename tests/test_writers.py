@@ -229,10 +229,14 @@ def test_docx_named_styles_come_from_the_bundled_reference_document(tmp_path: Pa
 def test_docx_table_of_contents_is_optional(tmp_path: Path) -> None:
     without = docx_parts(write_docx(sample_document(), tmp_path / "a.docx"))["word/document.xml"]
     with_toc = docx_parts(write_docx(sample_document(toc=True), tmp_path / "b.docx"))["word/document.xml"]
-    assert "TOC \\o" not in without
-    # A real TOC field (Word fills it on opening: it is marked dirty) under our title.
-    assert 'TOC \\o &quot;1-3&quot;' in with_toc and 'w:fldCharType="begin" w:dirty="true"' in with_toc
-    assert "Sommaire" in with_toc
+    assert "PAGEREF" not in without and "Sommaire" not in without
+    # The Sommaire is written out under our title: one entry per heading, a link to the heading's
+    # bookmark and a PAGEREF field for its page, marked dirty so that Word updates it on opening
+    # (a TOC field would stay empty in LibreOffice, which never fills one).
+    assert "Sommaire" in with_toc and 'w:fldCharType="begin" w:dirty="true"' in with_toc
+    anchors = re.findall(r'<w:hyperlink w:anchor="([^"]+)"', with_toc)
+    assert len(anchors) == 3 and all(f"PAGEREF {a} \\h" in with_toc for a in anchors)
+    assert all(re.search(f'<w:bookmarkStart [^>]*w:name="{a}"', with_toc) for a in anchors)
 
 
 def test_docx_template_gives_styles_and_page_setup(tmp_path: Path) -> None:

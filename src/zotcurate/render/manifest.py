@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import ConfigError
+from zotcurate.render.typography import SPACE_MODES
 from zotcurate.writers import DEFAULT_FORMATS, format_names
 
 SORTS = ("date", "date-asc", "author", "title")
 FORMATS = format_names()  # every output writer (zotcurate.writers)
 COMMENTARY_SOURCES = ("abstract", "note", "note-or-abstract", "none")
+LINK_LINES = ("auto", "always", "never")
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Access:
     online: str = "Accéder au document"
     on_request: str = "Disponible sur demande"
     contact: str | None = None  # "mailto:…" (a bare e-mail address gets mailto: added)
+    # auto: no link line when the style prints the URL/DOI itself (APA, ISO 690); always; never
+    link_line: str = "auto"
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Manifest:
     toc: bool = False
     formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
     template: Path | None = None
+    # French typography (render.typography): "mixed" (U+00A0 before ":" and inside « »,
+    # U+202F before ; ! ?), "narrow" (U+202F), "nbsp" (U+00A0), or "off"
+    french_spaces: str = "mixed"
     preamble: str = ""
     introduction: str = ""
     source: Source = field(default_factory=Source)
@@ -167,7 +174,7 @@ class _Reader:
 
 
 _TOP_KEYS = ("name", "title", "subtitle", "authors", "date", "style", "locale", "sort", "toc", "formats",
-             "template", "preamble", "introduction", "source", "entries", "commentary", "access", "labels",
+             "template", "french_spaces", "preamble", "introduction", "source", "entries", "commentary", "access", "labels",
              "parts")
 
 
@@ -207,7 +214,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
 
     ent = _Reader(path, r.table_of("entries"), "entries.", ("tags", "exclude_tags"))
     com = _Reader(path, r.table_of("commentary"), "commentary.", ("source", "note_tag"))
-    acc = _Reader(path, r.table_of("access"), "access.", ("online", "on_request", "contact"))
+    acc = _Reader(path, r.table_of("access"), "access.", ("online", "on_request", "contact", "link_line"))
     lab = _Reader(path, r.table_of("labels"), "labels.", ("preamble", "introduction", "entries", "link_check", "toc"))
     contact = acc.opt_str("contact")
     if contact and not contact.startswith(("mailto:", "http://", "https://")):
@@ -236,6 +243,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         toc=r.flag("toc", False),
         formats=formats,
         template=r.path_of("template"),
+        french_spaces=r.choice("french_spaces", SPACE_MODES, "mixed"),
         preamble=r.text("preamble"),
         introduction=r.text("introduction"),
         source=source,
@@ -243,7 +251,8 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         exclude_tags=ent.str_list("exclude_tags"),
         commentary=Commentary(com.choice("source", COMMENTARY_SOURCES, "abstract"),
                               com.text("note_tag", "commentaire")),
-        access=Access(acc.text("online", Access.online), acc.text("on_request", Access.on_request), contact),
+        access=Access(acc.text("online", Access.online), acc.text("on_request", Access.on_request), contact,
+                      acc.choice("link_line", LINK_LINES, "auto")),
         labels=Labels(lab.text("preamble", defaults.preamble), lab.text("introduction", defaults.introduction),
                       lab.text("entries", defaults.entries), lab.text("link_check", defaults.link_check),
                       lab.text("toc", defaults.toc)),
