@@ -130,11 +130,16 @@ def test_example_findings_are_all_true_of_the_data(example_report):
     incomplete = lacking(lambda d: "abstract incomplete" in d["extra"] or "only an annotation fragment" in d["extra"]
                          or "[…]" in d.get("title", ""))
     assert found["gap-marker"] == incomplete
+    # The 21 URLs the OCR lost (README: printed "Accéder au document", URL lost): Extra says online.
+    assert found["access-online-without-url"] == lacking(
+        lambda d: "bib-access: online" in d["extra"] and not d.get("url") and not d.get("DOI"))
+    assert found["access-online-without-url"] == lacking(lambda d: "ocr:url-missing" in [t["tag"] for t in d["tags"]])
+    assert len(found["access-online-without-url"]) == 21
     # The data is clean otherwise: no other format rule, no duplicate fires.
     assert {f.rule for f in example_report.findings} <= {
         "required:title", "required:date", "required:commentary", "required:extent", "required:link",
         "required:creator", "required:publisher", "required:institution", "conditional:url->accessDate",
-        "gap-marker"}
+        "gap-marker", "access-online-without-url"}
     assert len(found["required:publisher"]) == 6 and all(items[k]["itemType"] == "document"
                                                          for k in found["required:publisher"])
     # 60 URLs, none with an access date: informative only
@@ -452,14 +457,15 @@ def test_check_json_csv_md(example_store, capsys):
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "json")
     findings = json.loads(out)
-    assert code == 1 and len(findings) == 51 + 48 + 66 + 60  # errors, warnings, "[…]" warnings, infos
+    # errors, warnings, "[…]" warnings, lost URLs (access-online-without-url), infos
+    assert code == 1 and len(findings) == 51 + 48 + 66 + 21 + 60
     assert set(findings[0]) == {"item_key", "rule", "severity", "field", "message"}
     assert {"item_key": "G6823GC4", "rule": "required:title", "severity": "error", "field": "title",
             "message": "Missing title."} in findings
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "csv", "--fail-on", "never")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 225
+    assert code == 0 and len(rows) == 225 + 21  # + the lost URLs (access-online-without-url)
     assert rows[0]["link"].startswith("zotero://select/library/items/")
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "md", "-c", "Numérique et santé/0. Introduction")

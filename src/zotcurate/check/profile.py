@@ -35,6 +35,7 @@ FORMAT_RULES: dict[str, str] = {
     "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
     "issn-checksum": "ISSN has a valid check digit",
     "url-syntax": "URL is an absolute http(s) or ftp address with a host and no spaces",
+    "access-online-without-url": "an item whose Extra says bib-access: online has a URL or DOI",
     "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
     "creator-empty-name": "no creator has an empty name",
     "creator-institution-split": "institutions are single-field creators, not last name + first name",

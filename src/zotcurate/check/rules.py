@@ -308,6 +308,14 @@ def _format_findings(ctx: _Ctx, sev: dict[str, str], today: _date,
     if url and "url-syntax" in active and (problem := url_problem(str(url).strip())):
         add(Finding(key, "url-syntax", sev["url-syntax"], "url", f"'{str(url).strip()[:80]}' {problem}."))
 
+    extra = data.get("extra")
+    if extra and "access-online-without-url" in active and "bib-access" in str(extra).casefold() \
+            and not str(data.get("url") or "").strip() and not str(data.get("DOI") or "").strip() \
+            and any(v.casefold() == "online" for v in ctx.extra.get("bib-access", ())) and not ctx.extra.get("doi"):
+        add(Finding(key, "access-online-without-url", sev["access-online-without-url"], "url",
+                    "Extra says bib-access: online, but the item has no URL or DOI, so it would be printed "
+                    "\"Disponible sur demande\"; add the URL, or change the line to bib-access: on-request."))
+
     language = data.get("language")
     if language and "language-code" in active and "language" not in placeholder_fields:
         language = str(language).strip()
