@@ -778,7 +778,7 @@ def test_french_typography_reaches_every_text_of_the_example_and_no_url() -> Non
     before = [t for t in french_texts(raw.document) if re.search(r" [:;!?»]|« ", URLISH.sub("", t))]
     assert len(before) > 50  # the data has ordinary spaces there: the pass did the work
     text = "\n".join(french_texts(doc))
-    assert "«\u00a0Numérique et santé\u00a0»" == doc.title and doc.date == "juillet\u00a02025"
+    assert doc.title == "«\u00a0Numérique et santé\u00a0»" and doc.date == "juillet\u00a02025"
     assert "pp.\u00a018\u201124" in text and "n°\u00a01" in text and "vol.\u00a036" in text.casefold()
     assert "4\u00a0min\u00a020\u00a0sec" in text
     assert "face à la déshumanisation des services publics\u202f?" in text
@@ -795,7 +795,7 @@ def test_typography_follows_the_item_language_and_the_manifest_setting(tmp_path:
     items = [item("ITEM0001", "Santé : enjeux", date="2021", language="fr", abstractNote="Quoi ? « Tout »."),
              item("ITEM0002", "Health: a review", date="2020", language="en", abstractNote="Why? All."),
              item("ITEM0003", "Sans langue : ici", date="2019")]
-    store, lib, spec, result = build(tmp_path, items, 'title = "Le « titre »"\n')
+    *_, spec, result = build(tmp_path, items, 'title = "Le « titre »"\n')
 
     def texts(doc) -> list[str]:
         return [plain(b.spans) for b in doc.blocks if isinstance(b, Paragraph) and b.role in (CITATION, COMMENTARY)]
@@ -821,7 +821,7 @@ def test_footnote_calls_that_follow_each_other_are_separated(tmp_path: Path) -> 
     items = [item("ITEM0001", "Un", date="2021", url="https://example.org/1"),
              item("ITEM0002", "Deux", date="2020")]
     manifest = 'introduction = "Texte [@ITEM0001] [@ITEM0002] puis [@ITEM0001; @ITEM0002] et [@ITEM0001]."\n'
-    store, lib, spec, result = build(tmp_path, items, manifest)
+    *_, spec, result = build(tmp_path, items, manifest)
     doc = finish_document(result, spec)
     intro = next(b for b in doc.blocks if isinstance(b, Paragraph) and b.role == BODY)
     kinds = ["ref" if isinstance(s, FootnoteRef) else ("sep" if s == CALL_SEPARATOR else "text") for s in intro.spans]

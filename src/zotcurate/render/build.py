@@ -534,9 +534,10 @@ def _is_abstract(item: Item, commentary: list[Block], manifest: Manifest) -> boo
         return True
     if manifest.commentary.source != "note-or-abstract":
         return False
-    abstract = text_to_blocks(str(item.data.get("abstractNote") or ""), role=COMMENTARY)
-    return [plain(b.spans) for b in abstract if isinstance(b, Paragraph)] == \
-        [plain(b.spans) for b in commentary if isinstance(b, Paragraph)]
+    def texts(blocks: list[Block]) -> list[str]:
+        return ["".join(s.text for s in b.spans if isinstance(s, Span)) for b in blocks if isinstance(b, Paragraph)]
+
+    return texts(text_to_blocks(str(item.data.get("abstractNote") or ""), role=COMMENTARY)) == texts(commentary)
 
 
 # The verdicts after which a link cannot be said to have been checked and found working.
@@ -668,6 +669,6 @@ def finish_document(result: RenderResult, manifest: Manifest) -> Document:
                                    note_keys=result.note_keys)
 
 
-__all__ = ["LinkCheckOutcome", "LinkHistory", "OnRequest", "RenderOutcome", "RenderResult", "RenderSource", "build_document",
-           "date_in_words", "finish_document", "french_date", "link_check_notice", "open_source", "open_user_store",
-           "render_bibliography", "resolve_parts", "sort_entries", "write_outputs"]
+__all__ = ["LinkCheckOutcome", "LinkHistory", "OnRequest", "RenderOutcome", "RenderResult", "RenderSource",
+           "build_document", "date_in_words", "finish_document", "french_date", "link_check_notice", "open_source",
+           "open_user_store", "render_bibliography", "resolve_parts", "sort_entries", "write_outputs"]

@@ -174,8 +174,8 @@ class _Reader:
 
 
 _TOP_KEYS = ("name", "title", "subtitle", "authors", "date", "style", "locale", "sort", "toc", "formats",
-             "template", "french_spaces", "preamble", "introduction", "source", "entries", "commentary", "access", "labels",
-             "parts")
+             "template", "french_spaces", "preamble", "introduction", "source", "entries", "commentary", "access",
+             "labels", "parts")
 
 
 def _parts(path: Path, raw: Any, prefix: str) -> list[Part]:

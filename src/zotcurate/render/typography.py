@@ -62,7 +62,8 @@ _PROTECTED = re.compile(
     r"|[\w.+-]+@[\w-]+\.[\w.-]+|\b(?:ISBN|ISSN)(?:-1[03])?[\s:]*[\dXx][\dXx\- ]*[\dXx]",
     re.IGNORECASE,
 )
-_MONTHS = r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre)"
+_MONTHS = (r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre"
+           r"|décembre|decembre)")
 _ANY_SPACE = r"[ \u00a0\u202f\u2009]"
 _UNITS = r"(?:pp?\.|%|‰|€|\$|£|min\b|sec\b|s\b|h\b|km\b|kg\b|cm\b|mm\b|ko\b|Mo\b|Go\b|°C)"
 _ABBREVIATIONS = r"(?:[nN]°|[vV]ol\.|pp?\.|t\.|chap\.|art\.|fig\.|éd\.|tome|numéro)"
