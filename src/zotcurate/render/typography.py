@@ -17,6 +17,7 @@ ISBN/ISSN written in the text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -62,83 +63,129 @@ _PROTECTED = re.compile(
     r"|[\w.+-]+@[\w-]+\.[\w.-]+|\b(?:ISBN|ISSN)(?:-1[03])?[\s:]*[\dXx][\dXx\- ]*[\dXx]",
     re.IGNORECASE,
 )
+_MAYBE_PROTECTED = re.compile(r"//|www\.|@|10\.|doi|isbn|issn", re.IGNORECASE)  # a cheap first look
 _MONTHS = (r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre"
            r"|décembre|decembre)")
 _ANY_SPACE = r"[ \u00a0\u202f\u2009]"
 _UNITS = r"(?:pp?\.|%|‰|€|\$|£|min\b|sec\b|s\b|h\b|km\b|kg\b|cm\b|mm\b|ko\b|Mo\b|Go\b|°C)"
 _ABBREVIATIONS = r"(?:[nN]°|[vV]ol\.|pp?\.|t\.|chap\.|art\.|fig\.|éd\.|tome|numéro)"
 
-Rule = tuple[re.Pattern[str], Callable[[Spacing], str]]
+_DIGITS = frozenset("0123456789")
 
-# Each rule names the text it replaces (possibly empty: an insertion) as the group "sp".
+# (pattern, which space it puts, characters the text must contain for the rule to apply: a
+# cheap test that spares most texts most of the patterns). Each rule names the text it
+# replaces (possibly empty: an insertion) as the group "sp".
+Rule = tuple[re.Pattern[str], Callable[[Spacing], str], frozenset[str]]
 _RULES: tuple[Rule, ...] = (
-    (re.compile(rf"(?P<sp>{_ANY_SPACE}+)(?=[;!?])"), lambda s: s.tight),
-    (re.compile(r"(?<=[^\W_]|[»)\]])(?P<sp>)(?=[;!?](?:\s|$|[»)\].,;:!?]))"), lambda s: s.tight),
-    (re.compile(rf"(?P<sp>{_ANY_SPACE}+)(?=:)"), lambda s: s.colon),
-    (re.compile(r"(?<=[^\W\d_]|[»)\]])(?P<sp>)(?=:(?:\s|$))"), lambda s: s.colon),
-    (re.compile(rf"(?<=«)(?P<sp>{_ANY_SPACE}*)"), lambda s: s.quote),
-    (re.compile(rf"(?<!{_ANY_SPACE})(?P<sp>{_ANY_SPACE}*)(?=»)"), lambda s: s.quote),
-    (re.compile(rf"(?<=\d)(?P<sp>{_ANY_SPACE}+)(?={_UNITS})"), lambda s: s.word),
-    (re.compile(rf"(?<!\w){_ABBREVIATIONS}(?P<sp>{_ANY_SPACE}+)(?=\d)"), lambda s: s.word),
-    (re.compile(r"(?<=min)(?P<sp> )(?=\d)"), lambda s: s.word),  # "4 min 20 sec"
-    (re.compile(r"(?<![\d,.])\d{1,3}(?P<sp> )(?=\d{3}(?!\d))"), lambda s: s.word),  # 10 000
-    (re.compile(r"(?<=\d{3})(?P<sp> )(?=\d{3}(?!\d))"), lambda s: s.word),  # 1 000 000
-    (re.compile(rf"(?<!\w)(?:\d{{1,2}}|1er)(?P<sp>{_ANY_SPACE}+)(?={_MONTHS}\b)", re.IGNORECASE), lambda s: s.word),
-    (re.compile(rf"(?<!\w){_MONTHS}(?P<sp>{_ANY_SPACE}+)(?=\d{{4}}(?!\d))", re.IGNORECASE), lambda s: s.word),
-    (re.compile(r"(?<=\d)(?P<sp>-)(?=\d)"), lambda s: NBHY),
+    (re.compile(rf"(?P<sp>{_ANY_SPACE}+)(?=[;!?])"), lambda s: s.tight, frozenset(";!?")),
+    # (insertions: the lookahead comes first, it fails fastest)
+    (re.compile(r"(?P<sp>)(?=[;!?](?:\s|$|[»)\].,;:!?]))(?<=[^\W_]|[»)\]])"), lambda s: s.tight, frozenset(";!?")),
+    (re.compile(rf"(?P<sp>{_ANY_SPACE}+)(?=:)"), lambda s: s.colon, frozenset(":")),
+    (re.compile(r"(?P<sp>)(?=:(?:\s|$))(?<=[^\W\d_]|[»)\]])"), lambda s: s.colon, frozenset(":")),
+    (re.compile(rf"(?<=«)(?P<sp>{_ANY_SPACE}*)"), lambda s: s.quote, frozenset("«")),
+    (re.compile(rf"(?<!{_ANY_SPACE})(?P<sp>{_ANY_SPACE}*)(?=»)"), lambda s: s.quote, frozenset("»")),
+    (re.compile(rf"(?<=\d)(?P<sp>{_ANY_SPACE}+)(?={_UNITS})"), lambda s: s.word, _DIGITS),
+    (re.compile(rf"(?<!\w){_ABBREVIATIONS}(?P<sp>{_ANY_SPACE}+)(?=\d)"), lambda s: s.word, _DIGITS),
+    (re.compile(r"(?<=min)(?P<sp> )(?=\d)"), lambda s: s.word, _DIGITS),  # "4 min 20 sec"
+    (re.compile(r"(?<![\d,.])\d{1,3}(?P<sp> )(?=\d{3}(?!\d))"), lambda s: s.word, _DIGITS),  # 10 000
+    (re.compile(r"(?<=\d{3})(?P<sp> )(?=\d{3}(?!\d))"), lambda s: s.word, _DIGITS),  # 1 000 000
+    (re.compile(rf"(?<!\w)(?:\d{{1,2}}|1er)(?P<sp>{_ANY_SPACE}+)(?={_MONTHS}\b)", re.IGNORECASE), lambda s: s.word,
+     _DIGITS),
+    (re.compile(rf"(?<!\w){_MONTHS}(?P<sp>{_ANY_SPACE}+)(?=\d{{4}}(?!\d))", re.IGNORECASE), lambda s: s.word,
+     _DIGITS),
+    (re.compile(r"(?<=\d)(?P<sp>-)(?=\d)"), lambda s: NBHY, frozenset("-")),
 )
 
 
-def french_text(text: str, spacing: Spacing, protected: list[bool] | None = None) -> tuple[str, list[int]]:
-    """``text`` with French spacing, and for each character of the result the index of the
-    character of ``text`` it comes from (an inserted space: the character before it).
+Edit = tuple[int, int, str]  # replace text[start:end] by the string (start == end: an insertion)
 
-    ``protected[i]`` marks characters that must not change, nor get a space inserted next to them."""
-    chars = list(text)
-    origin = list(range(len(text)))
-    locked = list(protected) if protected is not None else [False] * len(text)
-    for m in _PROTECTED.finditer(text):
-        for i in range(m.start(), m.end()):
-            locked[i] = True
-    for pattern, pick in _RULES:
-        current = "".join(chars)
-        edits = []
-        for m in pattern.finditer(current):
+# A text without any of these has nothing for the rules to do (most short texts: names, numbers).
+_TRIGGERS = re.compile(r"[ :;!?«»\-\u00a0\u202f]")
+
+
+def french_edits(text: str, spacing: Spacing, locked: bytearray | None = None) -> list[Edit]:
+    """The edits French typography makes to ``text``, sorted and non-overlapping.
+
+    ``locked[i]`` marks characters that must not change, nor get a space inserted next to them
+    (a hyperlink's text); URLs, DOIs, e-mail addresses and ISBN/ISSN in the text are locked too.
+    All rules read the original text: each rewrites different characters."""
+    if not _TRIGGERS.search(text):
+        return []
+    lock = bytearray(locked) if locked is not None else bytearray(len(text))
+    if _MAYBE_PROTECTED.search(text):
+        for m in _PROTECTED.finditer(text):
+            lock[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    edits: list[Edit] = []
+    present = frozenset(text)
+    for pattern, pick, needs in _RULES:
+        if present.isdisjoint(needs):
+            continue
+        new = pick(spacing)
+        for m in pattern.finditer(text):
             start, end = m.span("sp")
             if start == end:  # an insertion: both neighbours must be free
-                if (start > 0 and locked[start - 1]) or (start < len(chars) and locked[start]):
+                if (start > 0 and lock[start - 1]) or (start < len(text) and lock[start]):
                     continue
-            elif any(locked[start:end]):
+            elif any(lock[start:end]):
                 continue
-            new = pick(spacing)
-            if current[start:end] != new:
+            if text[start:end] != new:
                 edits.append((start, end, new))
-        for start, end, new in reversed(edits):
-            src = origin[start] if start < end else (origin[start - 1] if start > 0 else (origin[0] if origin else 0))
-            chars[start:end] = list(new)
-            origin[start:end] = [src] * len(new)
-            locked[start:end] = [False] * len(new)
-    return "".join(chars), origin
+    edits.sort()
+    out: list[Edit] = []
+    for edit in edits:
+        if out and (edit[0] < out[-1][1] or edit[0] == out[-1][0]):
+            continue  # two rules on the same characters: the first one stands
+        out.append(edit)
+    return out
+
+
+def french_text(text: str, spacing: Spacing) -> str:
+    """``text`` with French typography (see the module's docstring)."""
+    pieces, pos = [], 0
+    for start, end, new in french_edits(text, spacing):
+        pieces += [text[pos:start], new]
+        pos = end
+    return "".join(pieces) + text[pos:]
 
 
 def _french_spans(spans: list[Span], spacing: Spacing) -> list[Span]:
     """One run of spans (no footnote call inside) treated as one text, so that a rule sees
-    "« " in one span and the italic title in the next; each character stays in its span."""
+    "« " in one span and the italic title in the next; each character stays in its span, an
+    inserted space goes to the span of the character before it."""
     if not spans:
         return spans
-    owner: list[int] = []
-    protected: list[bool] = []
-    for n, span in enumerate(spans):
-        owner += [n] * len(span.text)
-        protected += [span.url is not None] * len(span.text)  # a link's text is the link's
     text = "".join(s.text for s in spans)
-    new, origin = french_text(text, spacing, protected)
-    if new == text:
+    locked = bytearray()
+    bounds = [0]
+    for span in spans:
+        locked += (b"\x01" if span.url is not None else b"\x00") * len(span.text)  # a link's text is the link's
+        bounds.append(bounds[-1] + len(span.text))
+    edits = french_edits(text, spacing, locked)
+    if not edits:
         return spans
-    pieces = [""] * len(spans)
-    for ch, src in zip(new, origin, strict=True):
-        pieces[owner[src] if owner else 0] += ch
-    return [replace(span, text=piece) for span, piece in zip(spans, pieces, strict=True) if piece]
+    pieces: list[list[str]] = [[] for _ in spans]
+    pos = 0
+
+    def copy_to(upto: int) -> None:  # the unchanged text[pos:upto], each part into its own span
+        nonlocal pos
+        while pos < upto:
+            i = bisect_right(bounds, pos) - 1
+            stop = min(upto, bounds[i + 1])
+            pieces[i].append(text[pos:stop])
+            pos = stop
+
+    for start, end, new in edits:
+        copy_to(start)
+        at = start - 1 if start == end and start > 0 else start
+        pieces[min(bisect_right(bounds, at) - 1, len(spans) - 1)].append(new)
+        pos = end
+    copy_to(len(text))
+    out = []
+    for span, parts in zip(spans, pieces, strict=True):
+        piece = "".join(parts)
+        if piece:
+            out.append(span if piece == span.text else replace(span, text=piece))
+    return out
 
 
 def _french_inlines(items: list[Inline], spacing: Spacing) -> list[Inline]:
@@ -155,7 +202,7 @@ def _french_inlines(items: list[Inline], spacing: Spacing) -> list[Inline]:
 
 
 def _plain(text: str, spacing: Spacing) -> str:
-    return french_text(text, spacing)[0] if text else text
+    return french_text(text, spacing) if text else text
 
 
 def apply_french_typography(doc: Document, mode: str, *, item_languages: Mapping[str, str] | None = None,
@@ -229,6 +276,9 @@ def separate_footnote_calls(doc: Document) -> Document:
     """A copy of ``doc`` in which calls that follow each other (with at most blank text
     between them) are separated by :data:`CALL_SEPARATOR`."""
     def fix(block: Block) -> Block:
+        runs = block.items if isinstance(block, ListBlock) else [block.spans]
+        if not any(sum(isinstance(s, FootnoteRef) for s in run) > 1 for run in runs):
+            return block  # most blocks: no two calls to separate
         if isinstance(block, Paragraph):
             return replace(block, spans=_separate(list(block.spans)))
         if isinstance(block, ListBlock):
@@ -238,4 +288,4 @@ def separate_footnote_calls(doc: Document) -> Document:
 
 
 __all__ = ["CALL_SEPARATOR", "NBHY", "NBSP", "NNBSP", "SPACE_MODES", "Spacing", "apply_french_typography",
-           "french_text", "is_french", "separate_footnote_calls"]
+           "french_edits", "french_text", "is_french", "separate_footnote_calls"]
