@@ -561,3 +561,17 @@ def test_two_process_check_gives_the_same_report_as_one(tmp_path):
     assert parallel.checked_keys == serial.checked_keys
     assert parallel.summary == serial.summary
     assert {f.rule for f in parallel.findings} >= {"duplicate-title", "gap-marker"}
+
+
+def test_access_online_without_url_flags_a_lost_url_only(store):
+    report = check(store, [
+        complete_report("AAAA2222", url="", extra="bib-access: online"),  # the URL was lost
+        complete_report("BBBB2222", url="", DOI="10.1000/abc", extra="bib-access: online"),  # the DOI links
+        complete_report("CCCC2222", url="", extra="bib-access: online\nDOI: 10.1000/xyz"),
+        complete_report("DDDD2222", url="", extra="bib-access: on-request"),
+        complete_report("EEEE2222", extra="bib-access: online"),
+    ])
+    lost = only(report, "AAAA2222", "access-online-without-url")
+    assert len(lost) == 1 and lost[0].severity == "warning" and lost[0].field == "url"
+    assert "bib-access: on-request" in lost[0].message
+    assert [f.item_key for f in report.findings if f.rule == "access-online-without-url"] == ["AAAA2222"]

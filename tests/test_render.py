@@ -838,3 +838,30 @@ def test_title_page_date_is_written_in_words() -> None:
     assert date_in_words("2025-05-03", "fr") == "3 mai 2025" and date_in_words("2025-06-01", "fr") == "1er juin 2025"
     assert date_in_words("2025", "fr-FR") == "2025" and date_in_words("printemps 2025", "fr-FR") == "printemps 2025"
     assert date_in_words("2025-07", "en-US") == "2025-07" and date_in_words("2025-13", "fr-FR") == "2025-13"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Titre : sous-titre", "Titre\u00a0: sous-titre"),
+    ("Quoi ? Oui ! Non ; fin", "Quoi\u202f? Oui\u202f! Non\u202f; fin"),
+    ("Vraiment? Oui!", "Vraiment\u202f? Oui\u202f!"),  # the missing space is added
+    ("des « 5P » et «dispositif»", "des «\u00a05P\u00a0» et «\u00a0dispositif\u00a0»"),
+    ("«  deux  espaces  »", "«\u00a0deux  espaces\u00a0»"),
+    ("46 p., pp. 18-24, n° 28, vol. 36, Vol. 5",
+     "46\u00a0p., pp.\u00a018\u201124, n°\u00a028, vol.\u00a036, Vol.\u00a05"),
+    ("4 min 20 sec, 10 000 personnes, 1 000 000 €",
+     "4\u00a0min\u00a020\u00a0sec, 10\u00a0000 personnes, 1\u00a0000\u00a0000\u00a0€"),
+    ("le 3 mai 2025, en juillet 2025, le 1er juin", "le 3\u00a0mai\u00a02025, en juillet\u00a02025, le 1er\u00a0juin"),
+    ("Feuille de route 2023-2027", "Feuille de route 2023\u20112027"),
+    ("Covid-19 et e-santé", "Covid-19 et e-santé"),  # a word's hyphen is not a range
+    # Addresses and identifiers are never touched.
+    ("Voir : https://example.org/a?b=1;c:d-2 !", "Voir\u00a0: https://example.org/a?b=1;c:d-2\u202f!"),
+    ("doi:10.1000/x-1 et 10.1234/ab:c-9", "doi:10.1000/x-1 et 10.1234/ab:c-9"),
+    ("écrire à doc@example.org: merci", "écrire à doc@example.org: merci"),
+    ("ISBN 978-2-1234-5680-3", "ISBN 978-2-1234-5680-3"),
+    ("10:30 et 3:2", "10:30 et 3:2"),  # a time, a ratio: no space
+    ("déjà\u00a0: bon", "déjà\u00a0: bon"),
+])
+def test_french_typography_rules(text: str, expected: str) -> None:
+    from zotcurate.render.typography import SPACINGS, french_text
+
+    assert french_text(text, SPACINGS["mixed"]) == expected

@@ -20,6 +20,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from zotcurate.document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, Span
 
@@ -39,12 +40,14 @@ class Spacing:
     word: str  # number and unit, abbreviation and number, inside a date
 
 
-_SPACINGS = {
+_SPACING_TABLE = {
     # The rule as the Lexique gives it: a word space before ":" and inside « », a fine one before ; ! ?
     "mixed": Spacing(colon=NBSP, tight=NNBSP, quote=NBSP, word=NBSP),
     "narrow": Spacing(colon=NNBSP, tight=NNBSP, quote=NNBSP, word=NBSP),
     "nbsp": Spacing(colon=NBSP, tight=NBSP, quote=NBSP, word=NBSP),
 }
+
+SPACINGS: Mapping[str, Spacing] = MappingProxyType(_SPACING_TABLE)
 
 _FRENCH = {"fr", "fra", "fre", "french", "français", "francais"}
 
@@ -214,9 +217,9 @@ def apply_french_typography(doc: Document, mode: str, *, item_languages: Mapping
     number → the item it cites, so that a note follows that item's language too."""
     if mode == "off":
         return doc
-    if mode not in _SPACINGS:
+    if mode not in SPACINGS:
         raise ValueError(f"unknown French spacing mode {mode!r}; use one of {', '.join(SPACE_MODES)}")
-    spacing = _SPACINGS[mode]
+    spacing = SPACINGS[mode]
     languages = item_languages or {}
     doc_french = is_french(doc.lang)
 
@@ -287,5 +290,5 @@ def separate_footnote_calls(doc: Document) -> Document:
     return replace(doc, blocks=[fix(b) for b in doc.blocks])
 
 
-__all__ = ["CALL_SEPARATOR", "NBHY", "NBSP", "NNBSP", "SPACE_MODES", "Spacing", "apply_french_typography",
-           "french_edits", "french_text", "is_french", "separate_footnote_calls"]
+__all__ = ["CALL_SEPARATOR", "NBHY", "NBSP", "NNBSP", "SPACE_MODES", "SPACINGS", "Spacing",
+           "apply_french_typography", "french_edits", "french_text", "is_french", "separate_footnote_calls"]
