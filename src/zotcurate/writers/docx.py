@@ -15,6 +15,7 @@ This is the only module that imports pypandoc.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from functools import lru_cache
 from importlib import resources
@@ -133,9 +134,18 @@ def _styled(blocks: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
     return [{"t": "Div", "c": [["", [], [["custom-style", style]]], blocks]}]
 
 
+def _bookmark(ident: str) -> str:
+    """A heading identifier as Word accepts a bookmark name: letters, digits and "_", starting
+    with a letter (a Zotero key such as 37C8FNMU does not), at most 40 characters."""
+    name = re.sub(r"\W", "_", ident, flags=re.ASCII)
+    if not name[:1].isascii() or not name[:1].isalpha():
+        name = "zc_" + name
+    return name[:40]
+
+
 def _block(block: Block, doc: Document, ident: str = "") -> list[dict[str, Any]]:
     if isinstance(block, Heading):
-        attr = [block.anchor or ident, [], []]
+        attr = [_bookmark(block.anchor or ident), [], []]
         return [{"t": "Header", "c": [max(1, min(block.level, 9)), attr, _inlines(list(block.spans), doc)]}]
     if isinstance(block, ListBlock):
         items = [[{"t": "Para", "c": _inlines(item, doc)}] for item in block.items]
