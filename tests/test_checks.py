@@ -137,11 +137,16 @@ def test_example_findings_are_all_true_of_the_data(example_report):
     incomplete = lacking(lambda d: "abstract incomplete" in d["extra"] or "only an annotation fragment" in d["extra"]
                          or "[…]" in d.get("title", ""))
     assert found["gap-marker"] == incomplete
+    # The 21 URLs the OCR lost (README: printed "Accéder au document", URL lost): Extra says online.
+    assert found["access-online-without-url"] == lacking(
+        lambda d: "bib-access: online" in d["extra"] and not d.get("url") and not d.get("DOI"))
+    assert found["access-online-without-url"] == lacking(lambda d: "ocr:url-missing" in [t["tag"] for t in d["tags"]])
+    assert len(found["access-online-without-url"]) == 21
     # The data is clean otherwise: no other format rule, no duplicate fires.
     assert {f.rule for f in example_report.findings} <= {
         "required:title", "required:date", "required:commentary", "required:extent", "required:link",
         "required:creator", "required:publisher", "required:institution", "conditional:url->accessDate",
-        "gap-marker"}
+        "gap-marker", "access-online-without-url"}
     assert len(found["required:publisher"]) == 6 and all(items[k]["itemType"] == "document"
                                                          for k in found["required:publisher"])
     # 60 URLs, none with an access date: informative only
@@ -462,14 +467,15 @@ def test_check_json_csv_md(example_store, capsys):
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "json")
     findings = json.loads(out)
-    assert code == ExitCode.FINDINGS and len(findings) == 51 + 48 + 66 + 60  # errors, warnings, "[…]" warnings, infos
+    # errors, warnings, "[…]" warnings, lost URLs (access-online-without-url), infos
+    assert code == ExitCode.FINDINGS and len(findings) == 51 + 48 + 66 + 21 + 60
     assert set(findings[0]) == {"item_key", "rule", "severity", "field", "message"}
     assert {"item_key": "G6823GC4", "rule": "required:title", "severity": "error", "field": "title",
             "message": "Missing title."} in findings
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "csv", "--fail-on", "never")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == ExitCode.OK and len(rows) == 225
+    assert code == ExitCode.OK and len(rows) == 225 + 21  # + the lost URLs (access-online-without-url)
     assert rows[0]["link"].startswith("zotero://select/library/items/")
     code, out, _ = run(capsys, "--store", str(example_store), "check", "-l", "file:numerique-sante",
                        "--format", "md", "-c", "Numérique et santé/0. Introduction")
@@ -579,6 +585,7 @@ RULE_EXAMPLES = {
     "isbn-checksum": [obj("AAAAAAAA", "book", title="Un livre", ISBN="978-2-07-036822-9")],
     "issn-checksum": [obj("AAAAAAAA", "journalArticle", title="Un article", ISSN="0317-8472")],
     "url-syntax": [complete_report("AAAAAAAA", url="www.has-sante.fr/doc.pdf")],
+    "access-online-without-url": [complete_report("AAAAAAAA", url="", extra="bib-access: online")],
     "language-code": [complete_report("AAAAAAAA", language="Français")],
     "creator-empty-name": [complete_report("AAAAAAAA", creators=[{"creatorType": "author", "name": ""}])],
     "creator-institution-split": [complete_report("AAAAAAAA", creators=[
@@ -639,3 +646,17 @@ def test_every_token_of_the_registry_reads_in_a_profile_and_names_its_field(stor
     profile.write_text('[types.report]\nerror = ["tag:"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="needs a name after the colon"):
         load_profile(profile)
+
+
+def test_access_online_without_url_flags_a_lost_url_only(store):
+    report = check(store, [
+        complete_report("AAAA2222", url="", extra="bib-access: online"),  # the URL was lost
+        complete_report("BBBB2222", url="", DOI="10.1000/abc", extra="bib-access: online"),  # the DOI links
+        complete_report("CCCC2222", url="", extra="bib-access: online\nDOI: 10.1000/xyz"),
+        complete_report("DDDD2222", url="", extra="bib-access: on-request"),
+        complete_report("EEEE2222", extra="bib-access: online"),
+    ])
+    lost = only(report, "AAAA2222", "access-online-without-url")
+    assert len(lost) == 1 and lost[0].severity == "warning" and lost[0].field == "url"
+    assert "bib-access: on-request" in lost[0].message
+    assert [f.item_key for f in report.findings if f.rule == "access-online-without-url"] == ["AAAA2222"]

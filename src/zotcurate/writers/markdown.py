@@ -28,7 +28,9 @@ _ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-
 # quotes, thematic breaks, setext underlines, pandoc definition lists and divs.
 _LINE_START_NUM = re.compile(r"^(\d{1,9}|[A-Za-z]|[ivxlcdmIVXLCDM]+)([.)])(?=\s|$)")
 _LINE_START_MARK = re.compile(r"^([-+=>:])")
-_SPACES = re.compile(r"\s+")
+# ASCII whitespace only: the no-break spaces of French typography (U+00A0, U+202F) are text.
+_WS = " \t\n\r\f\v"
+_SPACES = re.compile(f"[{_WS}]+")
 
 
 def escape(text: str) -> str:
@@ -39,7 +41,7 @@ def escape(text: str) -> str:
 
 
 def _escape_line_start(line: str) -> str:
-    line = line.lstrip()  # four leading spaces would make a code block
+    line = line.lstrip(_WS)  # four leading spaces would make a code block
     m = _LINE_START_NUM.match(line)
     if m:
         return f"{m.group(1)}\\{m.group(2)}{line[m.end():]}"
@@ -70,9 +72,9 @@ def _delimiters_work(prev: str, inner: str, nxt: str) -> bool:
 def _format_span(span: Span, prev: str, nxt: str) -> str:
     text = escape(span.text)
     # Whitespace at the edges stays outside the markup, or the delimiters would not work.
-    core = text.strip()
-    lead = " " if text[:1].isspace() else ""
-    trail = " " if text[-1:].isspace() and core else ""
+    core = text.strip(_WS)
+    lead = " " if text[:1] and text[:1] in _WS else ""
+    trail = " " if text[-1:] and text[-1:] in _WS and core else ""
     if not core:
         return " " if text else ""
     out = core
@@ -121,7 +123,7 @@ def inlines(items: list[Inline]) -> str:
         else:
             nxt = escape(nxt_item.text)[:1]
         parts.append(_format_span(item, prev, nxt))
-    return _SPACES.sub(" ", "".join(parts)).strip()
+    return _SPACES.sub(" ", "".join(parts)).strip(_WS)
 
 
 def _block(block: Block, heading_offset: int) -> str:
