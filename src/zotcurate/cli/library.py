@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from zotcurate.cli.app import AppContext, pass_app
+from zotcurate.cli.app import AppContext, pass_app, stored_libraries
 from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
 from zotcurate.diagnose import diagnose, readable_groups
@@ -233,9 +233,13 @@ def config_group() -> None:
 def config_show(app: AppContext, fmt: str) -> None:
     """Print each setting and where it comes from; the API key is masked."""
     s = app.settings()
+    library, library_source = (s.library.name if s.library else None), s.sources.get("library")
+    stored = [] if s.library else stored_libraries(s.store_path)
+    if len(stored) == 1:  # what the commands will use
+        library, library_source = stored[0], "the only library in the store"
     rows: list[dict[str, Any]] = [
         {"setting": "api_key", "value": mask_secret(s.api_key), "source": s.sources.get("api_key")},
-        {"setting": "library", "value": s.library.name if s.library else None, "source": s.sources.get("library")},
+        {"setting": "library", "value": library, "source": library_source},
         {"setting": "store", "value": str(s.store_path), "source": s.sources.get("store")},
         {"setting": "api_url", "value": s.api_url, "source": s.sources.get("api_url")},
         {"setting": "config_file", "value": str(s.config_path),

