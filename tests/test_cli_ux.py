@@ -129,7 +129,8 @@ def test_sync_and_config_show_take_the_stores_only_library(user: User, capsys, z
     code, out, err = user.run(capsys, "sync", **env)
     assert code is ExitCode.OK
     assert err == f"Using {group}: no library is set, and it is the only one in the store.\n"
-    assert out == f"{group} is up to date (version {zotero_example.library_version(zotero_example.prefix)}, 1 request).\n"
+    version = zotero_example.library_version(zotero_example.prefix)
+    assert out == f"{group} is up to date (version {version}, 1 request).\n"
     code, out, _ = user.run(capsys, "config", "show", "--format", "json", **env)
     rows = {r["setting"]: r for r in json.loads(out)}
     assert rows["library"] == {"setting": "library", "value": group, "source": "the only library in the store"}

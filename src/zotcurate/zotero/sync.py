@@ -45,7 +45,7 @@ class SyncResult:
 
     def summary(self) -> str:
         if self.up_to_date:
-            return f"{self.library} is up to date (version {self.to_version}, {self.requests} request)."
+            return f"{self.library} is up to date (version {self.to_version}, {plural(self.requests, 'request')})."
         return (
             f"{self.library}: {self.added} added, {self.updated} updated, {self.deleted} deleted, "
             f"{plural(self.unchanged, 'unchanged item')}; {plural(self.collections_changed, 'collection')} changed, "
