@@ -181,7 +181,7 @@ def test_shared_options_read_the_same_everywhere() -> None:
         assert "this collection (key or path)" in (option.help or "")
         assert (option.help or "").endswith("; repeatable." if option.multiple else "sub-collections.")
     formats = options_named("--format")
-    assert len(formats) == 9 and {option.name for option in formats} == {"fmt"}
+    assert len(formats) == 10 and {option.name for option in formats} == {"fmt"}
 
 
 # -- status ---------------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_any_cli_module_can_be_imported_first(module: str) -> None:
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["audit", "check", "collections", "config", "doctor", "export", "import", "init",
-                                   "links", "profile", "render", "status", "sync"]
+                                   "links", "profile", "render", "status", "styles", "sync"]
 
 
 def test_the_console_script_is_cli_entry_point() -> None:

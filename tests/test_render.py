@@ -382,7 +382,7 @@ def test_render_from_files_needs_no_store_and_creates_none(tmp_path: Path, capsy
     code, out, err = run(["--store", str(store_path), "render", str(path), "--format", "md", "-o",
                           str(tmp_path / "o")], capsys, tmp_path)
     assert code == ExitCode.OK, err
-    assert out == f"Wrote 1 entries to {tmp_path / 'o' / 'essai.md'}.\n"
+    assert out == f"Wrote 1 entry to {tmp_path / 'o' / 'essai.md'}.\n"
     assert not store_path.parent.exists()
     assert "Tous les liens" not in (tmp_path / "o" / "essai.md").read_text(encoding="utf-8")  # no audit anywhere
 

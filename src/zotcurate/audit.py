@@ -29,7 +29,7 @@ from zotcurate.links.changes import link_plan
 from zotcurate.links.report import format_markdown as links_markdown
 from zotcurate.links.report import report_rows, summary_line
 from zotcurate.model import Library, LibraryRef
-from zotcurate.output import ProgressReporter
+from zotcurate.output import ProgressReporter, plural
 from zotcurate.store import Store
 from zotcurate.zotero.sync import SyncResult, sync_library
 from zotcurate.zotero.writeback import Plan, format_plan, require_writable, write_back
@@ -96,8 +96,8 @@ class AuditResult:
         c = self.check.counts()
         sync = ("sync failed: " + self.sync_error.message) if self.sync_error else (
             self.sync.summary() if self.sync else "no sync (file library)")
-        return (f"{self.library}: {sync} Check: {c['error']} errors, {c['warning']} warnings on "
-                f"{self.check.checked} items. Links: {summary_line(self.links)} "
+        return (f"{self.library}: {sync} Check: {plural(c['error'], 'error')}, {plural(c['warning'], 'warning')} on "
+                f"{plural(self.check.checked, 'item')}. Links: {summary_line(self.links)} "
                 f"{self.writeback_line()}Report: {self.folder}")
 
     def writeback_line(self) -> str:

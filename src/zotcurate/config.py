@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import tomli_w
 
 from zotcurate.errors import ConfigError
 from zotcurate.model import LibraryRef
+from zotcurate.output import plural
 
 APP = "zotcurate"
 DEFAULT_API_URL = "https://api.zotero.org"
@@ -31,13 +32,22 @@ class Settings:
     config_path: Path = field(default_factory=lambda: default_config_path())
     sources: Mapping[str, str] = field(default_factory=dict)
 
-    def require_library(self) -> LibraryRef:
-        if self.library is None:
+    def require_library(self, stored: Sequence[str] = ()) -> LibraryRef:
+        """The library set by option, environment or config file; else the only library of
+        the store (``stored``: the names it holds), as git uses the only remote."""
+        if self.library is not None:
+            return self.library
+        if len(stored) == 1:
+            return LibraryRef.parse(stored[0])
+        if stored:
             raise ConfigError(
-                "No library given: pass --library group:ID, set ZOTERO_LIBRARY_ID and "
-                "ZOTERO_LIBRARY_TYPE, or run 'zotcurate init'."
+                f"No library given, and the store holds {plural(len(stored), 'library')} "
+                f"({', '.join(stored)}): pass --library with one of them, or set one with 'zotcurate init'."
             )
-        return self.library
+        raise ConfigError(
+            "No library given: pass --library group:ID, set ZOTERO_LIBRARY_ID and "
+            "ZOTERO_LIBRARY_TYPE, or run 'zotcurate init'."
+        )
 
     def require_api_key(self) -> str:
         if not self.api_key:

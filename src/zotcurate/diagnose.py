@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zotcurate.config import Settings, config_file_is_private, read_config_file
 from zotcurate.errors import ExitCode, ZotcurateError
 from zotcurate.model import LibraryRef
+from zotcurate.output import plural
 from zotcurate.store import Store
 from zotcurate.zotero.client import KeyInfo, ZoteroClient
 
@@ -56,10 +57,16 @@ def diagnose(settings: Settings) -> list[Finding]:
         except ZotcurateError as exc:
             out.append(Finding("network", False, exc.message, int(exc.exit_code)))
 
+    if not settings.store_path.is_file():  # doctor only looks: it never creates the store
+        how = f"'zotcurate sync --library {lib.name}'" if lib is not None and lib.kind != "file" else (
+            "'zotcurate sync' (or 'zotcurate import FOLDER')")
+        out.append(Finding("store", True, f"No store at {settings.store_path} yet: {how} makes it."))
+        return out
     try:
-        with Store(settings.store_path) as store:
+        with Store(settings.store_path, read_only=True) as store:
             libs = {lib_.name: lib_ for lib_ in store.libraries()}
-        out.append(Finding("store", True, f"Store {settings.store_path} opens ({len(libs)} libraries)."))
+        out.append(Finding("store", True, f"Store {settings.store_path} opens "
+                                          f"({plural(len(libs), 'library', 'libraries')})."))
         if lib is not None and lib.name not in libs:
             out.append(Finding("store", True, f"{lib.name} has not been synced yet: run 'zotcurate sync'."))
         elif lib is not None:

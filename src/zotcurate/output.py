@@ -13,22 +13,150 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+PAGE_WIDTH = 160  # tables printed without a width: a wide page (the CLI passes the terminal's width)
+ELLIPSIS = "…"
+MIN_SHORTENED = 12  # a shortened column keeps at least this many cells of its text
+
 
 def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, title: str | None = None,
-                 width: int | None = None) -> str:
-    """A plain-text table (no colour codes), for terminals and tests alike."""
+                 width: int | None = None, shorten: Sequence[str] = (), drop: Sequence[str] = ()) -> str:
+    """A plain-text table (no colour codes) that fits ``width``, for terminals and tests alike.
+
+    Narrow columns give way first to what breaks well: text wraps at spaces, the cells of the
+    ``shorten`` columns (prose such as titles) are cut at a word end with an ellipsis, and an
+    unbreakable word (a library name, a key, a date) is split only when nothing else is left.
+    Before that, the ``drop`` columns are left out, in that order, and a last line says which.
+    Machine formats (JSON, CSV) never go through here: they keep the full text.
+    """
+    width = width or PAGE_WIDTH
+    columns = list(columns)
+    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    left_out: list[str] = []
+    for col in drop:
+        if col not in columns or _fits(columns, cells, width, shorten):
+            break
+        index = columns.index(col)
+        columns.pop(index)
+        for row_cells in cells:
+            row_cells.pop(index)
+        left_out.append(col)
+    widths = plan_widths(columns, cells, width, shorten=shorten)
     table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console = Console(file=io.StringIO(), width=width or 120, color_system=None, force_terminal=False)
+    for col, col_width in zip(columns, widths, strict=True):
+        table.add_column(col, overflow="fold", width=col_width, no_wrap=col in shorten)
+    for row_cells in cells:
+        table.add_row(*(shorten_text(cell, w) if col in shorten else cell
+                        for col, cell, w in zip(columns, row_cells, widths, strict=True)))
+    console = Console(file=io.StringIO(), width=max(width, sum(widths) + table_overhead(len(columns))),
+                      color_system=None, force_terminal=False)
     console.print(table)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    if left_out:
+        text += f"(Left out at this width: {', '.join(left_out)}.)\n"
+    return text
+
+
+def _fits(columns: Sequence[str], cells: Sequence[Sequence[str]], width: int, shorten: Sequence[str]) -> bool:
+    """Whether every column fits at its floor (see :func:`plan_widths`)."""
+    _, floor, _ = _measure(columns, cells, shorten)
+    return sum(floor) + table_overhead(len(columns)) <= width
+
+
+def table_overhead(n_columns: int) -> int:
+    """Cells a table adds around its columns' text: one space of padding on each side of every
+    column, a separator between columns and an edge on each side."""
+    return 3 * n_columns + 1 if n_columns else 0
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
+
+
+def plan_widths(columns: Sequence[str], cells: Sequence[Sequence[str]], width: int, *,
+                shorten: Sequence[str] = ()) -> list[int]:
+    """The text width of each column so that the table fits ``width`` where it can.
+
+    Each column starts at its natural width (its longest line). While the table is too wide,
+    the widest column gives up one cell, down to a floor: its longest word, so that no word is
+    split (for a ``shorten`` column: a few words). If the floors are too wide, words inside
+    prose give way next (a line with spaces), down to a few cells, before a line that is one
+    word (a name, key, link or path) does; and last everything, down to 4 cells. No column's
+    floor takes more than two thirds of the page.
+    """
+    natural, floor, solid = _measure(columns, cells, shorten)
+    widths = list(natural)
+    room = width - table_overhead(len(columns))
+    cap = max(2 * room // 3, 4)  # one very long word does not take the whole page
+    last = [min(4, n) for n in natural]
+    for limits in ([min(f, cap) for f in floor], [min(f, cap) for f in solid], last):
+        while sum(widths) > room:
+            shrinkable = [i for i in range(len(widths)) if widths[i] > limits[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+    return widths
+
+
+def _measure(columns: Sequence[str], cells: Sequence[Sequence[str]],
+             shorten: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+    """Each column's natural width (its longest line, header included), its floor (its longest
+    word) and its solid floor (its longest one-word line, or a few cells of prose)."""
+    natural, floor, solid = [], [], []
+    for i, col in enumerate(columns):
+        lines = [line for row in cells for line in row[i].splitlines()] + [col]
+        natural.append(max(cell_len(line) for line in lines))
+        if col in shorten:
+            floor.append(min(natural[-1], max(_longest_word(col), MIN_SHORTENED)))
+            solid.append(floor[-1])
+            continue
+        floor.append(max(_longest_word(line) for line in lines))
+        one_word = max((cell_len(line.strip()) for line in lines if line.strip() and " " not in line.strip()),
+                       default=0)
+        solid.append(max(one_word, min(floor[-1], MIN_SHORTENED)))
+    return natural, floor, solid
+
+
+def shorten_text(text: str, width: int) -> str:
+    """Each line of ``text`` cut to ``width`` cells at the end of a word, with an ellipsis;
+    a first word longer than ``width`` is itself cut."""
+    return "\n".join(_shorten_line(line, width) for line in text.splitlines() or [""])
+
+
+def _shorten_line(line: str, width: int) -> str:
+    if cell_len(line) <= width:
+        return line
+    room = width - cell_len(ELLIPSIS)
+    kept = ""
+    for word in line.split():
+        candidate = f"{kept} {word}" if kept else word
+        if cell_len(candidate) > room:
+            break
+        kept = candidate
+    if not kept:  # one long word: cut it inside, as nothing else fits
+        kept = line
+        while kept and cell_len(kept) > room:
+            kept = kept[:-1]
+    return kept.rstrip(" ,;:.-–—") + ELLIPSIS
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``count`` and the noun agreeing with it: "1 library", "2 libraries", "0 items"."""
+    if count == 1:
+        return f"{count} {singular}"
+    if plural_form is None:
+        if singular.endswith("y") and singular[-2:-1] not in tuple("aeiou"):
+            plural_form = singular[:-1] + "ies"
+        elif singular.endswith(("s", "x", "ch", "sh")):
+            plural_form = singular + "es"
+        else:
+            plural_form = singular + "s"
+    return f"{count} {plural_form}"
 
 
 def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()) -> list[str]:

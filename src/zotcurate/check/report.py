@@ -6,7 +6,7 @@ Library code (the CLI and ``audit`` both print these); nothing here prints.
 from __future__ import annotations
 
 from zotcurate.check.findings import CheckReport
-from zotcurate.output import markdown_table, render_table, to_csv, to_json
+from zotcurate.output import markdown_table, plural, render_table, shorten_text, to_csv, to_json
 from zotcurate.writers.markdown import escape as md_escape
 
 CSV_COLUMNS = ["item_key", "rule", "severity", "field", "message", "item_type", "title", "link"]
@@ -30,8 +30,8 @@ def format_report(report: CheckReport, fmt: str, *, width: int = 160) -> str:
 
 def _headline(report: CheckReport) -> str:
     counts = report.counts()
-    return (f"{report.library}: {report.checked} items checked — {counts['error']} errors, "
-            f"{counts['warning']} warnings, {counts['info']} infos.")
+    return (f"{report.library}: {plural(report.checked, 'item')} checked — {plural(counts['error'], 'error')}, "
+            f"{plural(counts['warning'], 'warning')}, {plural(counts['info'], 'info')}.")
 
 
 def _summary_rows(report: CheckReport) -> list[dict[str, object]]:
@@ -54,13 +54,14 @@ def _table(report: CheckReport, width: int) -> str:
         if rows:
             rows.append({})  # a blank line between items
         for i, f in enumerate(findings):
-            item_cell = f"{key} · {info.item_type}\n{info.title[:60] or '(no title)'}\n{info.link}" if i == 0 else ""
+            title = shorten_text(info.title, 60) if info.title else "(no title)"  # at a word end, with "…"
+            item_cell = f"{key} · {info.item_type}\n{title}\n{info.link}" if i == 0 else ""
             rows.append({"item": item_cell, "severity": f.severity, "rule": f.rule, "field": f.field,
                          "message": f.message})
     out = []
     if rows:
         out.append(render_table(rows, ["item", "severity", "rule", "field", "message"], width=width))
-    out.append(render_table(_summary_rows(report), SUMMARY_COLUMNS, title="Completeness by collection"))
+    out.append(render_table(_summary_rows(report), SUMMARY_COLUMNS, title="Completeness by collection", width=width))
     out.append(_headline(report) + "\n")
     return "".join(out)
 

@@ -13,13 +13,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 
 from zotcurate.cli.environment import Environment
 from zotcurate.cli.options import library_option
 from zotcurate.config import Settings, load_settings
-from zotcurate.errors import ExitCode, ZotcurateError
+from zotcurate.errors import ExitCode, NotFoundError, StoreError, ZotcurateError
+from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter, progress_for
 from zotcurate.store import Store
 
@@ -53,8 +55,29 @@ class AppContext:
             self.secrets.append(settings.api_key)
         return settings
 
-    def open_store(self, settings: Settings) -> Store:
-        return Store(settings.store_path)
+    def open_store(self, settings: Settings, *, create: bool = False, read_only: bool = False) -> Store:
+        """The store. Only commands that fill it (sync, import, audit) ``create`` it: the others
+        say that there is none yet and how to make one (exit 5), and those that only read it
+        open it ``read_only``, so that SQLite itself keeps it as it was."""
+        if not create and not settings.store_path.is_file():
+            raise NotFoundError(no_store_message(settings.store_path))
+        return Store(settings.store_path, read_only=read_only)
+
+    def library(self, settings: Settings, store: Store | None = None) -> LibraryRef:
+        """The library a command works on: the one set (option, environment, config file), else
+        the only library of the store (``store``, or the store file read for it), as git uses
+        the only remote; a notice on stderr says so."""
+        if settings.library is not None:
+            return settings.library
+        stored = [lib.name for lib in store.libraries()] if store is not None else stored_libraries(settings.store_path)
+        ref = settings.require_library(stored)
+        self.notice(f"Using {ref.name}: no library is set, and it is the only one in the store.")
+        return ref
+
+    def notice(self, message: str) -> None:
+        """A line for the user on stderr (stdout stays the command's data); none with --quiet."""
+        if not self.quiet:
+            click.echo(self.redact(message), err=True)
 
     def progress(self) -> AbstractContextManager[ProgressReporter]:
         """A progress bar on a terminal; notices only (on stderr) otherwise; nothing with --quiet."""
@@ -76,6 +99,24 @@ class AppContext:
             if secret:
                 text = text.replace(secret, "********")
         return text
+
+
+def no_store_message(path: Path) -> str:
+    """What a command that needs the store says when there is none yet."""
+    return (f"There is no store at {path} yet: run 'zotcurate init' then 'zotcurate sync' to copy a Zotero "
+            "library, or 'zotcurate import FOLDER' to import an export (or point --store at your store).")
+
+
+def stored_libraries(path: Path) -> list[str]:
+    """The names of the libraries in the store file at ``path``, read-only; none when there is no
+    store or it cannot be read here (the command that opens it says why)."""
+    if not path.is_file():
+        return []
+    try:
+        with Store(path, read_only=True) as store:
+            return [lib.name for lib in store.libraries()]
+    except StoreError:
+        return []
 
 
 pass_app = click.make_pass_decorator(AppContext)

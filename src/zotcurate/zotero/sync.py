@@ -19,7 +19,7 @@ from typing import Any
 from zotcurate.config import Settings
 from zotcurate.errors import LibraryKindError, NetworkError, ZotcurateError
 from zotcurate.model import Item, Library, LibraryRef
-from zotcurate.output import ProgressReporter
+from zotcurate.output import ProgressReporter, plural
 from zotcurate.store import Store
 from zotcurate.zotero.client import RetryPolicy, ZoteroClient
 
@@ -45,12 +45,12 @@ class SyncResult:
 
     def summary(self) -> str:
         if self.up_to_date:
-            return f"{self.library} is up to date (version {self.to_version}, {self.requests} request)."
+            return f"{self.library} is up to date (version {self.to_version}, {plural(self.requests, 'request')})."
         return (
             f"{self.library}: {self.added} added, {self.updated} updated, {self.deleted} deleted, "
-            f"{self.unchanged} unchanged items; {self.collections_changed} collections changed, "
+            f"{plural(self.unchanged, 'unchanged item')}; {plural(self.collections_changed, 'collection')} changed, "
             f"{self.collections_deleted} deleted; version {self.from_version} → {self.to_version} "
-            f"({self.requests} requests)."
+            f"({plural(self.requests, 'request')})."
         )
 
     def as_dict(self) -> dict[str, Any]:
