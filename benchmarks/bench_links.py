@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
+import operator
 import random
 import subprocess
 import sys
@@ -76,7 +78,7 @@ def build_web(web: LoopbackWeb, n: int, k: int, seed: int, timeout: float) -> li
     sites = [web.host(f"site{i:02d}") for i in range(k - 2)]
     # A few big sites (ministries, agencies) hold most links: Zipf-like weights.
     weights = [1 / (rank + 1) ** 0.7 for rank in range(len(sites))]
-    counts = {kind: int(round(share * n)) for kind, share, _ in MIX}
+    counts = {kind: round(share * n) for kind, share, _ in MIX}
     counts["page"] += n - sum(counts.values())
     truth_of = {kind: truth for kind, _, truth in MIX}
     seq = iter(range(10**9))
@@ -182,7 +184,7 @@ def reset(web: LoopbackWeb) -> None:
 
 
 def run_zotcurate(cases: list[Case], work: Path, web: LoopbackWeb, args: argparse.Namespace) -> dict[str, str]:
-    from zotcurate.store import Store  # noqa: PLC0415
+    from zotcurate.store import Store
 
     store_path = work / "bench.sqlite"
     with Store(store_path) as store:
@@ -220,13 +222,13 @@ def run_lychee(cases: list[Case], work: Path, web: LoopbackWeb, args: argparse.N
            "--max-retries", "2", "--retry-wait-time", "1", str(urls)]
     report = json.loads(_run(cmd, args.limit))
     by_url: dict[str, str] = {}
-    for entry in sum(report.get("success_map", {}).values(), []):
+    for entry in functools.reduce(operator.iadd, report.get("success_map", {}).values(), []):
         hops = (entry.get("redirects") or {}).get("redirects") or []
         by_url[entry["url"]] = "redirected" if hops and hops[0]["code"] in (301, 308) else "ok"
-    for entry in sum(report.get("error_map", {}).values(), []):
+    for entry in functools.reduce(operator.iadd, report.get("error_map", {}).values(), []):
         code = (entry.get("status") or {}).get("code")
         by_url[entry["url"]] = "transient" if code and (code == 429 or code >= 500) else "broken"
-    for entry in sum(report.get("timeout_map", {}).values(), []):
+    for entry in functools.reduce(operator.iadd, report.get("timeout_map", {}).values(), []):
         by_url[entry["url"]] = "transient"
     return {c.key: by_url.get(c.url, "missing") for c in cases}
 
@@ -247,7 +249,7 @@ def run_linkchecker(cases: list[Case], work: Path, web: LoopbackWeb, args: argpa
         if row.get("valid") == "True":
             info = (row.get("warningstring") or "") + (row.get("infostring") or "")
             by_url[row["urlname"]] = "redirected" if "status: 301" in info or "status: 308" in info else "ok"
-        elif result[:3].isdigit() and (result.startswith("429") or result.startswith("5")) or "Timeout" in result:
+        elif (result[:3].isdigit() and (result.startswith("429") or result.startswith("5"))) or "Timeout" in result:
             by_url[row["urlname"]] = "transient"
         else:
             by_url[row["urlname"]] = "broken"

@@ -95,10 +95,8 @@ def test_a_failed_sync_still_audits_the_stored_copy_and_exits_6(zotero_server, w
 
 def test_two_audits_never_overlap(tmp_path) -> None:
     lock = tmp_path / "store.sqlite.audit.lock"
-    with run_lock(lock):
-        with pytest.raises(LockedError, match=f"held by PID {os.getpid()}"):
-            with run_lock(lock):
-                pass
+    with run_lock(lock), pytest.raises(LockedError, match=f"held by PID {os.getpid()}"), run_lock(lock):
+        pass
     with run_lock(lock):  # released when the first run ends
         pass
 

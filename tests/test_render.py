@@ -525,12 +525,11 @@ def test_example_manifest_reads_as_documented() -> None:
                                                "Recommandations et bonnes pratiques", "Outils et exemples inspirants"]
     assert spec.access.contact == "mailto:e.bec@creaiors-occitanie.fr"
     assert spec.source.files == [EXAMPLE / "."]
-    with pytest.raises(NotFoundError):
-        with Store(":memory:") as store:
-            import_files(store, LibraryRef.parse("file:x"), spec.source.files)
-            lib = store.require_library("file:x")
-            spec.parts[0].collection = "Absente"
-            build_document(store, lib, spec)
+    with pytest.raises(NotFoundError), Store(":memory:") as store:
+        import_files(store, LibraryRef.parse("file:x"), spec.source.files)
+        lib = store.require_library("file:x")
+        spec.parts[0].collection = "Absente"
+        build_document(store, lib, spec)
 
 
 def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -67,7 +67,7 @@ def test_apply_adds_and_removes_the_tag_and_nothing_else(synced, capsys):
     assert "Wrote 26 item(s)" in capsys.readouterr().out
     for key, tags in before.items():
         now = server_tags(server, key)
-        assert now == (tags + [TAG] if key in expected else tags), key  # other tags kept, in order
+        assert now == ([*tags, TAG] if key in expected else tags), key  # other tags kept, in order
     assert len(posts(server)) == 1  # 26 items fit in one batch
     # the store is at the versions Zotero gave the written items
     with Store(store_path) as store:

@@ -263,7 +263,7 @@ def test_docx_template_gives_styles_and_page_setup(tmp_path: Path) -> None:
 def test_a_bad_template_is_a_clear_error_and_no_file_is_left(tmp_path: Path) -> None:
     not_docx = tmp_path / "notes.docx"
     not_docx.write_text("pas un document Word", encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not a .docx file"):
+    with pytest.raises(ConfigError, match=r"is not a \.docx file"):
         check_template(not_docx)
     with pytest.raises(ConfigError, match="does not exist"):
         write_docx(sample_document(), tmp_path / "x.docx", template=tmp_path / "absent.docx")
@@ -329,7 +329,7 @@ def test_the_markdown_writer_writes_what_to_markdown_returns(tmp_path: Path) -> 
 def test_writers_check_their_own_options_before_any_work(tmp_path: Path) -> None:
     not_docx = tmp_path / "maison.docx"
     not_docx.write_text("pas un document Word", encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not a .docx file"):
+    with pytest.raises(ConfigError, match=r"is not a \.docx file"):
         WRITERS["docx"].check(WriteOptions(template=not_docx))
     WRITERS["md"].check(WriteOptions(template=not_docx))  # a Word template is not Markdown's concern
 

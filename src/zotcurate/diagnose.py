@@ -27,7 +27,8 @@ def diagnose(settings: Settings) -> list[Finding]:
     try:
         read_config_file(path)
         if not path.exists():
-            out.append(Finding("config", True, f"No config file at {path} (settings come from options and environment)."))
+            out.append(Finding("config", True,
+                               f"No config file at {path} (settings come from options and environment)."))
         elif not config_file_is_private(path):
             out.append(Finding("config", False, f"{path} can be read by other users; run 'chmod 600 {path}'.",
                                int(ExitCode.CONFIG)))

@@ -346,17 +346,17 @@ def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
 
     date_rules = "date-format" in active or "date-not-iso" in active
     for date_field in date_fields():
-        value = data.get(date_field)
-        if not value or not date_rules or date_field in placeholder_fields:
+        raw = data.get(date_field)
+        if not raw or not date_rules or date_field in placeholder_fields:
             continue
-        parsed = parse_date(str(value), today=today)
+        parsed = parse_date(str(raw), today=today)
         if parsed.problem:
             if "date-format" in active:
                 add(Finding(key, "date-format", sev["date-format"], date_field,
                             f"The date {parsed.problem}; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
         elif not parsed.iso and "date-not-iso" in active:
             add(Finding(key, "date-not-iso", sev["date-not-iso"], date_field,
-                        f"The date '{value}' parses but is not ISO; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
+                        f"The date '{raw}' parses but is not ISO; write it as YYYY, YYYY-MM or YYYY-MM-DD."))
     access = data.get("accessDate")
     if access and "date-format" in active:
         access = str(access).strip()
@@ -377,14 +377,14 @@ def format_findings(ctx: ItemContext, sev: dict[str, str], today: _date,
 
     for field_name, rule, problems_of in (("ISBN", "isbn-checksum", isbn_problems),
                                           ("ISSN", "issn-checksum", issn_problems)):
-        value = data.get(field_name)
-        if value and rule in active and field_name not in placeholder_fields:
-            for problem in problems_of(str(value)):
+        number = data.get(field_name)
+        if number and rule in active and field_name not in placeholder_fields:
+            for problem in problems_of(str(number)):
                 add(Finding(key, rule, sev[rule], field_name, problem))
 
     url = data.get("url")
-    if url and "url-syntax" in active and (problem := url_problem(str(url).strip())):
-        add(Finding(key, "url-syntax", sev["url-syntax"], "url", f"'{str(url).strip()[:80]}' {problem}."))
+    if url and "url-syntax" in active and (url_says := url_problem(str(url).strip())):
+        add(Finding(key, "url-syntax", sev["url-syntax"], "url", f"'{str(url).strip()[:80]}' {url_says}."))
 
     extra = data.get("extra")
     if extra and "access-online-without-url" in active and "bib-access" in str(extra).casefold() \

@@ -89,7 +89,7 @@ def profile_show_cmd(app: AppContext, profile_path: Path | None, item_types: tup
     known = set(profile.schema.item_types)
     for t in item_types:
         if t not in known and t != "*":
-            from difflib import get_close_matches  # noqa: PLC0415
+            from difflib import get_close_matches
 
             close = get_close_matches(t, sorted(known), n=1)
             raise ConfigError(f"'{t}' is not a Zotero item type" + (f"; did you mean '{close[0]}'?" if close else "."))

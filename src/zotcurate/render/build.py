@@ -170,7 +170,7 @@ def sort_entries(entries: list[_Entry], how: str) -> list[_Entry]:
         undated = sorted((e for e in entries if e.when is None), key=text_key)
         # A missing month or day is 0: descending puts "2025" after "2025-01".
         dated.sort(key=text_key)
-        dated.sort(key=lambda e: e.when, reverse=(how == "date"))  # stable: ties keep text order
+        dated.sort(key=lambda e: e.when or (0, 0, 0), reverse=(how == "date"))  # stable: ties keep text order
         return dated + undated
     if how == "title":
         return sorted(entries, key=lambda e: ((title_of(e.item.data) or "").casefold(), e.item.key))
@@ -391,14 +391,15 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
     for key, item in needed.items():
         try:
             csl_items.append(zotero_to_csl(item.data))
-        except Exception as exc:  # noqa: BLE001 - one bad item must not stop the bibliography
+        except Exception as exc:
             problems.append(f"Item {key} was skipped: its data cannot be mapped to CSL ({exc}).")
     by_id = {str(c.get("id")): c for c in csl_items}
     for formatted in fmt.format_entries(csl_items):
         key = str(formatted.id)
-        item = needed.get(key)
-        if item is None:
+        found = needed.get(key)
+        if found is None:
             continue
+        item = found
         if formatted.error or formatted.spans is None:
             title = (title_of(item.data) or "")[:60]
             why = (formatted.error or "no citation").rstrip(".")

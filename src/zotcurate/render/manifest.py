@@ -191,7 +191,8 @@ def _parts(path: Path, raw: Any, prefix: str) -> list[Part]:
         r = _Reader(path, table, here, ("collection", "heading", "intro", "parts"))
         collection = r.text("collection").strip()
         if not collection:
-            raise r.error("collection", 'is missing; give the collection path or key, e.g. collection = "Thème/Sous-thème".')
+            raise r.error("collection",
+                          'is missing; give the collection path or key, e.g. collection = "Thème/Sous-thème".')
         heading = r.opt_str("heading") if "heading" in table else None
         out.append(Part(collection, heading, r.text("intro"), _parts(path, table.get("parts", []), f"{here}parts")))
     return out

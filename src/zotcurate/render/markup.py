@@ -79,9 +79,9 @@ class _Builder:
             if text:
                 span = Span(text, item.italic, item.bold, item.smallcaps, item.superscript, item.subscript,
                             item.url)
-                last = out[-1] if out else None
-                if isinstance(last, Span) and _same_format(last, span):
-                    out[-1] = Span(last.text + text, *_format_of(span))
+                prev = out[-1] if out else None
+                if isinstance(prev, Span) and _same_format(prev, span):
+                    out[-1] = Span(prev.text + text, *_format_of(span))
                 else:
                     out.append(span)
                 prev_space = text.endswith(" ")
@@ -142,9 +142,7 @@ class _NoteParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _DROP_TAGS:
             self.dropping += 1
-        elif tag in _BLOCK_TAGS or tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
-            self.b.flush()
-        elif tag == "br":
+        elif tag in _BLOCK_TAGS or tag in {"h1", "h2", "h3", "h4", "h5", "h6"} or tag == "br":
             self.b.flush()
         elif tag in ("ul", "ol"):
             self.b.open_list(tag == "ol")
@@ -242,7 +240,7 @@ def _cite_rule(state: StateInline, silent: bool) -> bool:
         return False
     if not silent:
         token = state.push("zcite", "", 0)
-        token.meta = {"keys": [m.group(2)] + re.findall(r"@([\w:.-]+)", m.group(3)), "inline": bool(m.group(1))}
+        token.meta = {"keys": [m.group(2), *re.findall(r"@([\w:.-]+)", m.group(3))], "inline": bool(m.group(1))}
     state.pos = m.end()
     return True
 

@@ -132,7 +132,7 @@ def write_back(store: Store, settings: Settings, ref: LibraryRef, lib: Library, 
         echo(NOT_WRITTEN)
         return None
     require_writable(settings, ref)
-    from zotcurate.zotero.client import ZoteroClient  # noqa: PLC0415 - pyzotero only when writing
+    from zotcurate.zotero.client import ZoteroClient
 
     result = ApplyResult()
     with ZoteroClient(settings, ref, progress=progress) as client:
@@ -204,7 +204,7 @@ def apply_changes(
     progress = progress or ProgressReporter()
     result = ApplyResult()
     if refresh is None:
-        from zotcurate.zotero.sync import refresh_items  # noqa: PLC0415 - sync imports the Zotero client
+        from zotcurate.zotero.sync import refresh_items
 
         def refresh(keys: list[str]) -> list[Item]:
             return refresh_items(store, client, lib, keys)  # type: ignore[arg-type]
