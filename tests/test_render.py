@@ -478,7 +478,7 @@ def test_another_csl_style_by_name_works(tmp_path: Path, capsys) -> None:
     ('titel = "x"', "'titel' is not a manifest setting; did you mean 'title'?"),
     ('sort = "random"', "'sort' is 'random'; use one of date, date-asc, author, title."),
     ('toc = "oui"', "'toc' must be true or false."),
-    ('formats = ["pdf"]', "'formats' contains 'pdf'; use docx, md."),
+    ('formats = ["odt"]', "'formats' contains 'odt'; use docx, md, pdf, html."),
     ('[access]\ncontact = "personne"', "'access.contact' is 'personne'; give an e-mail address"),
     ('[[parts]]\nheading = "Sans collection"', "'parts[1].collection' is missing"),
     ('[source]\nimport = ["absent"]', "'source.import' names "),
@@ -522,9 +522,9 @@ def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys
 
 def test_an_unknown_format_fails_before_any_work(tmp_path: Path, capsys) -> None:
     path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
-    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "pdf",
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "odt",
                           "-o", str(tmp_path / "o")], capsys, tmp_path)
-    assert code == 3 and "Unknown format 'pdf'" in err
+    assert code == 3 and "Unknown format 'odt'" in err
     assert not (tmp_path / "o").exists()
 
 

@@ -85,13 +85,15 @@ class Manifest:
     title: str = ""
     subtitle: str = ""
     authors: list[str] = field(default_factory=list)
+    organisation: str = ""  # the publishing body, on the PDF/HTML title page
+    short_title: str = ""  # the PDF's running footer ("" = the title)
     date: str = ""
     style: str = "bibliographie-commentee"
     locale: str = "fr-FR"
     sort: str = "date"
     toc: bool = False
     formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
-    template: Path | None = None
+    templates: list[Path] = field(default_factory=list)  # by suffix: .docx for Word, .typ for PDF
     preamble: str = ""
     introduction: str = ""
     source: Source = field(default_factory=Source)
@@ -166,7 +168,7 @@ class _Reader:
         return (self.path.parent / value) if value else None
 
 
-_TOP_KEYS = ("name", "title", "subtitle", "authors", "date", "style", "locale", "sort", "toc", "formats",
+_TOP_KEYS = ("name", "title", "subtitle", "authors", "organisation", "short_title", "date", "style", "locale", "sort", "toc", "formats",
              "template", "preamble", "introduction", "source", "entries", "commentary", "access", "labels",
              "parts")
 
@@ -229,13 +231,15 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         title=r.text("title"),
         subtitle=r.text("subtitle"),
         authors=r.str_list("authors"),
+        organisation=r.text("organisation"),
+        short_title=r.text("short_title"),
         date=str(data["date"]) if "date" in data and not isinstance(data["date"], (list, dict)) else r.text("date"),
         style=style,
         locale=r.text("locale", "fr-FR"),
         sort=r.choice("sort", SORTS, "date"),
         toc=r.flag("toc", False),
         formats=formats,
-        template=r.path_of("template"),
+        templates=[path.parent / t for t in r.str_list("template")],
         preamble=r.text("preamble"),
         introduction=r.text("introduction"),
         source=source,

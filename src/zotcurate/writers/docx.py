@@ -204,6 +204,7 @@ class DocxWriter:
 
     name = "docx"
     suffix = ".docx"
+    template_suffix = ".docx"  # a Word reference document
 
     def check(self, options: WriteOptions) -> None:
         if options.template is not None:

@@ -171,6 +171,7 @@ class MarkdownWriter:
 
     name = "md"
     suffix = ".md"
+    template_suffix = None  # Markdown has no page to style
 
     def check(self, options: WriteOptions) -> None:
         """Markdown takes no options that could be wrong (a Word template is not its concern)."""
