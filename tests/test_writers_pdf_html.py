@@ -5,6 +5,7 @@ html5lib in strict mode (any parse error fails)."""
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -121,7 +122,7 @@ def md_citations(md: str) -> list[str]:
     tokens = MarkdownIt("commonmark").use(footnote_plugin).parse(md)
     paras = [tokens[i + 1] for i, t in enumerate(tokens) if t.type == "paragraph_open" and t.level == 0]
     out = []
-    for para, nxt in zip(paras, paras[1:], strict=False):
+    for para, nxt in itertools.pairwise(paras):
         kids = [c for c in nxt.children or [] if c.type != "softbreak"]
         if [c.type for c in kids] == ["link_open", "text", "link_close"] and kids[1].content in ON_LINK_LINE:
             out.append(_inline_text(para))
@@ -386,12 +387,16 @@ def test_an_entry_longer_than_a_page_still_prints_whole(tmp_path: Path) -> None:
     doc.blocks += [Paragraph([Span("Citation longue, 2025.")], role=CITATION, key="LONG0001"),
                    Paragraph([Span("Accéder au document", url="https://example.org/")], role=LINK, key="LONG0001"),
                    Paragraph([Span(" ".join(words) + " FINAL.")], role=COMMENTARY, key="LONG0001"),
-                   ListBlock([[Span("point un")], [Span("point deux")]], role=COMMENTARY, key="LONG0001")]
+                   ListBlock([[Span("point un")], [Span("point deux")]], role=COMMENTARY, key="LONG0001"),
+                   # Few characters, many lines: taller than a page all the same.
+                   Paragraph([Span("Liste longue, 2025.")], role=CITATION, key="LONG0002"),
+                   ListBlock([[Span(f"item{n}")] for n in range(120)], role=COMMENTARY, key="LONG0002")]
     pages = pdf_pages(write_pdf(doc, tmp_path / "long.pdf"))
-    assert len(pages) >= 3
+    assert len(pages) >= 5
     bodies = [page.strip().rsplit("\r\n", 1)[0] + " " for page in pages[1:]]  # without the footers
     text = re.sub(r"\s+", " ", flat("".join(bodies)).replace("\ufffe", ""))
     assert " ".join(words) + " FINAL." in text and "point un" in text and "point deux" in text
+    assert re.findall(r"item(\d+)", text) == [str(n) for n in range(120)]
 
 
 def test_roles_map_to_template_functions() -> None:

@@ -173,6 +173,14 @@ def _trimmed(items: list[Inline]) -> list[Inline]:
     return [i for i in out if not isinstance(i, Span) or i.text]
 
 
+def _length(entry: Entry) -> int:
+    """An entry's size in characters, each paragraph or list item counted as at least a full line
+    (100): lets the template skip measuring entries that surely fit on a page."""
+    blocks: list[Block] = [entry.citation, *([entry.link] if entry.link else []), *entry.commentary]
+    runs = [run for b in blocks for run in _runs(b)]
+    return sum(len(s.text) for run in runs for s in run if isinstance(s, Span)) + 100 * len(runs)
+
+
 def _is_empty(block: Block) -> bool:
     return not any(_trimmed(run) for run in _runs(block)) if not isinstance(block, Heading) else False
 
@@ -206,7 +214,8 @@ def to_typst(doc: Document) -> str:
         if isinstance(part, Entry):
             link = src.content(part.link) if part.link else "none"
             comm = "".join(f"{src.content(c)}, " for c in part.commentary)
-            out.append(f"#zc-entry(citation: {src.inlines(part.citation.spans)}, link: {link}, commentary: ({comm}))")
+            out.append(f"#zc-entry(citation: {src.inlines(part.citation.spans)}, link: {link}, "
+                       f"commentary: ({comm}), length: {_length(part)})")
         else:
             out.append(src.block(part))
     return "\n\n".join(out) + "\n"
