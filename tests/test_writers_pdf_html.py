@@ -270,7 +270,12 @@ def test_a_centre_template_and_a_word_template_are_each_given_to_their_format(tm
     typ = tmp_path / "maison.typ"
     text = default_template().read_text(encoding="utf-8")
     assert "[Retour au sommaire]" in text
-    typ.write_text(text.replace("[Retour au sommaire]", "[Haut de page]"), encoding="utf-8")
+    # A centre's own footer wording, and its logo on the title page, found next to the template.
+    assert "  page(footer: none, {\n" in text
+    typ.write_text(text.replace("[Retour au sommaire]", "[Haut de page]").replace(
+        "  page(footer: none, {\n", '  page(footer: none, {\n    image("logo.svg", width: 3cm)\n'), encoding="utf-8")
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40">'
+                                       '<rect width="100" height="40" fill="#1d4e89"/></svg>', encoding="utf-8")
     ref = tmp_path / "maison.docx"
     shutil.copy(ROOT / "styles" / "reference.docx", ref)
     out = tmp_path / "out"
@@ -281,6 +286,8 @@ def test_a_centre_template_and_a_word_template_are_each_given_to_their_format(tm
     pages = pdf_pages(out / "numerique-sante.pdf")
     assert pages[3].strip().split("\r\n")[-1] == f"{SHORT_TITLE} Haut de page 4"
     assert "Retour au sommaire" not in "".join(pages)
+    title_page = pdfium.PdfDocument(str(out / "numerique-sante.pdf"))[0]
+    assert any(obj.type == pdfium_raw.FPDF_PAGEOBJ_PATH for obj in title_page.get_objects())  # the logo
     assert (out / "numerique-sante.docx").stat().st_size > 10_000
 
 
