@@ -9,7 +9,7 @@ it does not slow the timed one) for: bare citeproc-py; zotcurate's store → Doc
 (which includes citation formatting through the adapter); each writer: Markdown, Word
 (pandoc), PDF (Typst, with the bundled template), HTML. Targets: issue 3, .docx + .md for
 2,000 entries in under 6 s and the writers' own cost no more than citeproc-py's; issue 9,
-the PDF alone (its writer) under 3 s and all four formats, end to end, under 8 s.
+the PDF alone under 3 s and all four formats under 8 s, end to end.
 """
 
 from __future__ import annotations
@@ -176,6 +176,7 @@ def main() -> None:
         ("PDF writer (Typst, bundled template)", t_pdf, cpu["pdf"], m_pdf),
         ("HTML writer", t_html, cpu["html"], m_html),
         (".docx + .md, end to end", both, cpu["build"] + cpu["md"] + cpu["docx"], max(m_build, m_md, m_docx)),
+        (".pdf alone, end to end", t_build + t_pdf, cpu["build"] + cpu["pdf"], max(m_build, m_pdf)),
         ("all four formats, end to end", total, sum(v for k, v in cpu.items() if k != "cite"),
          max(m_build, m_md, m_docx, m_pdf, m_html)),
     ]
@@ -187,7 +188,8 @@ def main() -> None:
     for label, t, c, m in rows:
         print(f"| {label} | {t:.2f} | {c:.2f} | {n / t:.0f} | {m:.1f} |")
     print(f"\nwriters' own cost (.md + .docx) / bare citeproc-py = {(t_md + t_docx) / t_cite:.2f} (target ≤ 1); "
-          f".docx + .md {both:.2f} s (target < 6 s); PDF writer {t_pdf:.2f} s (target < 3 s); "
+          f".docx + .md {both:.2f} s (target < 6 s); .pdf alone {t_build + t_pdf:.2f} s, its writer {t_pdf:.2f} s "
+          f"(target < 3 s); "
           f"all four {total:.2f} s (target < 8 s)")
 
 
