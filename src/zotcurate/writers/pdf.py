@@ -9,8 +9,9 @@ The look comes from a template file, ``styles/bibliographie.typ`` by default: zo
 appends the document to it as calls to the template's functions (``zc-document`` for the
 title page, Sommaire and footer, ``zc-entry`` for an entry, one function per paragraph
 role). A centre copies that file, changes it and passes it with ``--template maison.typ``.
-The template's folder is Typst's root and a font folder, so a logo or a font file placed
-beside it is found.
+The template's folder is Typst's root, so a logo placed beside it is found, and its
+``fonts`` sub-folder, if any, is searched for font files (only that folder: scanning a whole
+home folder for fonts would be slow).
 
 This is the only module that imports typst.
 """
@@ -241,9 +242,11 @@ def _typst_message(exc: Exception) -> str:
 
 
 def compile_pdf(source: str, root: Path) -> bytes:
-    """Typst ``source`` compiled to PDF bytes; images and fonts are looked up in ``root``."""
+    """Typst ``source`` compiled to PDF bytes; images are looked up in ``root``, fonts in ``root/fonts``
+    as well as among the machine's fonts and Typst's own."""
+    fonts = [str(root / "fonts")] if (root / "fonts").is_dir() else []
     # The stub ties root and font_paths to the input's type; bytes input with str paths is what typst takes.
-    out = typst.compile(source.encode("utf-8"), root=str(root), font_paths=[str(root)],  # type: ignore[call-overload]
+    out = typst.compile(source.encode("utf-8"), root=str(root), font_paths=fonts,  # type: ignore[call-overload]
                         format="pdf")
     if not isinstance(out, bytes):
         raise RenderError("Typst returned no PDF; reinstall zotcurate (it needs the typst package).")
