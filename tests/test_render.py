@@ -497,7 +497,7 @@ def test_another_csl_style_by_name_works(tmp_path: Path, capsys) -> None:
     ('titel = "x"', "'titel' is not a manifest setting; did you mean 'title'?"),
     ('sort = "random"', "'sort' is 'random'; use one of date, date-asc, author, title."),
     ('toc = "oui"', "'toc' must be true or false."),
-    ('formats = ["pdf"]', "'formats' contains 'pdf'; use docx, md."),
+    ('formats = ["odt"]', "'formats' contains 'odt'; use docx, md, pdf, html."),
     ('[access]\ncontact = "personne"', "'access.contact' is 'personne'; give an e-mail address"),
     ('[[parts]]\nheading = "Sans collection"', "'parts[1].collection' is missing"),
     ('[source]\nimport = ["absent"]', "'source.import' names "),
@@ -542,9 +542,9 @@ def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys
 
 def test_an_unknown_format_fails_before_any_work(tmp_path: Path, capsys) -> None:
     path = make_bib(tmp_path, [item("ITEM0001", "Un", date="2020")])
-    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "pdf",
+    code, out, err = run(["--store", str(tmp_path / "s.sqlite"), "render", str(path), "--format", "odt",
                           "-o", str(tmp_path / "o")], capsys, tmp_path)
-    assert code == ExitCode.CONFIG and "Unknown format 'pdf'" in err
+    assert code == ExitCode.CONFIG and "Unknown format 'odt'" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -777,7 +777,7 @@ def test_french_typography_reaches_every_text_of_the_example_and_no_url() -> Non
     before = [t for t in french_texts(raw.document) if re.search(r" [:;!?»]|« ", URLISH.sub("", t))]
     assert len(before) > 50  # the data has ordinary spaces there: the pass did the work
     text = "\n".join(french_texts(doc))
-    assert doc.title == "«\u00a0Numérique et santé\u00a0»" and doc.date == "juillet\u00a02025"
+    assert doc.title == "«\u00a0Numérique et santé\u00a0»" and doc.date_text == "juillet\u00a02025"
     assert "pp.\u00a018\u201124" in text and "n°\u00a01" in text and "vol.\u00a036" in text.casefold()
     assert "4\u00a0min\u00a020\u00a0sec" in text
     assert "face à la déshumanisation des services publics\u202f?" in text

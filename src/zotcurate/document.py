@@ -88,7 +88,10 @@ class Document:
     title: str = ""
     subtitle: str = ""
     authors: list[str] = field(default_factory=list)
-    date: str = ""
+    date: str = ""  # as the manifest gives it, e.g. "2025-07"
+    date_text: str = ""  # the same date in words for a title page, e.g. "juillet 2025" ("" = print ``date``)
+    organisation: str = ""  # who publishes it, under the authors on a title page
+    short_title: str = ""  # the running title of page footers ("" = the title)
     lang: str = "fr-FR"
     toc: bool = False
     toc_title: str = "Sommaire"

@@ -1,4 +1,4 @@
-"""``zotcurate render``: an annotated bibliography as Word and Markdown."""
+"""``zotcurate render``: an annotated bibliography as Word, Markdown, PDF and a web page."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
 @format_option(None, metavar=",".join(format_names()), help=_FORMATS_HELP)
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for the documents.")
-@click.option("--template", type=click.Path(path_type=Path), metavar="FILE.docx",
-              help="Take Word styles and page setup from this document.")
+@click.option("--template", "templates", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+              help="The look of one format, chosen by the file's suffix: a .docx (Word styles and page setup) "
+                   "or a .typ (the PDF's Typst template, a copy of styles/bibliographie.typ); repeatable.")
 @click.option("--sort", type=click.Choice(SORTS), help="Entry order in each part [default: date, newest first].")
-@click.option("--toc/--no-toc", default=None, help="Table of contents at the top of the Word document.")
+@click.option("--toc/--no-toc", default=None,
+              help="A Sommaire (table of contents) in the Word, PDF and HTML documents.")
 @pass_app
 def render_cmd(app: AppContext, manifest: Path | None, library: str | None, collections: tuple[str, ...],
-               style: str | None, fmt: str | None, output: Path, template: Path | None, sort: str | None,
+               style: str | None, fmt: str | None, output: Path, templates: tuple[Path, ...], sort: str | None,
                toc: bool | None) -> ExitCode:
-    """Render collections into an annotated bibliography (.docx and .md).
+    """Render collections into an annotated bibliography (.docx, .md, .pdf, .html).
 
     \b
     Examples:
@@ -67,7 +69,7 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         if lib_name is None and not from_manifest and store is not None:
             lib_name = app.library(settings, store).name  # the store's only library, if it has one
         outcome = render_bibliography(store, spec, output_dir=output, library=lib_name, collections=collections,
-                                      style=style, fmts=fmts, template=template, sort=sort, toc=toc)
+                                      style=style, fmts=fmts, templates=templates, sort=sort, toc=toc)
     finally:
         if store is not None:
             store.close()

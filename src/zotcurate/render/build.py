@@ -48,7 +48,7 @@ from zotcurate.render.manifest import SORTS, Manifest, Part
 from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from zotcurate.render.typography import apply_french_typography, is_french, separate_footnote_calls
 from zotcurate.store import Store
-from zotcurate.writers import WriteOptions, Writer, writers_for
+from zotcurate.writers import WriteOptions, Writer, options_for, writers_for
 
 
 @dataclass
@@ -417,7 +417,8 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
             note_spans[str(formatted.id)] = clean_spans(list(formatted.spans))
 
     doc = Document(title=manifest.title, subtitle=manifest.subtitle, authors=list(manifest.authors),
-                   date=date_in_words(manifest.date, manifest.locale), lang=manifest.locale,
+                   date=manifest.date, date_text=date_in_words(manifest.date, manifest.locale),
+                   organisation=manifest.organisation, short_title=manifest.short_title, lang=manifest.locale,
                    toc=manifest.toc if toc is None else toc, toc_title=manifest.labels.toc)
     skipped_cites: set[str] = set()
     note_keys: dict[int, str] = {}
@@ -613,22 +614,23 @@ def open_source(store: Store | None, manifest: Manifest, library: str | None) ->
     yield RenderSource(store, lib, LinkHistory(store, lib))
 
 
-def check_writers(fmts: Sequence[str], options: WriteOptions) -> list[Writer]:
-    """The writers for ``fmts``, each having checked its options (e.g. the template): fails before any work."""
+def check_writers(fmts: Sequence[str], templates: Sequence[Path] = ()) -> list[tuple[Writer, WriteOptions]]:
+    """The writers for ``fmts`` with their options (each template goes to the format of its suffix),
+    each having checked them (e.g. the template): fails before any work."""
     chosen = writers_for(fmts)
+    options = options_for(chosen, templates)
     for writer in chosen:
-        writer.check(options)
-    return chosen
+        writer.check(options[writer.name])
+    return [(w, options[w.name]) for w in chosen]
 
 
 def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str], *,
-                  template: Path | None = None) -> list[Path]:
+                  templates: Sequence[Path] = ()) -> list[Path]:
     """Write each format as ``output_dir/name<suffix>``, each through a temporary file."""
-    options = WriteOptions(template=template)
-    chosen = check_writers(fmts, options)
+    chosen = check_writers(fmts, templates)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        return [w.write(doc, output_dir / f"{name}{w.suffix}", options) for w in chosen]
+        return [w.write(doc, output_dir / f"{name}{w.suffix}", options) for w, options in chosen]
     except OSError as exc:
         raise RenderError(f"The documents cannot be written to {output_dir} ({exc.strerror or exc}); "
                           "choose another --output folder.") from exc
@@ -636,19 +638,19 @@ def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str
 
 def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: Path, library: str | None = None,
                         collections: Sequence[str] | None = None, style: str | None = None,
-                        fmts: Sequence[str] | None = None, template: Path | None = None,
+                        fmts: Sequence[str] | None = None, templates: Sequence[Path] = (),
                         sort: str | None = None, toc: bool | None = None) -> RenderOutcome:
     """What ``zotcurate render`` does: source → Document → files. ``store`` (the user's, or None
     when there is none) is only read."""
     fmt_list = list(fmts or manifest.formats)
-    tpl = template or manifest.template
-    check_writers(fmt_list, WriteOptions(template=tpl))  # fail before any work
+    tpls = list(templates or manifest.templates)
+    check_writers(fmt_list, tpls)  # fail before any work
     formatter = CitationFormatter(style=style or manifest.style, locale=manifest.locale)
     with open_source(store, manifest, library) as source:
         result = build_document(source.store, source.library, manifest, collections=collections, sort=sort,
                                 toc=toc, formatter=formatter, history=source.history)
     doc = finish_document(result, manifest)
-    paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, template=tpl)
+    paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, templates=tpls)
     return RenderOutcome(paths, result.entries, result.problems, result.warnings, result.on_request,
                          result.link_check)
 

@@ -93,13 +93,15 @@ class Manifest:
     title: str = ""
     subtitle: str = ""
     authors: list[str] = field(default_factory=list)
+    organisation: str = ""  # the publishing body, on the PDF/HTML title page
+    short_title: str = ""  # the PDF's running footer ("" = the title)
     date: str = ""
     style: str = "bibliographie-commentee"
     locale: str = "fr-FR"
     sort: str = "date"
     toc: bool = False
     formats: list[str] = field(default_factory=lambda: list(DEFAULT_FORMATS))
-    template: Path | None = None
+    templates: list[Path] = field(default_factory=list)  # by suffix: .docx for Word, .typ for PDF
     # French typography (render.typography): "mixed" (U+00A0 before ":" and inside « »,
     # U+202F before ; ! ?), "narrow" (U+202F), "nbsp" (U+00A0), or "off"
     french_spaces: str = "mixed"
@@ -177,9 +179,9 @@ class _Reader:
         return (self.path.parent / value) if value else None
 
 
-_TOP_KEYS = ("name", "title", "subtitle", "authors", "date", "style", "locale", "sort", "toc", "formats",
-             "template", "french_spaces", "preamble", "introduction", "source", "entries", "commentary", "access",
-             "labels", "parts")
+_TOP_KEYS = ("name", "title", "subtitle", "authors", "organisation", "short_title", "date", "style", "locale",
+             "sort", "toc", "formats", "template", "french_spaces", "preamble", "introduction", "source", "entries",
+             "commentary", "access", "labels", "parts")
 
 
 def _parts(path: Path, raw: Any, prefix: str) -> list[Part]:
@@ -241,13 +243,15 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         title=r.text("title"),
         subtitle=r.text("subtitle"),
         authors=r.str_list("authors"),
+        organisation=r.text("organisation"),
+        short_title=r.text("short_title"),
         date=str(data["date"]) if "date" in data and not isinstance(data["date"], (list, dict)) else r.text("date"),
         style=style,
         locale=r.text("locale", "fr-FR"),
         sort=r.choice("sort", SORTS, "date"),
         toc=r.flag("toc", False),
         formats=formats,
-        template=r.path_of("template"),
+        templates=[path.parent / t for t in r.str_list("template")],
         french_spaces=r.choice("french_spaces", SPACE_MODES, "mixed"),
         preamble=r.text("preamble"),
         introduction=r.text("introduction"),

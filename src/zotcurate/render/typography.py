@@ -244,6 +244,7 @@ def apply_french_typography(doc: Document, mode: str, *, item_languages: Mapping
         return replace(doc, blocks=blocks, footnotes=footnotes)
     return replace(doc, title=_plain(doc.title, spacing), subtitle=_plain(doc.subtitle, spacing),
                    authors=[_plain(a, spacing) for a in doc.authors], date=_plain(doc.date, spacing),
+                   date_text=_plain(doc.date_text, spacing),
                    toc_title=_plain(doc.toc_title, spacing), blocks=blocks, footnotes=footnotes)
 
 

@@ -173,8 +173,8 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
     authors = [a for a in doc.authors if a.strip()]
     if authors:
         meta["author"] = {"t": "MetaList", "c": [_meta_inlines(a) for a in authors]}
-    if doc.date:
-        meta["date"] = _meta_inlines(doc.date)
+    if doc.date_text or doc.date:
+        meta["date"] = _meta_inlines(doc.date_text or doc.date)
     if doc.toc:
         meta["toc-title"] = _meta_inlines(doc.toc_title)
     blocks: list[dict[str, Any]] = []
@@ -348,6 +348,7 @@ class DocxWriter:
 
     name = "docx"
     suffix = ".docx"
+    template_suffix = ".docx"  # a Word reference document
 
     def check(self, options: WriteOptions) -> None:
         if options.template is not None:

@@ -150,8 +150,9 @@ def to_markdown(doc: Document) -> str:
     if doc.subtitle:
         out.append(_escape_line_start(inlines([Span(doc.subtitle, bold=True)])))
     byline = ", ".join(a for a in doc.authors if a.strip())
-    if doc.date:
-        byline = f"{byline}, {doc.date}" if byline else doc.date
+    when = doc.date_text or doc.date
+    if when:
+        byline = f"{byline}, {when}" if byline else when
     if byline:
         out.append(_escape_line_start(inlines([Span(byline)])))
     previous: Block | None = None
@@ -173,6 +174,7 @@ class MarkdownWriter:
 
     name = "md"
     suffix = ".md"
+    template_suffix = None  # Markdown has no page to style
 
     def check(self, options: WriteOptions) -> None:
         """Markdown takes no options that could be wrong (a Word template is not its concern)."""
