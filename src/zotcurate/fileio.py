@@ -37,6 +37,10 @@ _ADVICE = {
 }
 
 
+# The failures that say where a file went, not what a program did wrong.
+WRITE_ERRNOS = frozenset(_ADVICE)
+
+
 def output_error(path: Path, exc: OSError) -> OutputError:
     """One sentence for a failed write of ``path``: what the system said, and what to do."""
     reason = exc.strerror or str(exc) or type(exc).__name__

@@ -609,7 +609,8 @@ class Store:
         Children (notes, attachments, annotations) are left out unless
         ``include_children``; trashed items unless ``include_trashed``.
         """
-        sql = "SELECT i.key, i.version, i.item_type, i.parent_key, i.trashed, i.object FROM items i WHERE i.library_id = ?"
+        sql = ("SELECT i.key, i.version, i.item_type, i.parent_key, i.trashed, i.object FROM items i"
+               " WHERE i.library_id = ?")
         args: list[Any] = [lib.id]
         if not include_trashed:
             sql += " AND i.trashed = 0"
@@ -740,7 +741,8 @@ class Store:
             )
         return len(rows)
 
-    def link_history(self, lib: Library, item_keys: Sequence[str] | None = None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    def link_history(self, lib: Library,
+                     item_keys: Sequence[str] | None = None) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Every recorded check, grouped by ``(item_key, url)``, oldest first."""
         sql = f"SELECT {', '.join(self._LINK_COLUMNS)} FROM link_checks WHERE library_id = ?"
         args: list[Any] = [lib.id]

@@ -9,7 +9,6 @@ from here; ``zotcurate.cli`` adds them to :data:`cli`, so nothing here imports t
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import platform
 import re
@@ -29,7 +28,7 @@ from zotcurate.cli.environment import Environment
 from zotcurate.cli.options import library_option
 from zotcurate.config import Settings, crash_report_dir, load_settings
 from zotcurate.errors import ExitCode, ZotcurateError
-from zotcurate.fileio import output_error
+from zotcurate.fileio import WRITE_ERRNOS, output_error
 from zotcurate.output import ProgressReporter, printable, progress_for
 from zotcurate.store import Store, as_store_error
 
@@ -218,8 +217,10 @@ def _known_failure(app: AppContext, exc: Exception) -> ZotcurateError | None:
         store_error = as_store_error(exc, app.store_path) if not isinstance(exc, OSError) else None
         if store_error is not None:
             return store_error
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-        return output_error(Path(str(exc.filename or "a file")), exc)
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS and exc.filename:
+        # Reads are turned into sentences where they happen (InputFileError, ConfigError):
+        # what is left is a file written somewhere without its own message.
+        return output_error(Path(str(exc.filename)), exc)
     return None
 
 

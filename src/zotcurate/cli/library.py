@@ -16,7 +16,7 @@ from zotcurate.diagnose import diagnose, readable_groups
 from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.formats.files import FORMATS, export_library, import_files
 from zotcurate.model import LibraryRef
-from zotcurate.output import render_table, to_json
+from zotcurate.output import printable, render_table, to_json
 from zotcurate.status import library_status
 from zotcurate.store import Store
 from zotcurate.zotero.sync import sync_library
@@ -65,7 +65,7 @@ def _print_summary(store: Store, name: str) -> None:
     item_counts = store.collection_item_counts(lib)
     for coll in store.collections(lib):
         depth = coll.path.count("/")
-        click.echo(f"  {'  ' * depth}{coll.name} ({item_counts.get(coll.key, 0)})")
+        click.echo(f"  {'  ' * depth}{printable(coll.name)} ({item_counts.get(coll.key, 0)})")
 
 
 @click.command("export")
@@ -79,7 +79,7 @@ def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt
     """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX."""
     settings = app.settings(library=library)
     ref = settings.require_library()
-    with app.open_store(settings) as store:
+    with app.open_store(settings, write=False) as store:
         lib = store.require_library(ref.name)
         n = export_library(store, lib, fmt, output, collection=collection)
     click.echo(f"Wrote {n} items to {output} ({fmt}).")
@@ -91,7 +91,7 @@ def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt
 def status_cmd(app: AppContext, fmt: str) -> None:
     """Show each library in the store: version, counts, last sync and last link audit."""
     settings = app.settings()
-    with app.open_store(settings) as store:
+    with app.open_store(settings, write=False) as store:
         rows = library_status(store)
     if fmt == "json":
         click.echo(to_json({"store": str(settings.store_path), "libraries": rows}), nl=False)
@@ -113,16 +113,21 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
     """
     settings = app.settings(library=library)
     ref = settings.require_library()
-    with app.open_store(settings) as store:
+    with app.open_store(settings, write=False) as store:
         lib = store.require_library(ref.name)
         counts = store.collection_item_counts(lib)
         colls = store.collections(lib)
+        cycles = store.collection_cycles(lib)
+    for cycle in cycles:  # a sync can deliver A in B in A; each stays listed and addressable
+        names = " → ".join(app.redact(repr(c.name)) for c in [*cycle, cycle[0]])
+        click.echo(f"Warning: the collections {names} are each other's parents; {app.redact(repr(cycle[0].name))} "
+                   "is listed at the top level. Move one of them in Zotero and sync again.", err=True)
     if fmt == "json":
         click.echo(to_json([{"key": c.key, "name": c.name, "path": c.path, "parent": c.parent_key,
                              "items": counts.get(c.key, 0)} for c in colls]), nl=False)
         return
     for c in colls:
-        click.echo(f"{'  ' * c.path.count('/')}{c.name} ({counts.get(c.key, 0)})  [{c.key}]")
+        click.echo(f"{'  ' * c.path.count('/')}{printable(c.name)} ({counts.get(c.key, 0)})  [{printable(c.key)}]")
 
 
 @click.command("sync")
@@ -168,7 +173,7 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
     info, groups = readable_groups(probe)
     click.echo(f"The key belongs to {info.username or 'user ' + info.user_id}. Groups it can read:")
     for g in groups:
-        click.echo(f"  {g['id']:>10}  {g['name']}")
+        click.echo(f"  {g['id']:>10}  {app.redact(str(g['name']))}")
     if not groups:
         click.echo("  (none: give the key read access to your group at https://www.zotero.org/settings/keys)")
     if group is None:

@@ -68,7 +68,7 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         if store is not None:
             store.close()
     for problem in outcome.problems:
-        click.echo(f"Warning: {problem}", err=True)
+        click.echo(f"Warning: {app.redact(problem)}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)
     click.echo(f"Wrote {outcome.entries} entries to {written}.")
     if outcome.problems:
