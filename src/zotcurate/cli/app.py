@@ -27,7 +27,7 @@ import click
 from zotcurate.cli.environment import Environment
 from zotcurate.cli.options import library_option
 from zotcurate.config import Settings, crash_report_dir, load_settings
-from zotcurate.errors import ExitCode, ZotcurateError
+from zotcurate.errors import ExitCode, OutputError, ZotcurateError
 from zotcurate.fileio import WRITE_ERRNOS, output_error
 from zotcurate.output import ProgressReporter, printable, progress_for
 from zotcurate.store import Store, as_store_error
@@ -101,16 +101,31 @@ class AppContext:
         return _KEY_PATTERN.sub(lambda m: m.group(1) + "********", text)
 
 
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 # An API key written next to its name, wherever a library may have put it (a header, a URL).
 _KEY_PATTERN = re.compile(r"(?i)((?:zotero-api-key|api[_-]?key|[?&]key)\s*[=:]\s*['\"]?)[^\s'\",&]+")
 
 
 pass_app = click.make_pass_decorator(AppContext)
 
+PIPE_CLOSED = "the output was cut short: the program reading it (such as head) closed the pipe."
+
+
+class ZotcurateGroup(click.Group):
+    """click's group, but a closed pipe is ours to report: click itself turns it into a silent
+    exit 1, which would read as "findings"."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            _silence_stdout()
+            raise OutputError(PIPE_CLOSED) from exc
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=ZotcurateGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="zotcurate")
 @click.option("--store", "store", metavar="PATH",
               help="The SQLite store file [env ZOTCURATE_STORE; default: the platform's data folder].")
@@ -180,6 +195,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         outcome = cli.main(args=list(argv) if argv is not None else None, obj=app,
                            standalone_mode=False, prog_name="zotcurate")
+        sys.stdout.flush()  # a pipe's reader gone shows here, while it can still be told in one sentence
     except ZotcurateError as exc:
         return _report(app, exc)
     except click.exceptions.Abort:
@@ -195,7 +211,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return exit_status(exc.exit_code)
     except BrokenPipeError:
         _silence_stdout()  # else Python's own flush at exit prints the same error again
-        click.echo("Output stopped: the program reading it (such as head) closed the pipe.", err=True)
+        click.echo(f"Error: {PIPE_CLOSED}", err=True)
         return ExitCode.OUTPUT
     except Exception as exc:  # the last line of defence: one sentence, never a traceback
         known = _known_failure(app, exc)
@@ -206,7 +222,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 
 def _report(app: AppContext, exc: ZotcurateError) -> ExitCode:
-    click.echo(f"Error: {app.redact(exc.message)}", err=True)
+    """The error as one line (a message quoting a library's multi-line text included)."""
+    one_line = _LINE_BREAKS.sub(" ", exc.message.strip())
+    click.echo(f"Error: {app.redact(one_line)}", err=True)
     return exc.exit_code
 
 
