@@ -282,6 +282,8 @@ def test_a_read_only_store_folder_serves_readers_and_refuses_writers_plainly(
     store = example_store(folder / "s.sqlite", capsys)
     expected = _reader_outputs(store, tmp_path, capsys)
     before = contents(store)
+    Store(store).close()  # the last writer's close removes -wal and -shm: none can be made in the folder now
+    assert sorted(p.name for p in folder.iterdir()) == ["s.sqlite"]
     with read_only_folder(folder):
         assert _reader_outputs(store, tmp_path, capsys) == expected  # no -shm can be made: opened immutable
         _writer_refusals(store, tmp_path, capsys, zotero_example.url)
@@ -385,6 +387,7 @@ def _manifest(tmp_path: Path, name_toml: str) -> Path:
 @pytest.mark.parametrize(("name_toml", "what"), [
     ('name = "a\\u0000b"', "control character"),
     ('name = "a\\nb"', "line break"),
+    ('name = "a\\u009bb"', "control character"),
     ('name = "../../escaped"', "names a folder"),
     ('name = "/tmp/zotcurate-escaped"', "names a folder"),
     ('name = "sub/escaped"', "names a folder"),

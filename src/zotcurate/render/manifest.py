@@ -123,7 +123,7 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name the output documents, or None. The documents are written into
     the --output folder: a name must not leave it (``../x``, ``/etc/x``, ``C:\\x``), hide
     a line break or NUL, or be longer than a file name may be."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):  # C0, DEL and C1 controls
         return "which holds a line break or control character; give a plain file name such as \"bibliographie\""
     if "/" in name or "\\" in name or Path(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
         return ("which names a folder; give a plain file name (without / or \\): the documents are written "
