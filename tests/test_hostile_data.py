@@ -55,7 +55,9 @@ def crash_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     # The API key is set even for offline commands: no output may ever show it.
-    return {"ZOTCURATE_CONFIG": str(tmp_path / "none.toml"), "ZOTERO_API_KEY": TEST_API_KEY, **extra}
+    # The default store is one in tmp_path too, never the user's (commands given --store ignore it).
+    return {"ZOTCURATE_CONFIG": str(tmp_path / "none.toml"), "ZOTERO_API_KEY": TEST_API_KEY,
+            "ZOTCURATE_STORE": str(tmp_path / "default-store.sqlite"), **extra}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str], env: dict[str, str]) -> tuple[ExitCode, str, str]:
@@ -424,9 +426,10 @@ def test_a_plain_manifest_name_still_names_the_documents(tmp_path: Path, capsys:
 ])
 def test_an_api_key_that_cannot_be_sent_is_a_config_error_that_never_shows_it(
         key: str, what: str, zotero_example, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    store = example_store(tmp_path / "s.sqlite", capsys)
+    before = contents(store)
     zotero_example.reset_requests()
-    env = base_env(tmp_path, ZOTERO_API_KEY=key, ZOTCURATE_API_URL=zotero_example.url,
-                   ZOTCURATE_STORE=str(tmp_path / "s.sqlite"))
+    env = base_env(tmp_path, ZOTERO_API_KEY=key, ZOTCURATE_API_URL=zotero_example.url, ZOTCURATE_STORE=str(store))
     for argv in (["sync", "--library", LIB], ["--library", LIB, "doctor"]):
         code, out, err = run(argv, capsys, env)
         assert key not in out + err and re.sub("[^!-~]", "", key) not in out + err
@@ -436,6 +439,7 @@ def test_an_api_key_that_cannot_be_sent_is_a_config_error_that_never_shows_it(
         else:
             assert code is ExitCode.CONFIG and what in out
     assert zotero_example.requests == []  # refused before anything was sent
+    assert contents(store) == before
 
 
 def test_a_key_with_a_trailing_newline_is_used_without_it(zotero_example, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -495,7 +499,7 @@ def test_a_zip_bomb_template_is_refused_before_pandoc(tmp_path: Path, capsys: py
         sentence = one_sentence(err)
         assert code is ExitCode.CONFIG and f"The Word template {bomb}" in sentence and says in sentence, (name, err)
         assert time.monotonic() - started < 30  # a guard against a hang, not a performance target
-        assert not out.exists()  # refused before any work
+        assert not out.exists() and not (tmp_path / "default-store.sqlite").exists()  # refused before any work
 
 
 def test_a_real_template_still_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -539,7 +543,7 @@ def test_a_style_of_dev_zero_stops_at_the_bound(tmp_path: Path, capsys: pytest.C
                          base_env(tmp_path))
     sentence = one_sentence(err)
     assert code is ExitCode.CONFIG and "Style file /dev/zero is larger than 16 MiB" in sentence
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "default-store.sqlite").exists()
 
 
 # -- 8. collection cycles: shown, warned about, addressable ----------------------------------
