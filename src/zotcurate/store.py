@@ -334,9 +334,9 @@ class Store:
                     "'zotcurate sync' (or 'zotcurate import') to build a new one.")
 
     def _check_pages(self) -> None:
-        """A store opened for writing is checked whole first (PRAGMA quick_check: about 0.15 s for
-        100,000 items): a damaged page found halfway through a sync would leave that sync's
-        first writes behind; found now, nothing is written."""
+        """A store opened for writing is checked whole first (PRAGMA quick_check: 0.15 s for 100,000
+        cached items, see benchmarks/RESULTS.md): a damaged page found halfway through a sync would
+        leave that sync's first writes behind; found now, nothing is written."""
         problem = " ".join(str(self.db.execute("PRAGMA quick_check(1)").fetchone()[0]).split())
         if problem != "ok":
             raise StoreError(

@@ -281,7 +281,8 @@ def _write_crash_report(app: AppContext, exc: Exception, argv: Sequence[str] | N
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # paths and data: the user's only
+            # Paths and data in it are the user's only (0600); a new file, never one planted there (a symlink).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as error:
