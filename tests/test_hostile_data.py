@@ -777,3 +777,15 @@ def test_a_closed_pipe_is_one_sentence_not_a_traceback(tmp_path: Path, capsys: p
     assert one_sentence(err) == ("Error: the output was cut short: the program reading it (such as head) closed "
                                  "the pipe.")
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_a_store_path_that_is_a_folder_is_exit_9_and_says_so(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for argv in (["status"], ["import", str(EXAMPLE), "--library", "file:ex"]):
+        code, _out, err = run(["--store", str(folder), *argv], capsys, base_env(tmp_path))
+        assert code is ExitCode.STORE
+        assert one_sentence(err) == (f"Error: The store {folder} is a folder, not a file; point --store at the "
+                                     "store file.")
+    assert list(folder.iterdir()) == []

@@ -212,6 +212,8 @@ class Store:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         memory = str(path) == ":memory:"
+        if self.path.is_dir():
+            raise StoreError(f"The store {self.path} is a folder, not a file; point --store at the store file.")
         if read_only and not self.path.is_file():
             raise StoreError(f"The store {self.path} does not exist; point --store at your store file.")
         try:
