@@ -12,12 +12,14 @@ import platformdirs
 import tomli_w
 
 from zotcurate.errors import ConfigError
+from zotcurate.fileio import FileTooLarge, MiB, format_size, read_bounded
 from zotcurate.model import LibraryRef
 from zotcurate.output import plural
 
 APP = "zotcurate"
 DEFAULT_API_URL = "https://api.zotero.org"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:23119/api"
+MAX_CONFIG_BYTES = 1 * MiB  # a config file is a few lines; more is a mistake (or /dev/zero)
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,13 @@ class Settings:
         )
 
     def require_api_key(self) -> str:
+        """The API key, checked: it goes into an HTTP header, so it must be printable ASCII."""
         if not self.api_key:
             raise ConfigError(
                 "No Zotero API key: set ZOTERO_API_KEY or run 'zotcurate init' "
                 "(create a key at https://www.zotero.org/settings/keys)."
             )
-        return self.api_key
+        return check_api_key(self.api_key, self.sources.get("api_key") or "the settings")
 
     def with_library(self, library: LibraryRef) -> Settings:
         return replace(self, library=library)
@@ -72,6 +75,28 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_data_dir(APP)) / "zotcurate.sqlite"
 
 
+def check_api_key(key: str, source: str) -> str:
+    """``key`` without surrounding whitespace, or a ConfigError when a character of it cannot be
+    sent in an HTTP header (a non-ASCII letter, a newline inside, a control character). The
+    message says where and which position, never the key itself."""
+    clean = key.strip()
+    for position, char in enumerate(clean, start=1):
+        if not ("!" <= char <= "~"):
+            what = ("a space or a line break" if char.isspace() else
+                    "a control character" if ord(char) < 32 or ord(char) == 127 else "a non-ASCII character")
+            raise ConfigError(
+                f"The Zotero API key from {source} has {what} at position {position}; a key is letters and "
+                "digits only: copy it again from https://www.zotero.org/settings/keys."
+            )
+    return clean
+
+
+def crash_report_dir() -> Path:
+    """Where the details of an internal error are written: the platform's state folder
+    (``~/.local/state/zotcurate/crashes`` on Linux, or under ``$XDG_STATE_HOME``)."""
+    return Path(platformdirs.user_state_dir(APP)) / "crashes"
+
+
 def mask_secret(secret: str | None) -> str:
     """Show that a secret is set without showing it: only its last 4 characters."""
     if not secret:
@@ -84,8 +109,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except FileTooLarge as exc:
+        raise ConfigError(f"The config file {path} is larger than {format_size(MAX_CONFIG_BYTES)}; a config file "
+                          "is a few lines: fix or delete it.") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not UTF-8 text; fix or delete it.") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML ({exc}); fix or delete it.") from exc
     except OSError as exc:

@@ -96,6 +96,20 @@ class StoreError(ZotcurateError):
     exit_code = ExitCode.STORE
 
 
+class StoreWriteError(StoreError):
+    """The store cannot be written: a read-only file or folder, or a full disk. The store
+    itself is fine (readers still work on it), so this is an output problem (exit 11)."""
+
+    exit_code = ExitCode.OUTPUT
+
+
+class OutputError(ZotcurateError):
+    """A file or folder cannot be written: read-only, disk full, a file where a folder
+    should be (or the other way round)."""
+
+    exit_code = ExitCode.OUTPUT
+
+
 class LockedError(ZotcurateError):
     """Another zotcurate run holds the lock."""
 

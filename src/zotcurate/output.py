@@ -1,6 +1,9 @@
 """Output helpers: terminal and Markdown tables, JSON/CSV rows and progress (rich stays behind this module).
 
 Data goes to stdout; progress and notices go to stderr so ``--format json`` stays clean.
+Text that anyone in the group can edit (titles, collection names, URLs, server answers)
+reaches the terminal only through :func:`printable`: an escape sequence in a title must not
+set the window title, fill the clipboard (OSC 52) or clear the screen.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +21,27 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+
+# What a terminal may act on: C0 controls (ESC starts CSI/OSC sequences, BEL ends OSC), DEL,
+# C1 controls (U+009B is a one-character CSI, U+009D an OSC), and the bidirectional overrides
+# that reorder what is shown ("Trojan Source"). Tab and newline only where a layout wants them.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # json.dumps escapes C0 itself
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, layout: bool = False) -> str:
+    """``text`` with every control character shown as an escape (ESC → ``\\x1b``), so that it
+    prints as what it is and the terminal acts on none of it. With ``layout``, tab and newline
+    are kept (multi-line messages, CSV, Markdown)."""
+    return (_CONTROLS_BUT_LAYOUT if layout else _CONTROLS).sub(_visible, text)
+
 
 PAGE_WIDTH = 160  # tables printed without a width: a wide page (the CLI passes the terminal's width)
 ELLIPSIS = "…"
@@ -31,11 +56,12 @@ def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, t
     ``shorten`` columns (prose such as titles) are cut at a word end with an ellipsis, and an
     unbreakable word (a library name, a key, a date) is split only when nothing else is left.
     Before that, the ``drop`` columns are left out, in that order, and a last line says which.
-    Machine formats (JSON, CSV) never go through here: they keep the full text.
+    Machine formats (JSON, CSV) never go through here: they keep the full text. Cells are text,
+    never rich markup ("[bold]" in a title stays as typed), and printable (see :func:`printable`).
     """
     width = width or PAGE_WIDTH
     columns = list(columns)
-    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    cells = [["" if row.get(c) is None else printable(str(row.get(c)), layout=True) for c in columns] for row in rows]
     left_out: list[str] = []
     for col in drop:
         if col not in columns or _fits(columns, cells, width, shorten):
@@ -46,11 +72,11 @@ def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, t
             row_cells.pop(index)
         left_out.append(col)
     widths = plan_widths(columns, cells, width, shorten=shorten)
-    table = Table(title=title, show_lines=False, box=box.SIMPLE_HEAD)
+    table = Table(title=Text(printable(title)) if title else None, show_lines=False, box=box.SIMPLE_HEAD)
     for col, col_width in zip(columns, widths, strict=True):
-        table.add_column(col, overflow="fold", width=col_width, no_wrap=col in shorten)
+        table.add_column(Text(printable(col)), overflow="fold", width=col_width, no_wrap=col in shorten)
     for row_cells in cells:
-        table.add_row(*(shorten_text(cell, w) if col in shorten else cell
+        table.add_row(*(Text(shorten_text(cell, w) if col in shorten else cell)
                         for col, cell, w in zip(columns, row_cells, widths, strict=True)))
     console = Console(file=io.StringIO(), width=max(width, sum(widths) + table_overhead(len(columns))),
                       color_system=None, force_terminal=False)
@@ -166,14 +192,17 @@ def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, rig
     None is an empty cell, and a line break would end the row, so it becomes a space.
     """
     def line(cells: Iterable[Any]) -> str:
-        return "| " + " | ".join("" if c is None else str(c).replace("\n", " ") for c in cells) + " |"
+        return "| " + " | ".join("" if c is None else printable(str(c).replace("\n", " ")) for c in cells) + " |"
 
     return [line(columns), "|" + "|".join("---:" if c in right else "---" for c in columns) + "|",
             *(line(row) for row in rows)]
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
+    """Indented JSON. The encoder escapes C0 controls; C1 controls and bidi overrides are
+    escaped too (``\\u009b``), so the JSON is the same data and safe on a terminal."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
@@ -181,8 +210,12 @@ def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
+        writer.writerow({c: "" if row.get(c) is None else _csv_cell(row.get(c)) for c in columns})
     return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    return printable(value, layout=True) if isinstance(value, str) else value
 
 
 class ProgressReporter:
@@ -226,7 +259,7 @@ class RichProgress(ProgressReporter):
             self.progress.update(self.task, description=description)
 
     def notice(self, message: str) -> None:
-        self.console.print(message, markup=False, highlight=False)
+        self.console.print(Text(printable(message, layout=True)), markup=False, highlight=False)
 
     def stop(self) -> None:
         if self.task is not None:
@@ -241,7 +274,7 @@ class NoticeOnly(ProgressReporter):
         self.echo = echo
 
     def notice(self, message: str) -> None:
-        self.echo(message)
+        self.echo(printable(message, layout=True))
 
 
 @contextmanager

@@ -178,7 +178,7 @@ def _check_items(lib: Library, profile: Profile, items: Iterable[Item], children
 def _check_range(store_path: str, lib_name: str, profile: Profile, key_range: tuple[str | None, str | None],
                  today: _date) -> tuple[Any, ...]:
     """One process's share of a whole-library check: the items whose keys fall in ``key_range``."""
-    with _cyclic_gc_paused(), Store(store_path) as store:
+    with _cyclic_gc_paused(), Store(store_path, read_only=True) as store:  # workers only read (a read-only store too)
         lib = store.require_library(lib_name)
         return _check_items(lib, profile, store.items(lib, key_range=key_range), store.children_by_parent(lib),
                             _override_keys(store, lib, profile), today, ProgressReporter()).to_wire()

@@ -12,7 +12,7 @@ from zotcurate.check.report import format_report
 from zotcurate.cli.app import AppContext, findings, pass_app
 from zotcurate.cli.options import apply_option, collection_option, format_option, library_option
 from zotcurate.errors import ConfigError, ExitCode
-from zotcurate.output import render_table, to_json
+from zotcurate.output import printable, render_table, to_json
 from zotcurate.writers.markdown import escape as md_escape
 from zotcurate.zotero.writeback import require_writable, write_back
 
@@ -51,12 +51,12 @@ def check_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
     if ref is not None:
         require_writable(settings, ref)  # before any work, not after the check
     profile = load_profile(profile_path)
-    with app.open_store(settings, read_only=not apply_) as store:  # only --apply writes (what Zotero returns)
+    with app.open_store(settings, read_only=not apply_) as store:  # only --apply writes (the items it changed)
         ref = ref or app.library(settings, store)
         lib = store.require_library(ref.name)
         with app.progress() as progress:
             report = run_check(store, lib, profile, collections=collections, progress=progress)
-        click.echo(format_report(report, fmt, width=app.page_width), nl=False)
+        click.echo(printable(format_report(report, fmt, width=app.page_width), layout=True), nl=False)
         if tag:
             to_stderr = fmt in ("json", "csv")  # keep machine output clean
             plan = check_tag_plan(store, lib, report, tag, profile, collections=collections)

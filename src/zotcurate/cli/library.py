@@ -17,7 +17,7 @@ from zotcurate.diagnose import diagnose, readable_groups
 from zotcurate.errors import ConfigError, ExitCode
 from zotcurate.formats.files import FORMATS, export_library, export_text, import_files
 from zotcurate.model import LibraryRef
-from zotcurate.output import plural, render_table, to_json
+from zotcurate.output import plural, printable, render_table, to_json
 from zotcurate.status import library_status
 from zotcurate.store import Store
 from zotcurate.zotero.sync import sync_library
@@ -68,7 +68,7 @@ def _print_summary(store: Store, name: str) -> None:
     item_counts = store.collection_item_counts(lib)
     for coll in store.collections(lib):
         depth = coll.path.count("/")
-        click.echo(f"  {'  ' * depth}{coll.name} ({item_counts.get(coll.key, 0)})")
+        click.echo(f"  {'  ' * depth}{printable(coll.name)} ({item_counts.get(coll.key, 0)})")
 
 
 @click.command("export")
@@ -108,7 +108,7 @@ def status_cmd(app: AppContext, fmt: str) -> None:
     An older store is brought up to date here; a missing one is not created.
     """
     settings = app.settings()
-    with app.open_store(settings) as store:  # not read-only: this is where an older store is upgraded
+    with app.open_store(settings, upgrade=True) as store:  # this is where an older store is upgraded
         rows = library_status(store)
     if fmt == "json":
         click.echo(to_json({"store": str(settings.store_path), "libraries": rows}), nl=False)
@@ -142,12 +142,17 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
         lib = store.require_library(app.library(settings, store).name)
         counts = store.collection_item_counts(lib)
         colls = store.collections(lib)
+        cycles = store.collection_cycles(lib)
+    for cycle in cycles:  # a sync can deliver A in B in A; each stays listed and addressable
+        names = " → ".join(app.redact(repr(c.name)) for c in [*cycle, cycle[0]])
+        click.echo(f"Warning: the collections {names} are each other's parents; {app.redact(repr(cycle[0].name))} "
+                   "is listed at the top level. Move one of them in Zotero and sync again.", err=True)
     if fmt == "json":
         click.echo(to_json([{"key": c.key, "name": c.name, "path": c.path, "parent": c.parent_key,
                              "items": counts.get(c.key, 0)} for c in colls]), nl=False)
         return
     for c in colls:
-        click.echo(f"{'  ' * c.path.count('/')}{c.name} ({counts.get(c.key, 0)})  [{c.key}]")
+        click.echo(f"{'  ' * c.path.count('/')}{printable(c.name)} ({counts.get(c.key, 0)})  [{printable(c.key)}]")
 
 
 @click.command("sync")
@@ -193,7 +198,7 @@ def init_cmd(app: AppContext, api_key: str | None, group: str | None) -> None:
     info, groups = readable_groups(probe)
     click.echo(f"The key belongs to {info.username or 'user ' + info.user_id}. Groups it can read:")
     for g in groups:
-        click.echo(f"  {g['id']:>10}  {g['name']}")
+        click.echo(f"  {g['id']:>10}  {app.redact(str(g['name']))}")
     if not groups:
         click.echo("  (none: give the key read access to your group at https://www.zotero.org/settings/keys)")
     if group is None:

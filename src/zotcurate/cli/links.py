@@ -11,6 +11,7 @@ from zotcurate.links.audit import LinkOptions, audit_links, parse_age
 from zotcurate.links.changes import link_plan
 from zotcurate.links.extract import DEFAULT_DOI_RESOLVER
 from zotcurate.links.report import format_report
+from zotcurate.output import printable
 from zotcurate.zotero.writeback import require_writable, write_back
 
 
@@ -77,7 +78,8 @@ def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
         )
         with app.progress() as progress:
             audit = audit_links(store, lib, options, progress=progress)
-        click.echo(format_report(audit, fmt, all_links=all_links, width=app.page_width), nl=False)
+        click.echo(printable(format_report(audit, fmt, all_links=all_links, width=app.page_width), layout=True),
+                   nl=False)
         if (update_access_date or tag_broken or fix_redirects) and not audit.interrupted:
             plan = link_plan(store, lib, audit, update_access_date=update_access_date, tag_broken=tag_broken,
                              fix_redirects=fix_redirects)

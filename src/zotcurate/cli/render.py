@@ -74,7 +74,7 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         if store is not None:
             store.close()
     for problem in outcome.problems:
-        click.echo(f"Warning: {problem}", err=True)
+        click.echo(f"Warning: {app.redact(problem)}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)
     click.echo(f"Wrote {plural(outcome.entries, 'entry')} to {written}.")
     _access_summary(outcome.on_request, spec.access.on_request)

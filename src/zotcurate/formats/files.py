@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import ConfigError, InputFileError
-from zotcurate.fileio import write_text_atomic
+from zotcurate.fileio import output_error, write_text_atomic
 from zotcurate.formats.base import ParsedFiles
 from zotcurate.formats.zotero_json import check_zotero_objects, is_zotero_item_list, load_json
 from zotcurate.model import Library, LibraryRef
@@ -102,7 +102,10 @@ def export_library(store: Store, lib: Library, fmt: str, out: Path, *, collectio
     if fmt == "zotero-json" and out.suffix.lower() != ".json":
         _check_format(fmt)
         objects = selected_items(store, lib, collection)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(out, exc) from exc
         write_text_atomic(out / "items.json", json.dumps(objects, ensure_ascii=False, indent=1) + "\n")
         colls = [c.object for c in store.collections(lib)]
         write_text_atomic(out / "collections.json", json.dumps(colls, ensure_ascii=False, indent=1) + "\n")

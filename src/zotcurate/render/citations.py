@@ -35,11 +35,13 @@ from lxml import etree
 
 from zotcurate.document import Span
 from zotcurate.errors import ConfigError
+from zotcurate.fileio import FileTooLarge, MiB, format_size, read_bounded
 
 __all__ = ["CitationFormatter", "FormattedEntry", "DEFAULT_STYLE", "StyleInfo", "bundled_styles", "closest_styles",
            "style_catalogue", "style_names", "unknown_style_message"]
 
 DEFAULT_STYLE = "bibliographie-commentee"
+MAX_STYLE_BYTES = 16 * MiB  # the largest CSL styles are about 200 KB; more is a mistake (or /dev/zero)
 CSL_NS = "http://purl.org/net/xbiblio/csl"
 
 Mode = Literal["bibliography", "note"]
@@ -330,7 +332,10 @@ def _style_source(style: str | Path) -> tuple[bytes, str, bool]:
     if looks_like_path:
         path = Path(text).expanduser()
         try:
-            return path.read_bytes(), str(path), False
+            return read_bounded(path, MAX_STYLE_BYTES), str(path), False
+        except FileTooLarge:
+            raise ConfigError(f"Style file {path} is larger than {format_size(MAX_STYLE_BYTES)}; a CSL style is "
+                              "a few hundred KB at most: give the path to a .csl file.") from None
         except FileNotFoundError:
             raise ConfigError(f"Style file {path} does not exist; give the path to a .csl file.") from None
         except OSError as exc:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import ConfigError
+from zotcurate.fileio import FileTooLarge, MiB, format_size, read_bounded
 from zotcurate.render.typography import SPACE_MODES
 from zotcurate.writers import DEFAULT_FORMATS, format_names
 
@@ -117,11 +118,34 @@ class Manifest:
 
     @property
     def output_name(self) -> str:
+        """The documents' file name without suffix: always a plain name inside ``--output``."""
         if self.name:
+            problem = name_problem(self.name)
+            if problem:
+                raise ConfigError(f"{self.path or 'The manifest'}: 'name' is {self.name!r}, {problem}.")
             return self.name
         if self.path is not None:
             return self.path.stem
         return "bibliographie"
+
+
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes; the suffix and a temporary file's part need the rest
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name the output documents, or None. The documents are written into
+    the --output folder: a name must not leave it (``../x``, ``/etc/x``, ``C:\\x``), hide
+    a line break or NUL, or be longer than a file name may be."""
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):  # C0, DEL and C1 controls
+        return "which holds a line break or control character; give a plain file name such as \"bibliographie\""
+    if "/" in name or "\\" in name or Path(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return ("which names a folder; give a plain file name (without / or \\): the documents are written "
+                "into the --output folder")
+    if name.strip(" .") == "":
+        return "which is not a file name; give a plain file name such as \"bibliographie\""
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes; give a shorter name"
+    return None
 
 
 class _Reader:
@@ -237,9 +261,14 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     if style.endswith(".csl"):
         style = str(path.parent / style)
 
+    name = r.opt_str("name")
+    if name is not None:
+        problem = name_problem(name)
+        if problem:
+            raise r.error("name", f"is {name!r}, {problem}.")
     return Manifest(
         path=path,
-        name=r.opt_str("name"),
+        name=name,
         title=r.text("title"),
         subtitle=r.text("subtitle"),
         authors=r.str_list("authors"),
@@ -269,13 +298,19 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     )
 
 
+MAX_MANIFEST_BYTES = 16 * MiB  # a manifest is text a person writes; more is a mistake (or /dev/zero)
+
+
 def load_manifest(path: Path) -> Manifest:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_MANIFEST_BYTES).decode("utf-8")
+    except FileTooLarge as exc:
+        raise ConfigError(f"The manifest {path} is larger than {format_size(MAX_MANIFEST_BYTES)}; "
+                          "give the path of a bibliography .toml file.") from exc
     except FileNotFoundError as exc:
         raise ConfigError(f"The manifest {path} does not exist; give the path of a bibliography .toml file.") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"The manifest {path} is not UTF-8 text; save it as UTF-8.") from exc
     except OSError as exc:
         raise ConfigError(f"The manifest {path} cannot be read ({exc.strerror}).") from exc
-    return parse_manifest(text, path)
+    return parse_manifest(text.replace("\r\n", "\n").replace("\r", "\n"), path)  # universal newlines, as before

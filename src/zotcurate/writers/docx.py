@@ -184,13 +184,41 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
     return {"pandoc-api-version": _api_version(), "meta": meta, "blocks": blocks}
 
 
+# A reference document is styles and page setup: a few MB at most once inflated. pandoc inflates
+# every part, so a zip bomb (4 MB inflating to GBs) would take all memory; refuse it first.
+MAX_TEMPLATE_INFLATED = 256 * 1024 * 1024
+MAX_TEMPLATE_RATIO = 100  # XML deflates 5-20 times; 1000 times is a bomb, not a document
+_RATIO_FROM = 1024 * 1024  # small parts (an empty header) may compress better than that
+
+
+def check_inflated_size(zf: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a template whose parts inflate past the limits: first by what the zip directory
+    declares, then by inflating each part with a bound (a directory can lie; zipfile stops at
+    the declared size and fails its CRC check on more)."""
+    parts = zf.infolist()
+    total = sum(info.file_size for info in parts)
+    bomb = next((info for info in parts if info.file_size > _RATIO_FROM
+                 and info.file_size > MAX_TEMPLATE_RATIO * max(info.compress_size, 1)), None)
+    if total > MAX_TEMPLATE_INFLATED or bomb is not None:
+        what = (f"its part {bomb.filename} inflates {bomb.file_size // max(bomb.compress_size, 1)} times"
+                if bomb is not None else f"its parts inflate to {total // (1024 * 1024)} MB")
+        raise ConfigError(f"The Word template {path} is not a usable .docx: {what} (a document's styles take a few "
+                          "MB at most); save a template from Word with styles and page setup only.")
+    for info in parts:
+        with zf.open(info) as part:
+            while part.read(1024 * 1024):
+                pass
+
+
 def check_template(path: Path) -> Path:
     """A usable reference document, or a ConfigError saying what is wrong with it."""
     if not path.is_file():
-        raise ConfigError(f"The Word template {path} does not exist; give the path of a .docx file.")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise ConfigError(f"The Word template {path} {what}; give the path of a .docx file.")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
+            check_inflated_size(zf, path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ConfigError(f"The Word template {path} is not a .docx file ({exc}); save it from Word as .docx.") from exc
     if "word/document.xml" not in names or "word/styles.xml" not in names:

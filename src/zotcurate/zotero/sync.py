@@ -75,6 +75,8 @@ def sync_library(
     """Bring the stored copy of ``ref`` up to date with Zotero; returns what changed."""
     if ref.kind == "file":
         raise LibraryKindError(f"{ref.name} is imported from files: re-import it with 'zotcurate import'.")
+    if ref.is_web:
+        settings.require_api_key()  # a missing or unsendable key is refused before the store is written
     progress = progress or ProgressReporter()
     source = settings.local_url if ref.kind == "local" else settings.api_url
     lib = store.ensure_library(ref.name, ref.kind, ref.remote_id, source=source)
