@@ -1,0 +1,345 @@
+"""Hostile servers: redirects that would carry the key away, answers that drip or never end,
+waits a server asks for without bound, answers that are not the Zotero API's, and links
+that point at link-local, cloud-metadata or private addresses.
+
+Everything runs on loopback: the fake Zotero server (tests/zotero_server.py), a second
+one on another port (another origin) and the misbehaving web sites of tests/loopback_web.py.
+Times are asserted with generous bounds (a 1 s deadline must end the run within 10 s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from conftest import TEST_API_KEY, TEST_GROUP_ID
+from zotcurate.cli import main
+from zotcurate.errors import ExitCode
+from zotcurate.store import Store
+from zotcurate.zotero.client import (
+    ELSEWHERE_WITHOUT_KEY,
+    NOT_JSON,
+    ForeignOrigin,
+    PoliteTransport,
+    RetryPolicy,
+    origin,
+    server_wait,
+)
+from zotero_server import FakeZotero
+
+LIB = f"group:{TEST_GROUP_ID}"
+KEY_HEADERS = ("zotero-api-key", "authorization")
+
+
+def env_for(server: FakeZotero, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"ZOTERO_API_KEY": TEST_API_KEY, "ZOTCURATE_API_URL": server.url,
+            "ZOTCURATE_STORE": str(tmp_path / "store.sqlite"), "ZOTCURATE_CONFIG": str(tmp_path / "config.toml"),
+            **extra}
+
+
+def run(args: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    code = main(args, env=env)
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err, elapsed
+
+
+def snapshot(tmp_path: Path) -> tuple[int, int, str | None]:
+    """What a failed sync must leave as it was: the library version, item count, one title."""
+    path = tmp_path / "store.sqlite"
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Store(path) as store:
+        lib = store.require_library(LIB)
+        item = store.item(lib, "SKJ3FVUF")
+        return lib.version, store.counts(lib)["items"], item.data.get("title") if item else None
+
+
+def one_sentence(err: str) -> None:
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, err
+
+
+@pytest.fixture
+def elsewhere():
+    """A second Zotero server on another port: another origin, which must never see the key."""
+    server = FakeZotero(seed=2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def synced(zotero_example: FakeZotero, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> FakeZotero:
+    """The example library, synced once; then edited remotely, so the next sync has work to do."""
+    code, _, err, _ = run(["sync", "--library", LIB], env_for(zotero_example, tmp_path), capsys)
+    assert code == ExitCode.OK, err
+    zotero_example.put_item(zotero_example.prefix, {"key": "SKJ3FVUF", "title": "Edited remotely"})
+    zotero_example.reset_requests()
+    return zotero_example
+
+
+# -- 1. the API key stays with the API's origin -------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("path", [r"/collections$", r"/items/top$"], ids=["own-request", "pyzotero"])
+def test_a_redirect_to_another_origin_is_refused_and_never_carries_the_key(
+        synced: FakeZotero, elsewhere: FakeZotero, tmp_path: Path, capsys, status: int, path: str) -> None:
+    before = snapshot(tmp_path)
+    target = f"{elsewhere.url}/groups/{TEST_GROUP_ID}/collections?format=versions"
+    synced.inject(status, headers={"Location": target}, path=path, times=None)
+    code, out, err, _ = run(["sync", "--library", LIB], env_for(synced, tmp_path), capsys)
+    assert code == ExitCode.NETWORK
+    one_sentence(err)
+    assert "another address" in err and origin(elsewhere.url) in err and "api_url" in err
+    assert TEST_API_KEY not in out + err
+    # Refused before sending: the other origin saw nothing, so certainly not the key.
+    assert elsewhere.requests == []
+    assert snapshot(tmp_path) == before
+
+
+def test_a_redirect_within_the_api_origin_is_followed(synced: FakeZotero, tmp_path: Path, capsys) -> None:
+    again = f"{synced.url}/groups/{TEST_GROUP_ID}/items/top?format=versions&includeTrashed=1"
+    synced.inject(307, headers={"Location": again}, path=r"/items/top$", times=1)
+    code, _out, err, _ = run(["sync", "--library", LIB], env_for(synced, tmp_path), capsys)
+    assert code == ExitCode.OK, err
+    assert snapshot(tmp_path)[2] == "Edited remotely"
+    redirected = [r for r in synced.requests if r.path.endswith("/items/top")]
+    assert [r.status for r in redirected][:2] == [307, 200]
+    assert all(r.headers.get("authorization") == f"Bearer {TEST_API_KEY}" for r in redirected)
+
+
+def transport_client(api: FakeZotero) -> tuple[httpx2.Client, list[str]]:
+    notices: list[str] = []
+    transport = PoliteTransport(RetryPolicy(max_attempts=2, base_delay=0.01), notices.append,
+                                api_origin=origin(api.url))
+    return httpx2.Client(transport=transport, follow_redirects=True), notices
+
+
+def test_a_download_may_follow_a_redirect_elsewhere_but_without_the_key(
+        zotero_server: FakeZotero, elsewhere: FakeZotero) -> None:
+    """The way file downloads (issue 14) will go: the hop elsewhere is made, the key dropped."""
+    zotero_server.inject(302, headers={"Location": f"{elsewhere.url}/file.pdf"}, path=r"/file$", times=None)
+    elsewhere.inject(200, headers={"Content-Type": "application/pdf"}, body=b"%PDF-1.4", path=r"/file.pdf$",
+                     times=None)
+    url = f"{zotero_server.url}/groups/{TEST_GROUP_ID}/items/ABCD2345/file"
+    headers = {"Zotero-API-Key": TEST_API_KEY, "Authorization": f"Bearer {TEST_API_KEY}"}
+    client, _ = transport_client(zotero_server)
+    with client:
+        answer = client.get(url, headers=headers, extensions={ELSEWHERE_WITHOUT_KEY: True, NOT_JSON: True})
+        assert answer.status_code == 200 and answer.content == b"%PDF-1.4"
+        assert len(elsewhere.requests) == 1
+        assert not any(h in elsewhere.requests[0].headers for h in KEY_HEADERS)
+        # The same request without the flag is refused before anything reaches the other origin.
+        with pytest.raises(ForeignOrigin):
+            client.get(url, headers=headers, extensions={NOT_JSON: True})
+        assert len(elsewhere.requests) == 1
+    # The API itself got the key both times.
+    assert all(r.headers.get("zotero-api-key") == TEST_API_KEY for r in zotero_server.requests)
+
+
+def test_a_redirect_to_a_non_web_scheme_is_refused(zotero_server: FakeZotero) -> None:
+    zotero_server.inject(302, headers={"Location": "file:///etc/passwd"}, path=r"/keys/current$")
+    client, _ = transport_client(zotero_server)
+    with client, pytest.raises(ForeignOrigin):
+        client.get(f"{zotero_server.url}/keys/current")
+
+
+# -- 2. hangs: a total deadline per request, capped waits ---------------------------------
+
+
+@pytest.mark.parametrize("path, interval, headers_too", [(r"/collections$", 0.05, True), (r"/items/top$", 0.2, False)],
+                         ids=["headers-drip-own-request", "body-drip-pyzotero"])
+def test_an_api_answer_dripping_byte_by_byte_meets_the_deadline(
+        synced: FakeZotero, tmp_path: Path, capsys, path: str, interval: float, headers_too: bool) -> None:
+    # A read timeout alone (30 s) would never fire: a byte comes every `interval` seconds.
+    before = snapshot(tmp_path)
+    synced.drip(interval, path=path, times=None, headers_too=headers_too)
+    code, _out, err, elapsed = run(["sync", "--library", LIB],
+                                  env_for(synced, tmp_path, ZOTCURATE_API_DEADLINE="1"), capsys)
+    assert code == ExitCode.NETWORK
+    one_sentence(err)
+    assert "did not finish answering within 1 s" in err and "api_deadline" in err
+    assert elapsed < 10  # three attempts of 1 s, and the waits between them
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("value", ["100000", "inf", "1e308"])
+def test_a_huge_backoff_is_capped_and_said(synced: FakeZotero, tmp_path: Path, capsys, value: str) -> None:
+    synced.backoff(value, times=1, path=r"/collections$")
+    code, _, err, elapsed = run(["sync", "--library", LIB],
+                                env_for(synced, tmp_path, ZOTCURATE_API_MAX_WAIT="1"), capsys)
+    assert code == ExitCode.OK, err
+    assert "zotcurate waits at most 1 s at a time (setting api_max_wait)" in err
+    assert "Backoff request: waiting 1 s" in err
+    assert elapsed < 10
+    assert snapshot(tmp_path)[2] == "Edited remotely"
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "soon", "-inf"])
+def test_an_unusable_backoff_is_ignored_and_said(synced: FakeZotero, tmp_path: Path, capsys, value: str) -> None:
+    synced.backoff(value, times=1, path=r"/collections$")
+    code, _, err, elapsed = run(["sync", "--library", LIB], env_for(synced, tmp_path), capsys)
+    assert code == ExitCode.OK, err
+    assert "Backoff header that is not a number of seconds; it was ignored" in err
+    assert "Traceback" not in err and elapsed < 10
+
+
+@pytest.mark.parametrize("value", ["inf", "100000"])
+def test_a_huge_retry_after_is_capped(synced: FakeZotero, tmp_path: Path, capsys, value: str) -> None:
+    synced.inject(429, headers={"Retry-After": value}, path=r"/items$", times=1)
+    code, _, err, elapsed = run(["sync", "--library", LIB],
+                                env_for(synced, tmp_path, ZOTCURATE_API_MAX_WAIT="1"), capsys)
+    assert code == ExitCode.OK, err
+    assert "(Retry-After); zotcurate waits at most 1 s" in err and "429: waiting 1 s" in err
+    assert elapsed < 10
+
+
+def test_the_waits_of_a_run_have_a_budget(synced: FakeZotero, tmp_path: Path, capsys) -> None:
+    before = snapshot(tmp_path)
+    synced.inject(503, headers={"Retry-After": "1"}, path=r"/collections$", times=None)
+    env = env_for(synced, tmp_path, ZOTCURATE_API_MAX_WAIT="1", ZOTCURATE_API_WAIT_BUDGET="2")
+    code, _out, err, elapsed = run(["sync", "--library", LIB], env, capsys)
+    assert code == ExitCode.NETWORK
+    one_sentence(err)
+    assert "beyond the 2 s a run may wait (setting api_wait_budget)" in err
+    assert elapsed < 10
+    assert snapshot(tmp_path) == before
+
+
+def test_server_wait_values() -> None:
+    assert server_wait("12") == (12.0, False)
+    assert server_wait("inf") == (float("inf"), False)  # kept, to be capped (and said)
+    assert server_wait(None) == (None, False)
+    for unusable in ("nan", "-1", "later", "-inf"):
+        assert server_wait(unusable) == (None, True)
+    seconds, unusable = server_wait("Wed, 21 Oct 2015 07:28:00 GMT")  # a date in the past: no wait
+    assert seconds == 0.0 and not unusable
+
+
+@pytest.mark.parametrize("name, value", [("ZOTCURATE_API_DEADLINE", "0"), ("ZOTCURATE_API_MAX_WAIT", "nan"),
+                                         ("ZOTCURATE_API_WAIT_BUDGET", "ten"), ("ZOTCURATE_LINKS_ALLOW_PRIVATE", "2")])
+def test_a_bad_limit_setting_is_a_configuration_error(zotero_server: FakeZotero, tmp_path: Path, capsys,
+                                                      name: str, value: str) -> None:
+    code, _, err, _ = run(["sync", "--library", LIB], env_for(zotero_server, tmp_path, **{name: value}), capsys)
+    assert code == ExitCode.CONFIG
+    one_sentence(err)
+    assert name in err
+    assert zotero_server.requests == []
+
+
+# -- 3. answers that are not the Zotero API's ---------------------------------------------
+
+NONSENSE = {
+    "malformed-json-own-request": (r"/collections$", 0, b'{"ABCD2345": 1,', "application/json", "malformed JSON"),
+    "malformed-json-pyzotero": (r"/items/top$", 0, b"[{", "application/json", "malformed JSON"),
+    "html-page-with-200": (r"/items/top$", 0, "<html><title>Connexion</title></html>", "text/html", "a web page"),
+    "empty-200": (r"/collections$", 0, b"", "application/json", "not JSON"),
+    "versions-of-wrong-shape": (r"/collections$", 0, [1, 2, 3], None, "wrong shape"),
+    "versions-not-numbers": (r"/items/top$", 0, {"ABCD2345": "x"}, None, "wrong shape"),
+    "objects-of-wrong-shape": (r"/items$", 1, [{"nokey": 1}], None, "wrong shape"),
+    "objects-not-a-list": (r"/items$", 1, {"key": "ABCD2345"}, None, "wrong shape"),
+}
+
+
+@pytest.mark.parametrize("case", list(NONSENSE))
+def test_a_sync_answered_nonsense_says_so_and_keeps_the_store(synced: FakeZotero, tmp_path: Path, capsys,
+                                                              case: str) -> None:
+    path, after, body, ctype, words = NONSENSE[case]
+    before = snapshot(tmp_path)
+    synced.inject(200, headers={"Content-Type": ctype} if ctype else None, body=body, path=path, times=None,
+                  after=after)
+    code, out, err, _ = run(["sync", "--library", LIB], env_for(synced, tmp_path), capsys)
+    assert code == ExitCode.NETWORK
+    one_sentence(err)
+    assert words in err and "not an answer of the Zotero API" in err
+    assert TEST_API_KEY not in out + err
+    assert snapshot(tmp_path) == before
+    with Store(tmp_path / "store.sqlite") as store:
+        assert store.sync_log(store.require_library(LIB))[0]["status"] == "failed"
+
+
+def test_doctor_names_a_nonsense_answer(zotero_example: FakeZotero, tmp_path: Path, capsys) -> None:
+    zotero_example.inject(200, headers={"Content-Type": "text/html"}, body="<html>Wi-Fi login</html>",
+                          path=r"/keys/current$", times=None)
+    code, out, err, _ = run(["--library", LIB, "doctor"], env_for(zotero_example, tmp_path), capsys)
+    assert code == ExitCode.NETWORK
+    assert "PROBLEM  key" in out and "a web page" in out
+    assert "Traceback" not in out + err and TEST_API_KEY not in out + err
+
+
+def test_doctor_names_a_key_info_of_the_wrong_shape(zotero_example: FakeZotero, tmp_path: Path, capsys) -> None:
+    zotero_example.inject(200, body={"userID": 1, "access": {"groups": {"all": True}}}, path=r"/keys/current$",
+                          times=None)
+    code, out, err, _ = run(["--library", LIB, "doctor"], env_for(zotero_example, tmp_path), capsys)
+    assert code == ExitCode.NETWORK
+    assert "PROBLEM  key" in out and "wrong shape" in out and "Traceback" not in out + err
+
+
+def test_the_nightly_audit_reports_a_nonsense_sync_and_exits_network(zotero_server: FakeZotero, tmp_path: Path,
+                                                                     capsys) -> None:
+    # An empty group (the example library's links are real web addresses: never checked in tests).
+    zotero_server.inject(200, headers={"Content-Type": "text/html"}, body="<html>proxy</html>",
+                         path=r"/collections$", times=None)
+    env = env_for(zotero_server, tmp_path, ZOTCURATE_DOI_RESOLVER="http://127.0.0.1:9/")
+    code, out, err, _ = run(["--quiet", "audit", "--library", LIB, "--output", str(tmp_path / "audits")], env,
+                            capsys)
+    assert code == ExitCode.NETWORK
+    assert "Traceback" not in out + err and TEST_API_KEY not in out + err
+    [folder] = sorted((tmp_path / "audits").iterdir())
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert "a web page" in report["sync_error"] and report["exit_code"] == ExitCode.NETWORK
+
+
+# -- 3b. a key that cannot be a key is a configuration problem, not a network one ---------
+
+
+@pytest.mark.parametrize("key", ["zTestKey0123456789abcdé", "zTestKey01234\n56789abcdef", "zTest Key0123456789abcd"],
+                         ids=["non-ascii", "newline", "space"])
+def test_an_impossible_api_key_is_a_configuration_error(zotero_server: FakeZotero, tmp_path: Path, capsys,
+                                                        key: str) -> None:
+    env = env_for(zotero_server, tmp_path, ZOTERO_API_KEY=key)
+    code, out, err, _ = run(["sync", "--library", LIB], env, capsys)
+    assert code == ExitCode.CONFIG
+    one_sentence(err)
+    assert "API key" in err and "non-ASCII" in err and "network" not in err.lower()
+    assert key not in out + err and key.split()[0] not in out + err
+    assert zotero_server.requests == []  # nothing was sent
+    code, out, _, _ = run(["--library", LIB, "doctor"], env, capsys)
+    assert code == ExitCode.CONFIG and "PROBLEM  key" in out
+
+
+def test_a_key_with_a_trailing_line_break_is_used_without_it(zotero_example: FakeZotero, tmp_path: Path,
+                                                             capsys) -> None:
+    env = env_for(zotero_example, tmp_path, ZOTERO_API_KEY=TEST_API_KEY + "\n")
+    code, _, err, _ = run(["sync", "--library", LIB], env, capsys)
+    assert code == ExitCode.OK, err
+
+
+# -- 6. the "library changed" notice names two different versions -------------------------
+
+
+def test_the_changed_library_notice_never_says_the_same_version_twice(synced: FakeZotero, tmp_path: Path,
+                                                                      capsys) -> None:
+    # A /deleted answer from a lagging replica: an older library version than the pass began with.
+    version = synced.library_version(synced.prefix)
+    synced.inject(200, headers={"Last-Modified-Version": str(version - 1)},
+                  body={"items": [], "collections": [], "searches": [], "tags": [], "settings": []},
+                  path=r"/deleted$", times=1)
+    code, _, err, _ = run(["sync", "--library", LIB], env_for(synced, tmp_path), capsys)
+    assert code == ExitCode.OK, err
+    moves = re.findall(r"changed during the sync \(version (\d+) → (\d+)\)", err)
+    assert moves and all(int(a) < int(b) for a, b in moves), err
+    assert snapshot(tmp_path)[0] == version
+
