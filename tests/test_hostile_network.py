@@ -9,8 +9,11 @@ Times are asserted with generous bounds (a 1 s deadline must end the run within 
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import re
+import socket
 import sqlite3
 import time
 from contextlib import closing
@@ -18,10 +21,16 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from aiohttp import abc as aiohttp_abc
 
 from conftest import TEST_API_KEY, TEST_GROUP_ID
+from loopback_web import LoopbackWeb
 from zotcurate.cli import main
 from zotcurate.errors import ExitCode
+from zotcurate.links.audit import LinkOptions, audit_links
+from zotcurate.links.engine import _page_says_not_found, address_refusal, check_urls
+from zotcurate.links.verdicts import Verdict
+from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
 from zotcurate.zotero.client import (
     ELSEWHERE_WITHOUT_KEY,
@@ -171,7 +180,8 @@ def test_an_api_answer_dripping_byte_by_byte_meets_the_deadline(
     assert code == ExitCode.NETWORK
     one_sentence(err)
     assert "did not finish answering within 1 s" in err and "api_deadline" in err
-    assert elapsed < 10  # three attempts of 1 s, and the waits between them
+    assert elapsed < 10  # one attempt: a request that ran out of time is not tried again
+    assert len([r for r in synced.requests if re.search(path, r.path)]) == 1
     assert snapshot(tmp_path) == before
 
 
@@ -343,3 +353,244 @@ def test_the_changed_library_notice_never_says_the_same_version_twice(synced: Fa
     assert moves and all(int(a) < int(b) for a, b in moves), err
     assert snapshot(tmp_path)[0] == version
 
+
+
+# -- link audits: deadlines, time limit, addresses never connected to ---------------------
+
+
+@pytest.fixture
+def web():
+    with LoopbackWeb() as w:
+        yield w
+
+
+def link_options(**kw: object) -> LinkOptions:
+    base: dict[str, object] = {"read_timeout": 1.0, "connect_timeout": 1.0, "backoff": 0.05, "retries": 1,
+                               "doi_resolver": "http://127.0.0.1:9/"}
+    base.update(kw)
+    return LinkOptions(**base)  # type: ignore[arg-type]
+
+
+def check(urls: list[str], options: LinkOptions, resolver: object = None) -> tuple[dict, object, float]:
+    started = time.monotonic()
+    results, checker = asyncio.run(check_urls([(u, "url") for u in urls], options, resolver=resolver))
+    return results, checker, time.monotonic() - started
+
+
+def link_store(path: Path, urls: list[str]) -> tuple[Store, object]:
+    store = Store(path)
+    lib = store.ensure_library("file:liens", "file", "liens")
+    store.upsert_items(lib, [{"key": f"LINK{i:04d}", "version": 1,
+                              "data": {"key": f"LINK{i:04d}", "itemType": "webpage", "title": f"Page {i}", "url": u}}
+                             for i, u in enumerate(urls)])
+    return store, lib
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address the event loop connects a socket to; anything off loopback is refused
+    here too, so a bug in the guard cannot send a test off the machine."""
+    seen: list[str] = []
+    real = asyncio.selector_events.BaseSelectorEventLoop.sock_connect
+
+    async def spy(self, sock, address):  # type: ignore[no-untyped-def]
+        seen.append(str(address[0]))
+        if not ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback:
+            raise OSError(f"the test refuses to connect to {address[0]}")
+        return await real(self, sock, address)
+
+    monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "sock_connect", spy)
+    return seen
+
+
+@pytest.mark.parametrize("drip_headers", [False, True], ids=["body", "headers"])
+def test_a_page_dripping_byte_by_byte_meets_the_request_deadline(web: LoopbackWeb, drip_headers: bool) -> None:
+    site = web.host("site")
+    url = site.page("/slow", drip=0.05, drip_headers=drip_headers)
+    results, _, elapsed = check([url], link_options(deadline=1.0))
+    assert results[url].verdict is Verdict.TRANSIENT
+    assert results[url].detail == "did not finish answering within 1 s"
+    assert elapsed < 10
+    assert site.methods("/slow") == ["GET"]  # a timeout is not retried
+
+
+def test_a_hung_audit_ends_at_its_time_limit_and_keeps_what_it_checked(web: LoopbackWeb, tmp_path: Path) -> None:
+    site = web.host("site")
+    fine = site.page("/ok")
+    slow = [site.page(f"/slow{i}", drip=0.2) for i in range(6)]
+    store, lib = link_store(tmp_path / "s.sqlite", [fine, *slow])
+    notices: list[str] = []
+
+    class Notices(ProgressReporter):
+        def notice(self, message: str) -> None:
+            notices.append(message)
+
+    progress = Notices()
+    started = time.monotonic()
+    with store:
+        audit = audit_links(store, lib, link_options(per_host=1, deadline=30.0, max_duration=1.5), progress=progress)
+    assert time.monotonic() - started < 10
+    assert any("reached its time limit (2 s, setting links_max_duration)" in n for n in notices), notices
+    checked = {r.url: r.verdict for r in audit.links}
+    assert checked == {fine: Verdict.OK}  # the unfinished checks are not recorded as failures
+
+
+@pytest.mark.parametrize("value", ["100000", "inf"])
+def test_a_huge_retry_after_on_a_link_is_not_waited_for(web: LoopbackWeb, value: str) -> None:
+    url = web.host("site").page("/busy", status=503, retry_after=value)
+    results, _, elapsed = check([url], link_options(max_retry_after=5))
+    assert results[url].verdict is Verdict.TRANSIENT and "more than the 5 s allowed" in results[url].detail
+    assert elapsed < 10
+
+
+@pytest.mark.parametrize("value", ["nan", "-3", "soon"])
+def test_an_unusable_retry_after_on_a_link_falls_back_to_backoff(web: LoopbackWeb, value: str) -> None:
+    url = web.host("site").page("/busy", status=503, retry_after=value, times=1)
+    results, _, elapsed = check([url], link_options())
+    assert results[url].verdict is Verdict.OK and elapsed < 10
+
+
+NEVER = ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/",
+         "http://100.100.100.200/", "http://[fd00:ec2::254]/", "http://0.0.0.0/", "http://224.0.0.1/",
+         "http://[2002:a9fe:a9fe::]/", "http://240.0.0.1/"]
+
+
+@pytest.mark.parametrize("url", NEVER)
+@pytest.mark.parametrize("allow_private", [True, False])
+def test_link_local_and_metadata_addresses_are_never_connected_to(connects: list[str], url: str,
+                                                                 allow_private: bool) -> None:
+    results, _, elapsed = check([url], link_options(allow_private=allow_private))
+    assert results[url].verdict is Verdict.BLOCKED
+    detail = results[url].detail
+    assert detail.startswith("not checked: ")
+    assert "zotcurate never connects there" in detail or "not the address of a web site" in detail
+    assert connects == []  # refused before any connection
+    assert elapsed < 5
+
+
+def test_a_redirect_to_the_metadata_service_is_blocked_at_the_hop(web: LoopbackWeb, connects: list[str]) -> None:
+    site = web.host("site")
+    url = site.page("/moved", status=302, to="http://169.254.169.254/latest/meta-data/iam/")
+    results, _, _ = check([url], link_options())
+    res = results[url]
+    assert res.verdict is Verdict.BLOCKED and "cloud metadata address" in res.detail
+    assert "after redirects" in res.detail and res.hops == [(url, 302)]
+    assert connects == [site.address]
+
+
+class _Resolver(aiohttp_abc.AbstractResolver):
+    """Names resolved to chosen addresses, without DNS (as a hostile DNS answer would)."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, object]]:
+        self.asked.append(host)
+        return [{"hostname": host, "host": address, "port": port, "family": socket.AF_INET6 if ":" in address
+                 else socket.AF_INET, "proto": 0, "flags": socket.AI_NUMERICHOST} for address in self.table[host]]
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_name_resolving_to_a_blocked_address_is_refused_after_resolution(connects: list[str]) -> None:
+    resolver = _Resolver({"metadata.example.test": ["169.254.169.254"]})
+    url = "http://metadata.example.test/computeMetadata/v1/"
+    results, _, _ = check([url], link_options(), resolver=resolver)
+    assert resolver.asked == ["metadata.example.test"]
+    assert results[url].verdict is Verdict.BLOCKED and "link-local" not in results[url].detail
+    assert "cloud metadata address" in results[url].detail
+    assert connects == []
+
+
+def test_private_and_loopback_addresses_are_blocked_when_not_allowed(web: LoopbackWeb, connects: list[str]) -> None:
+    site = web.host("site")
+    url = site.page("/ok")
+    with socket.socket() as listener:  # would see any connection attempt
+        listener.bind(("127.0.0.9", 0))
+        listener.listen()
+        listener.setblocking(False)
+        quiet = f"http://127.0.0.9:{listener.getsockname()[1]}/"
+        resolver = _Resolver({"intranet.example.test": ["10.1.2.3"]})
+        results, _, _ = check([url, quiet, "http://10.0.0.1/admin", "http://intranet.example.test/"],
+                              link_options(allow_private=False), resolver=resolver)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert results[url].verdict is results[quiet].verdict is Verdict.BLOCKED
+    assert "this machine's own address" in results[url].detail and "links_allow_private" in results[url].detail
+    for private in ("http://10.0.0.1/admin", "http://intranet.example.test/"):
+        assert results[private].verdict is Verdict.BLOCKED and "private network" in results[private].detail
+    assert connects == [] and site.requests == []
+    # Allowed (the default), the same loopback site is checked.
+    results, _, _ = check([url], link_options())
+    assert results[url].verdict is Verdict.OK and connects == [site.address]
+
+
+def test_the_links_command_blocks_private_addresses_on_request(web: LoopbackWeb, tmp_path: Path, capsys) -> None:
+    site = web.host("site")
+    url = site.page("/ok")
+    store, _ = link_store(tmp_path / "s.sqlite", [url])
+    store.close()
+    env = {"ZOTCURATE_STORE": str(tmp_path / "s.sqlite"), "ZOTCURATE_CONFIG": str(tmp_path / "c.toml")}
+    args = ["links", "-l", "file:liens", "--format", "json", "--timeout", "2"]
+    for extra, env_extra in (([], {"ZOTCURATE_LINKS_ALLOW_PRIVATE": "false"}), (["--block-private-addresses"], {})):
+        code = main([*args, *extra], env={**env, **env_extra})
+        rows = json.loads(capsys.readouterr().out)
+        assert code == ExitCode.OK  # blocked is not broken
+        assert [(r["url"], r["verdict"]) for r in rows] == [(url, "blocked")]
+        assert "links_allow_private" in rows[0]["detail"]
+    assert site.requests == []
+    code = main([*args, "--allow-private-addresses"], env={**env, "ZOTCURATE_LINKS_ALLOW_PRIVATE": "false"})
+    assert code == ExitCode.OK and json.loads(capsys.readouterr().out)[0]["verdict"] == "ok"
+
+
+def test_address_refusals() -> None:
+    never = ["169.254.169.254", "169.254.0.1", "fe80::1%eth0", "fd00:ec2::254", "100.100.100.200", "168.63.129.16",
+             "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "0.0.0.0", "::", "224.0.0.251", "255.255.255.255"]
+    private = ["127.0.0.1", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "fd12:3456::1",
+               "::ffff:10.0.0.1"]
+    public = ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"]
+    for address in never:
+        assert address_refusal(address, allow_private=True), address
+    for address in private:
+        assert address_refusal(address, allow_private=True) is None, address
+        assert address_refusal(address, allow_private=False), address
+    for address in public:
+        assert address_refusal(address, allow_private=False) is None, address
+
+
+# -- the soft-404 detector is linear in the page ------------------------------------------
+
+HOSTILE_PAGES = {
+    "unclosed h1": "<h1>" * 16384,
+    "unclosed title, many tags": "<title>" + "<a" * 32764,
+    "many openings": "<title" * 10923,
+    "h1 with attributes": "<h1 " * 16384,
+}
+
+
+def _best_time(page: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        _page_says_not_found(page)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PAGES))
+def test_the_soft_404_scan_of_a_hostile_64_kb_page_is_linear(name: str) -> None:
+    page = (HOSTILE_PAGES[name] * 2)[: 64 * 1024]
+    small, large = _best_time(page[: 16 * 1024]), _best_time(page)
+    assert large < 1.0  # the quadratic scan took ~4 s on the first page
+    # 4 times the bytes: about 4 times the time when linear, 16 times when quadratic.
+    assert large < 8 * small + 0.005, (small, large)
+
+
+def test_the_soft_404_scan_still_reads_titles_and_headings() -> None:
+    assert _page_says_not_found("<html><head><title>Page introuvable</title></head></html>") == "Page introuvable"
+    assert _page_says_not_found("<TITLE lang=fr>Rapport</TITLE><h1 class=x>Erreur <b>404</b></h1>") == "Erreur 404"
+    junk = "<div>" * 5000 + "<p>texte</p>" * 1000
+    assert _page_says_not_found(f"<title>Rapport annuel</title>{junk}<h1>Rapport</h1>") is None
+    assert _page_says_not_found("<h1>Not found") is None  # never closed: not a heading

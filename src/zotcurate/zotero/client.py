@@ -329,7 +329,8 @@ class PoliteTransport(httpx2.BaseTransport):
                 except (httpx2.ConnectError, httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError,
                         httpx2.TimeoutException) as exc:
                     network_failures += 1
-                    if network_failures >= self.policy.network_attempts:
+                    # A server that answered, too slowly to finish in time, would do it again.
+                    if network_failures >= self.policy.network_attempts or isinstance(exc, DeadlinePassed):
                         raise ZoteroUnavailable(self._failure_words(exc)) from exc
                     response = None
             if response is None:
