@@ -26,6 +26,7 @@ from aiohttp import abc as aiohttp_abc
 from conftest import TEST_API_KEY, TEST_GROUP_ID
 from loopback_web import LoopbackWeb
 from zotcurate.cli import main
+from zotcurate.config import load_settings
 from zotcurate.errors import ExitCode
 from zotcurate.links.audit import LinkOptions, audit_links
 from zotcurate.links.engine import _page_says_not_found, address_refusal, check_urls
@@ -238,15 +239,33 @@ def test_server_wait_values() -> None:
     assert seconds == 0.0 and not unusable
 
 
-@pytest.mark.parametrize("name, value", [("ZOTCURATE_API_DEADLINE", "0"), ("ZOTCURATE_API_MAX_WAIT", "nan"),
-                                         ("ZOTCURATE_API_WAIT_BUDGET", "ten"), ("ZOTCURATE_LINKS_ALLOW_PRIVATE", "2")])
+@pytest.mark.parametrize("name, value, said", [
+    ("ZOTCURATE_API_DEADLINE", "0", "ZOTCURATE_API_DEADLINE is '0'"),
+    ("ZOTCURATE_API_MAX_WAIT", "nan", "ZOTCURATE_API_MAX_WAIT is 'nan'"),
+    ("ZOTCURATE_API_WAIT_BUDGET", "ten", "ZOTCURATE_API_WAIT_BUDGET is 'ten'"),
+    ("ZOTCURATE_LINKS_MAX_DURATION", "-1h", "ZOTCURATE_LINKS_MAX_DURATION is '-1h'"),
+    ("ZOTCURATE_LINKS_ALLOW_PRIVATE", "2", "ZOTCURATE_LINKS_ALLOW_PRIVATE is '2'"),
+    ("ZOTCURATE_API_URL", "api.zotero.org", "api_url is 'api.zotero.org'; it must be a web address"),
+])
 def test_a_bad_limit_setting_is_a_configuration_error(zotero_server: FakeZotero, tmp_path: Path, capsys,
-                                                      name: str, value: str) -> None:
+                                                      name: str, value: str, said: str) -> None:
     code, _, err, _ = run(["sync", "--library", LIB], env_for(zotero_server, tmp_path, **{name: value}), capsys)
     assert code == ExitCode.CONFIG
     one_sentence(err)
-    assert name in err
+    assert said in err
     assert zotero_server.requests == []
+
+
+def test_limit_settings_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('api_deadline = "2m"\napi_max_wait = 30\nlinks_allow_private = false\n'
+                      'links_max_duration = "90m"\n', encoding="utf-8")
+    settings = load_settings(env={"ZOTCURATE_CONFIG": str(config), "ZOTCURATE_API_WAIT_BUDGET": "45s"})
+    assert (settings.api_deadline, settings.api_max_wait, settings.api_wait_budget) == (120.0, 30.0, 45.0)
+    assert settings.links_allow_private is False and settings.links_max_duration == 5400.0
+    defaults = load_settings(env={"ZOTCURATE_CONFIG": str(tmp_path / "none.toml")})
+    assert (defaults.api_deadline, defaults.api_max_wait, defaults.api_wait_budget) == (120.0, 120.0, 600.0)
+    assert defaults.links_allow_private is True
 
 
 # -- 3. answers that are not the Zotero API's ---------------------------------------------

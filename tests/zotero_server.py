@@ -47,7 +47,7 @@ Observation and fault injection:
   503 + ``Retry-After``, 500), after ``after`` matching requests were served normally (a 500
   on the third page: ``after=2``). ``path`` is a regular expression searched in the request
   path (without the query string); ``times=None`` = until ``server.clear_faults()``, which
-  drops every pending injection, Backoff and callback. A callback that raises, or a bug in the server, answers 500
+  drops every pending injection, Backoff, drip and callback. A callback that raises, or a bug in the server, answers 500
   and lands in ``server.errors`` (the ``zotero_server`` fixture fails the test on it).
 - ``server.backoff(seconds, times=1, path=None)``: add ``Backoff: <seconds>`` to the next
   matching responses (whatever their status); ``seconds`` may also be any text (``"nan"``).

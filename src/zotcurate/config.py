@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import tomli_w
@@ -132,6 +133,13 @@ def parse_seconds(value: Any, name: str) -> float:
     raise ConfigError(f"{name} is '{value}'; it must be a positive number of seconds (e.g. 120, 10m or 2h).")
 
 
+def _require_web_address(name: str, value: str) -> None:
+    # Checked here: a URL without a scheme would otherwise fail as an odd network error.
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} is '{value}'; it must be a web address such as {DEFAULT_API_URL}.")
+
+
 def parse_flag(value: Any, name: str) -> bool:
     """A yes/no setting: true/false, 1/0, yes/no, on/off."""
     if isinstance(value, bool):
@@ -220,12 +228,16 @@ def load_settings(
         return default if raw is None else parse_seconds(raw, where)
 
     private, private_where = setting("links_allow_private")
+    api_url = (url or DEFAULT_API_URL).rstrip("/")
+    local_url = local_url.rstrip("/")
+    for name, value in (("api_url", api_url), ("local_url", local_url)):
+        _require_web_address(name, value)
     return Settings(
         api_key=key,
         library=LibraryRef.parse(lib_text) if lib_text else None,
         store_path=Path(store_value).expanduser() if store_value else default_store_path(),
-        api_url=(url or DEFAULT_API_URL).rstrip("/"),
-        local_url=local_url.rstrip("/"),
+        api_url=api_url,
+        local_url=local_url,
         config_path=cfg_path,
         api_deadline=limit("api_deadline", DEFAULT_API_DEADLINE),
         api_max_wait=limit("api_max_wait", DEFAULT_API_MAX_WAIT),

@@ -308,8 +308,11 @@ class PoliteTransport(httpx2.BaseTransport):
 
     def _server_asks(self, response: httpx2.Response, header: str) -> float | None:
         seconds, unusable = server_wait(response.headers.get(header))
-        if unusable and header not in self.told:
-            self.told.add(header)
+        with self.lock:
+            first = unusable and header not in self.told
+            if first:
+                self.told.add(header)
+        if first:
             self.notice(f"Zotero sent a {header} header that is not a number of seconds; it was ignored.")
         return None if seconds is None else self._capped(seconds, header)
 
@@ -424,7 +427,7 @@ def _next_hop(request: httpx2.Request, status: int, location: str) -> httpx2.Req
     headers.pop("Cookie", None)
     content = None
     if method == request.method:
-        content = request.read()  # a 307/308 sends the same body again
+        content = request.read() or None  # a 307/308 sends the same body again
     else:
         headers.pop("Content-Length", None)
         headers.pop("Transfer-Encoding", None)
