@@ -7,6 +7,10 @@ rather than scattering raw HTTP:
   Zotero developers' request), honours ``Backoff`` and ``Retry-After``, retries 429,
   500, 502, 503 and 504 with bounded exponential waits, says that it is waiting, and
   counts requests and the ``Last-Modified-Version`` of every response;
+- against a hostile or broken server, the same transport follows redirects itself so the
+  API key never leaves the API's origin, gives every request a total deadline, caps each
+  wait and all waits of a run, and refuses answers that are not JSON; the ``expect_*``
+  functions at the end refuse JSON of the wrong shape before it reaches the store;
 - ``If-Modified-Since-Version`` (pyzotero has no 304 handling) and ``/keys/current``
   are sent through the same HTTP client;
 - objects are fetched by key in batches of 50 (``get_subset`` makes one request per key);
@@ -89,11 +93,16 @@ class TransportLimits:
 
 
 class ZoteroUnavailable(Exception):
-    """The server kept failing (or could not be reached) after every retry."""
+    """The server kept failing (or could not be reached) after every retry.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``answered``: it was reached, but took too long or asked for too much waiting; the
+    message then says what it did ("did not finish answering within 120 s ...").
+    """
+
+    def __init__(self, message: str, status: int | None = None, *, answered: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.answered = answered
 
 
 class DeadlinePassed(httpx2.ReadTimeout):
@@ -290,8 +299,9 @@ class PoliteTransport(httpx2.BaseTransport):
         with self.lock:
             if self.waited + seconds > self.limits.wait_budget:
                 raise ZoteroUnavailable(
-                    f"Zotero made zotcurate wait {self.waited:.0f} s already and asked for {seconds:.0f} s more, "
-                    f"beyond the {self.limits.wait_budget:.0f} s a run may wait (setting api_wait_budget)")
+                    f"made zotcurate wait {self.waited:.0f} s already and asked for {seconds:.0f} s more, "
+                    f"beyond the {self.limits.wait_budget:.0f} s a run may wait (setting api_wait_budget)",
+                    answered=True)
             self.waited += seconds
 
     def _pause_all(self, seconds: float, why: str) -> None:
@@ -333,8 +343,12 @@ class PoliteTransport(httpx2.BaseTransport):
                         httpx2.TimeoutException) as exc:
                     network_failures += 1
                     # A server that answered, too slowly to finish in time, would do it again.
-                    if network_failures >= self.policy.network_attempts or isinstance(exc, DeadlinePassed):
-                        raise ZoteroUnavailable(self._failure_words(exc)) from exc
+                    if isinstance(exc, DeadlinePassed):
+                        raise ZoteroUnavailable(
+                            f"did not finish answering within {self.limits.deadline:.0f} s (setting api_deadline), "
+                            "however slowly it kept sending", answered=True) from exc
+                    if network_failures >= self.policy.network_attempts:
+                        raise ZoteroUnavailable(type(exc).__name__) from exc
                     response = None
             if response is None:
                 wait = self.policy.delay(network_failures - 1, None)
@@ -388,12 +402,6 @@ class PoliteTransport(httpx2.BaseTransport):
                                    extensions=response.extensions)
         except httpx2.DecodingError as exc:
             raise NonsenseAnswer("a body that cannot be decoded") from exc
-
-    def _failure_words(self, exc: Exception) -> str:
-        if isinstance(exc, DeadlinePassed):
-            return (f"it did not finish answering within {self.limits.deadline:.0f} s "
-                    "(setting api_deadline), even if it kept sending")
-        return type(exc).__name__
 
     def _check_json(self, request: httpx2.Request, response: httpx2.Response) -> None:
         """A successful API answer is a JSON document: not a web page, not an empty body."""
@@ -585,6 +593,8 @@ class ZoteroClient:
         )
 
     def _unavailable(self, exc: ZoteroUnavailable) -> NetworkError:
+        if exc.answered:
+            return NetworkError(f"Zotero at {self.base_url} {exc}; try again later (what was fetched so far is kept).")
         if exc.status is None:
             where = "Is Zotero running with the local API enabled?" if self.local else "Check the network connection."
             return NetworkError(f"Zotero at {self.base_url} could not be reached ({exc}). {where}")
