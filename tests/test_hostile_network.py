@@ -27,10 +27,11 @@ from conftest import TEST_API_KEY, TEST_GROUP_ID
 from loopback_web import LoopbackWeb
 from zotcurate.cli import main
 from zotcurate.config import load_settings
-from zotcurate.errors import ExitCode
+from zotcurate.errors import ExitCode, NetworkError
 from zotcurate.links.audit import LinkOptions, audit_links
 from zotcurate.links.engine import _page_says_not_found, address_refusal, check_urls
 from zotcurate.links.verdicts import Verdict
+from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
 from zotcurate.zotero.client import (
@@ -39,6 +40,7 @@ from zotcurate.zotero.client import (
     ForeignOrigin,
     PoliteTransport,
     RetryPolicy,
+    ZoteroClient,
     origin,
     server_wait,
 )
@@ -613,3 +615,14 @@ def test_the_soft_404_scan_still_reads_titles_and_headings() -> None:
     junk = "<div>" * 5000 + "<p>texte</p>" * 1000
     assert _page_says_not_found(f"<title>Rapport annuel</title>{junk}<h1>Rapport</h1>") is None
     assert _page_says_not_found("<h1>Not found") is None  # never closed: not a heading
+
+
+@pytest.mark.parametrize("body", [{"successful": {"7": {"key": "ABCD2345"}}}, {"failed": ["x"]}, [1]],
+                         ids=["position-out-of-the-batch", "failed-not-an-object", "not-an-object"])
+def test_a_write_answered_nonsense_is_a_network_error(zotero_example: FakeZotero, tmp_path: Path, body) -> None:
+    settings = load_settings(env=env_for(zotero_example, tmp_path))
+    zotero_example.inject(200, body=body, path=r"/items$", method="POST", times=None)
+    item = zotero_example.get_item(zotero_example.prefix, "SKJ3FVUF")
+    with ZoteroClient(settings, LibraryRef.parse(LIB)) as client, \
+            pytest.raises(NetworkError, match=r"JSON of the wrong shape .* while writing items"):
+        client.post_items([{"key": "SKJ3FVUF", "version": item["version"], "extra": "x"}])

@@ -248,7 +248,7 @@ class PoliteTransport(httpx2.BaseTransport):
     def _keep_key_home(self, request: httpx2.Request, *, carried_key: bool) -> httpx2.Request:
         """The request as it may be sent: refused if it would take the key elsewhere."""
         if request.url.scheme not in ("http", "https"):
-            raise ForeignOrigin(str(request.url)[:80])
+            raise ForeignOrigin(f"a {request.url.scheme or 'relative'}: address")  # not echoed: it is the server's text
         if self.api_origin is None or origin(request.url) == self.api_origin:
             return request
         carried = [name for name in CREDENTIAL_HEADERS if name in request.headers]
