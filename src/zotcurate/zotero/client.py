@@ -212,7 +212,9 @@ class _DeadlineBackend(httpcore2.NetworkBackend):
 def _deadline_transport(left: Callable[[], float | None]) -> httpx2.HTTPTransport:
     """httpx2's own transport, on a connection pool whose connections keep the request's deadline."""
     transport = httpx2.HTTPTransport(retries=0)
-    # httpx2 has no option for a network backend: its pool is replaced by one built the same way.
+    # httpx2 has no option for a network backend: its pool is replaced by one built the same way
+    # (tests/test_hostile_network.py's dripping server fails if this stops taking effect).
+    assert isinstance(getattr(transport, "_pool", None), httpcore2.ConnectionPool), "httpx2 changed its transport"
     transport._pool = httpcore2.ConnectionPool(
         ssl_context=httpx2.create_ssl_context(), max_connections=100, max_keepalive_connections=20,
         keepalive_expiry=5.0, http1=True, http2=False, retries=0, network_backend=_DeadlineBackend(left))
