@@ -10,6 +10,8 @@ per-host limit was never exceeded, plus every request's method and path.
         site.page("/ok")                              # 200 text/html
         site.page("/moved", status=301, to=web.url("site", "/ok"))
         site.page("/flaky", status=503, times=1, retry_after=1)   # 503 once, then 200
+        site.page("/slow", drip=0.1)                  # headers, then a byte of body every 0.1 s
+        site.page("/slower", drip=0.1, drip_headers=True)  # even the headers a byte at a time
         web.url("site", "/ok")                        # http://127.0.0.2:PORT/ok
 
 Nothing listens outside 127.0.0.0/8.
@@ -43,6 +45,8 @@ class Page:
     body: str | None = None
     content_type: str = "text/html"
     head_status: int | None = None  # a different status for HEAD (e.g. 405)
+    drip: float = 0.0  # seconds between bytes of an endless answer (0: answer at once)
+    drip_headers: bool = False  # drip the status line and headers too (else only the body)
     served: int = 0
 
 
@@ -102,6 +106,8 @@ class Host:
                                 content_type="text/html")
         if page.hang:
             await asyncio.sleep(3600)  # cancelled when the client disconnects
+        if page.drip:
+            return await _drip(request, page)
         page.served += 1
         status = page.status
         if page.times and page.served > page.times:
@@ -116,6 +122,28 @@ class Host:
         body = page.body if page.body is not None and status == page.status else _default_body(status)
         return web.Response(status=status, headers=headers, body=body.encode("utf-8"),
                             content_type=page.content_type if status < 300 else "text/html", charset="utf-8")
+
+
+async def _drip(request: web.BaseRequest, page: Page) -> web.StreamResponse:
+    """An answer that never ends, a byte at a time; the handler is cancelled when the client gives up."""
+    page.served += 1
+    if page.drip_headers:
+        transport = request.transport
+        assert transport is not None
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Slow: "
+        for i in range(len(head) + 3600):
+            if transport.is_closing():
+                break
+            transport.write(head[i:i + 1] if i < len(head) else b"z")
+            await asyncio.sleep(page.drip)
+        raise asyncio.CancelledError  # nothing more to say: the connection is dropped
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "text/html; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(b"<html><head><title>Slow")
+    for _ in range(3600):
+        await asyncio.sleep(page.drip)
+        await resp.write(b".")
+    return resp
 
 
 def _default_body(status: int) -> str:

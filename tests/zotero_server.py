@@ -47,10 +47,13 @@ Observation and fault injection:
   503 + ``Retry-After``, 500), after ``after`` matching requests were served normally (a 500
   on the third page: ``after=2``). ``path`` is a regular expression searched in the request
   path (without the query string); ``times=None`` = until ``server.clear_faults()``, which
-  drops every pending injection, Backoff and callback. A callback that raises, or a bug in the server, answers 500
+  drops every pending injection, Backoff, drip and callback. A callback that raises, or a bug in the server, answers 500
   and lands in ``server.errors`` (the ``zotero_server`` fixture fails the test on it).
 - ``server.backoff(seconds, times=1, path=None)``: add ``Backoff: <seconds>`` to the next
-  matching responses (whatever their status).
+  matching responses (whatever their status); ``seconds`` may also be any text (``"nan"``).
+- ``server.drip(interval, path=None, times=1, headers_too=True)``: send the next matching
+  responses one byte every ``interval`` seconds (status line and headers too, unless
+  ``headers_too=False``), as a server that never quite finishes answering.
 - ``server.on_request(callback, path=None, method=None, times=None)``: ``callback(request)``
   runs before a matching request is served (e.g. ``put_item`` to move the library version in
   the middle of a sync); returns a function that unregisters it.
@@ -165,6 +168,7 @@ class _Rule:
     response: _Response | None = None
     backoff: str | None = None
     callback: Callable[[RecordedRequest], Any] | None = None
+    drip: tuple[float, bool] | None = None  # (seconds between bytes, headers dripped too)
     skip: int = 0  # matching requests to let through first
 
     def matches(self, req: RecordedRequest) -> bool:
@@ -426,11 +430,20 @@ class FakeZotero:
         with self._meta:
             self._rules.clear()
 
-    def backoff(self, seconds: float, times: int = 1, path: str | None = None) -> None:
-        """Add ``Backoff: <seconds>`` to the next ``times`` matching responses."""
-        value = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+    def backoff(self, seconds: float | str, times: int = 1, path: str | None = None) -> None:
+        """Add ``Backoff: <seconds>`` to the next ``times`` matching responses (text is sent as is)."""
+        if isinstance(seconds, str):
+            value = seconds
+        else:
+            value = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
         with self._meta:
             self._rules.append(_Rule(_compile(path), None, times, backoff=value))
+
+    def drip(self, interval: float, path: str | None = None, method: str | None = None, times: int | None = 1,
+             headers_too: bool = True) -> None:
+        """Send the next ``times`` matching responses one byte every ``interval`` seconds."""
+        with self._meta:
+            self._rules.append(_Rule(_compile(path), method, times, drip=(interval, headers_too)))
 
     def on_request(self, callback: Callable[[RecordedRequest], Any], path: str | None = None,
                    method: str | None = None, times: int | None = None) -> Callable[[], None]:
@@ -445,10 +458,12 @@ class FakeZotero:
                     self._rules.remove(rule)
         return remove
 
-    def _take_rules(self, req: RecordedRequest) -> tuple[list[_Rule], _Rule | None, str | None]:
+    def _take_rules(self, req: RecordedRequest) -> tuple[list[_Rule], _Rule | None, str | None,
+                                                          tuple[float, bool] | None]:
         callbacks: list[_Rule] = []
         injected: _Rule | None = None
         backoff: str | None = None
+        drip: tuple[float, bool] | None = None
         with self._meta:
             for rule in self._rules:
                 if not rule.matches(req):
@@ -462,12 +477,14 @@ class FakeZotero:
                     injected = rule
                 elif rule.backoff is not None and backoff is None:
                     backoff = rule.backoff
+                elif rule.drip is not None and drip is None:
+                    drip = rule.drip
                 else:
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
             self._rules = [r for r in self._rules if r.remaining is None or r.remaining > 0]
-        return callbacks, injected, backoff
+        return callbacks, injected, backoff, drip
 
     # ------------------------------------------------------------------ python-side mutations
     def _lib(self, prefix: str | int) -> _Library:
@@ -764,7 +781,7 @@ class FakeZotero:
         try:
             if self.latency:
                 time.sleep(self.latency)  # outside every lock: concurrent requests overlap
-            callbacks, injected, backoff = self._take_rules(req)
+            callbacks, injected, backoff, drip = self._take_rules(req)
             try:
                 for rule in callbacks:
                     assert rule.callback is not None
@@ -788,6 +805,9 @@ class FakeZotero:
         finally:
             with self._meta:
                 self.in_flight -= 1
+        if drip is not None:
+            _drip(h, resp, *drip)
+            return
         h.send_response(resp.status)
         for name, value in resp.headers.items():
             h.send_header(name, value)
@@ -1446,6 +1466,24 @@ class FakeZotero:
 
 
 # ---------------------------------------------------------------------- helpers
+def _drip(h: BaseHTTPRequestHandler, resp: _Response, interval: float, headers_too: bool) -> None:
+    """Write the response a byte at a time; a client that gives up ends it (a broken pipe)."""
+    head = [f"HTTP/1.1 {resp.status} {h.responses.get(resp.status, ('',))[0]}"]
+    head += [f"{name}: {value}" for name, value in resp.headers.items()]
+    head += [f"Content-Length: {len(resp.body)}", "Connection: close", "", ""]
+    raw = "\r\n".join(head).encode("latin-1") + resp.body
+    h.close_connection = True
+    start = 0
+    if not headers_too:
+        start = len(raw) - len(resp.body)
+        h.wfile.write(raw[:start])
+        h.wfile.flush()
+    for i in range(start, len(raw)):
+        time.sleep(interval)
+        h.wfile.write(raw[i:i + 1])
+        h.wfile.flush()
+
+
 def _compile(path: str | None) -> re.Pattern[str] | None:
     return re.compile(path) if path else None
 

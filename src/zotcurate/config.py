@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import tomli_w
@@ -21,6 +24,17 @@ DEFAULT_API_URL = "https://api.zotero.org"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:23119/api"
 MAX_CONFIG_BYTES = 1 * MiB  # a config file is a few lines; more is a mistake (or /dev/zero)
 
+# Limits on what a server may make zotcurate do (see README "Settings"): every request has a
+# total deadline, and every wait a server asks for is capped, per wait and per run.
+DEFAULT_API_DEADLINE = 120.0  # seconds for one API request, answer included, however slowly it trickles
+DEFAULT_API_MAX_WAIT = 120.0  # the longest single Backoff / Retry-After wait obeyed
+DEFAULT_API_WAIT_BUDGET = 600.0  # all such waits in one run together
+DEFAULT_LINKS_MAX_DURATION = 4 * 3600.0  # a link audit stops checking after this long
+
+# The settings a config file may hold.
+_FILE_KEYS = ("api_key", "library", "store", "api_url", "local_url", "api_deadline", "api_max_wait",
+              "api_wait_budget", "links_allow_private", "links_max_duration")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -32,6 +46,11 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     local_url: str = DEFAULT_LOCAL_URL
     config_path: Path = field(default_factory=lambda: default_config_path())
+    api_deadline: float = DEFAULT_API_DEADLINE
+    api_max_wait: float = DEFAULT_API_MAX_WAIT
+    api_wait_budget: float = DEFAULT_API_WAIT_BUDGET
+    links_allow_private: bool = True  # private networks and loopback; link-local and metadata never
+    links_max_duration: float = DEFAULT_LINKS_MAX_DURATION
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def require_library(self, stored: Sequence[str] = ()) -> LibraryRef:
@@ -62,6 +81,8 @@ class Settings:
 
     def with_library(self, library: LibraryRef) -> Settings:
         return replace(self, library=library)
+
+
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -119,13 +140,47 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"The config file {path} is not valid TOML ({exc}); fix or delete it.") from exc
     except OSError as exc:
         raise ConfigError(f"The config file {path} cannot be read ({exc.strerror}).") from exc
-    unknown = set(data) - {"api_key", "library", "store", "api_url", "local_url"}
+    unknown = set(data) - set(_FILE_KEYS)
     if unknown:
         raise ConfigError(
             f"The config file {path} has unknown setting(s) {', '.join(sorted(unknown))}; "
-            "allowed: api_key, library, store, api_url, local_url."
+            f"allowed: {', '.join(_FILE_KEYS)}."
         )
     return data
+
+
+def parse_seconds(value: Any, name: str) -> float:
+    """A positive, finite number of seconds: 90, "90", "90s", "10m", "2h"."""
+    if isinstance(value, bool):
+        value = None  # `true` is not a duration
+    elif isinstance(value, int | float):
+        number = float(value)
+        if math.isfinite(number) and number > 0:
+            return number
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value)
+        if m and float(m.group(1)) > 0:
+            return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    raise ConfigError(f"{name} is '{value}'; it must be a positive number of seconds (e.g. 120, 10m or 2h).")
+
+
+def _require_web_address(name: str, value: str) -> None:
+    # Checked here: a URL without a scheme would otherwise fail as an odd network error.
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} is '{value}'; it must be a web address such as {DEFAULT_API_URL}.")
+
+
+def parse_flag(value: Any, name: str) -> bool:
+    """A yes/no setting: true/false, 1/0, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} is '{value}'; it must be true or false.")
 
 
 def config_file_is_private(path: Path) -> bool:
@@ -176,6 +231,8 @@ def load_settings(
         return None
 
     key = pick("api_key", api_key, ("ZOTERO_API_KEY",))
+    if isinstance(key, str):
+        key = key.strip()  # a pasted key often ends with a line break; one inside it is refused later
     lib_text = library or None
     if lib_text:
         sources["library"] = "option"
@@ -190,12 +247,33 @@ def load_settings(
     store_value = pick("store", store, ("ZOTCURATE_STORE",))
     url = pick("api_url", api_url, ("ZOTCURATE_API_URL",))
     local_url = env.get("ZOTCURATE_LOCAL_URL") or file_values.get("local_url") or DEFAULT_LOCAL_URL
+
+    def setting(name: str) -> tuple[Any, str]:
+        """The raw value of a limit setting (``ZOTCURATE_<NAME>`` or the file), and how to name it."""
+        env_name = f"ZOTCURATE_{name.upper()}"
+        raw = pick(name, None, (env_name,))
+        return raw, env_name if sources[name].startswith("environment") else f"{name} in {cfg_path}"
+
+    def limit(name: str, default: float) -> float:
+        raw, where = setting(name)
+        return default if raw is None else parse_seconds(raw, where)
+
+    private, private_where = setting("links_allow_private")
+    api_url = (url or DEFAULT_API_URL).rstrip("/")
+    local_url = local_url.rstrip("/")
+    for name, value in (("api_url", api_url), ("local_url", local_url)):
+        _require_web_address(name, value)
     return Settings(
         api_key=key,
         library=LibraryRef.parse(lib_text) if lib_text else None,
         store_path=Path(store_value).expanduser() if store_value else default_store_path(),
-        api_url=(url or DEFAULT_API_URL).rstrip("/"),
-        local_url=local_url.rstrip("/"),
+        api_url=api_url,
+        local_url=local_url,
         config_path=cfg_path,
+        api_deadline=limit("api_deadline", DEFAULT_API_DEADLINE),
+        api_max_wait=limit("api_max_wait", DEFAULT_API_MAX_WAIT),
+        api_wait_budget=limit("api_wait_budget", DEFAULT_API_WAIT_BUDGET),
+        links_allow_private=True if private is None else parse_flag(private, private_where),
+        links_max_duration=limit("links_max_duration", DEFAULT_LINKS_MAX_DURATION),
         sources=sources,
     )

@@ -64,7 +64,8 @@ def audit_cmd(app: AppContext, library: str | None, output: Path, collections: t
         update_access_date=update_access_date, apply=apply_,
         link_options=LinkOptions(max_age=parse_age(max_age), confirm_after=confirm_after,
                                        per_host=per_host, doi_resolver=app.env.get("ZOTCURATE_DOI_RESOLVER")
-                                       or DEFAULT_DOI_RESOLVER),
+                                       or DEFAULT_DOI_RESOLVER, allow_private=settings.links_allow_private,
+                                       max_duration=settings.links_max_duration),
     )
     with app.open_store(settings, create=not no_sync) as store, app.progress() as progress:
         result = run_audit(store, settings, ref, options, progress=progress)

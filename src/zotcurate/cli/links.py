@@ -25,13 +25,17 @@ from zotcurate.zotero.writeback import require_writable, write_back
 @click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Requests in flight at once on one host (redirect hops count against the host they reach).")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=20.0, show_default=True, metavar="S",
-              help="Seconds to wait for an answer (the connection itself: at most 10 s).")
+              help="Seconds to wait for an answer (the connection itself: at most 10 s); a request still "
+              "unfinished after 3 × S is given up, however slowly it keeps coming.")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Extra attempts after 429, 502, 503, 504 or a dropped connection (Retry-After is honoured).")
 @click.option("--confirm-after", type=click.IntRange(1, 30), default=1, show_default=True, metavar="N",
               help="Call a link broken only after N failed audits at least a day apart; until then it is transient.")
 @click.option("--doi-resolver", metavar="URL", help="DOI resolver base URL [env ZOTCURATE_DOI_RESOLVER; "
               f"default {DEFAULT_DOI_RESOLVER}].")
+@click.option("--allow-private-addresses/--block-private-addresses", "allow_private", default=None,
+              help="Check links to private networks and loopback, or report them blocked [setting "
+              "links_allow_private, default: allow]. Link-local and cloud-metadata addresses are never checked.")
 @format_option(("table", "json", "csv", "md"))
 @click.option("--all", "all_links", is_flag=True, help="In the table, list the links that are fine as well.")
 @click.option("--fail-on", type=click.Choice(["broken", "never"]), default="broken", show_default=True,
@@ -45,7 +49,8 @@ from zotcurate.zotero.writeback import require_writable, write_back
 @pass_app
 def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...],
               max_age: str | None, concurrency: int, per_host: int, timeout: float, retries: int,
-              confirm_after: int, doi_resolver: str | None, fmt: str, all_links: bool, fail_on: str,
+              confirm_after: int, doi_resolver: str | None, allow_private: bool | None, fmt: str, all_links: bool,
+              fail_on: str,
               update_access_date: bool, tag_broken: str | None, fix_redirects: bool, apply_: bool) -> ExitCode:
     """Audit the links (URL and DOI) of the items: ok, redirected, broken, transient, blocked, invalid.
 
@@ -75,6 +80,8 @@ def links_cmd(app: AppContext, library: str | None, collections: tuple[str, ...]
             retries=retries, confirm_after=confirm_after, collections=coll_keys,
             max_age=parse_age(max_age) if max_age else None,
             doi_resolver=doi_resolver or app.env.get("ZOTCURATE_DOI_RESOLVER") or DEFAULT_DOI_RESOLVER,
+            allow_private=settings.links_allow_private if allow_private is None else allow_private,
+            max_duration=settings.links_max_duration,
         )
         with app.progress() as progress:
             audit = audit_links(store, lib, options, progress=progress)

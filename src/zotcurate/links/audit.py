@@ -204,6 +204,10 @@ def audit_links(store: Store, lib: Library, options: LinkOptions | None = None, 
         _, checker = asyncio.run(_checking([(u, lks[0].kind) for u, lks in by_url.items()], options,
                                            on_result, flush, cost))
         requests, peaks = checker.requests, checker.peak_per_host
+        if checker.out_of_time:
+            progress.notice(f"The link audit reached its time limit ({options.max_duration:.0f} s, setting "
+                            f"links_max_duration): {checker.unchecked} links were not checked this time; "
+                            "run it again to check them.")
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -4,12 +4,19 @@ Global and per-host slots, redirects followed hop by hop (each hop takes a slot 
 host), retries with Retry-After, HEAD or GET, soft 404s and bot walls, and a
 :class:`~zotcurate.links.verdicts.Verdict` for each address. It knows nothing of items or
 the store (that is ``links/audit.py``). The only module that imports aiohttp.
+
+Against hostile sites: every request has a total deadline (a page dripping its headers
+or body byte by byte ends), a run has a time limit, and no connection is ever opened to a
+link-local or cloud-metadata address (nor, when ``allow_private`` is off, to a private or
+loopback one): the address is judged as the socket is about to connect, after DNS, on
+every redirect hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
 import re
 import socket
 import ssl
@@ -25,6 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
+from zotcurate.config import DEFAULT_LINKS_MAX_DURATION
 from zotcurate.errors import ConfigError
 from zotcurate.fields import url_problem
 from zotcurate.links.extract import host_key
@@ -41,6 +49,7 @@ _FILE_SUFFIXES = (
     ".mp3", ".mp4", ".avi", ".mov", ".webm", ".csv", ".xml", ".json", ".txt",
 )
 _BODY_LIMIT = 64 * 1024  # enough for <title> and <h1> of any page
+_HEADING_LIMIT = 2000  # characters of a title or heading looked at: a longer one is no heading
 _SOFT404 = re.compile(
     r"page\s+(?:not|no\s+longer)\s+(?:found|available)|not\s+found"
     r"|(?:page|document|ressource|contenu|fichier|article|lien)s?\s+(?:introuvables?|non\s+trouv[ée]e?s?)"
@@ -70,6 +79,9 @@ class CheckerOptions:
     max_retry_after: float = 60.0  # a longer Retry-After makes the link transient at once
     max_redirects: int = 10
     user_agent: str = USER_AGENT
+    deadline: float | None = None  # one request, start to end, however it trickles; None: 3 × read_timeout
+    max_duration: float | None = DEFAULT_LINKS_MAX_DURATION  # the whole run; None: no limit
+    allow_private: bool = True  # private networks and loopback (link-local and metadata: never)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1:
@@ -78,6 +90,10 @@ class CheckerOptions:
             object.__setattr__(self, "per_host", self.concurrency)
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ConfigError("--timeout must be a positive number of seconds.")
+        if self.deadline is None:
+            object.__setattr__(self, "deadline", 3 * self.read_timeout)
+        if (self.deadline or 0) <= 0 or (self.max_duration is not None and self.max_duration <= 0):
+            raise ConfigError("The request deadline and the audit's time limit must be positive numbers of seconds.")
 
 
 @dataclass
@@ -124,19 +140,93 @@ class _Gate:
         self.peak = 0
 
 
-class LinkChecker:
-    """Checks addresses with global and per-host limits. Use inside ``async with``."""
+class BlockedAddress(OSError):
+    """Raised instead of connecting to an address the audit must not reach.
 
-    def __init__(self, options: CheckerOptions) -> None:
+    Its text is the same for every address, so that a host with several refused addresses
+    still surfaces as this error (aiohappyeyeballs raises one of identical errors).
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__("zotcurate does not connect to this address")
+        self.address = address
+        self.reason = reason
+
+
+# Cloud metadata services outside the link-local range (AWS over IPv6, Alibaba, Azure's
+# wire server, Oracle's legacy address); 169.254.169.254 itself is link-local.
+_METADATA = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16", "192.0.0.192"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def address_refusal(address: str, allow_private: bool = True) -> str | None:
+    """Why the audit may not connect to this IP address (None: it may).
+
+    Link-local, metadata, unspecified, multicast and reserved addresses are refused always;
+    loopback and private networks unless ``allow_private``. An IPv4 address written as
+    IPv6 (mapped, 6to4, NAT64) is judged as the IPv4 address it is.
+    """
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _METADATA:
+        return f"{ip} is a cloud metadata address; zotcurate never connects there"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address (cloud metadata services answer there); zotcurate never connects there"
+    if ip.is_loopback:
+        return None if allow_private else (f"{ip} is this machine's own address; set links_allow_private "
+                                           "(or --allow-private-addresses) to check such links")
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved or ip == ipaddress.IPv4Address("255.255.255.255"):
+        return f"{ip} is not the address of a web site (unspecified, multicast or reserved)"
+    if not ip.is_global and not allow_private:
+        return (f"{ip} is on a private network; set links_allow_private (or --allow-private-addresses) "
+                "to check such links")
+    return None
+
+
+def _guarded_socket_factory(allow_private: bool) -> Any:
+    """aiohttp's socket factory: called with each resolved address just before connecting."""
+
+    def factory(addr_info: tuple[Any, ...]) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        reason = address_refusal(str(sockaddr[0]), allow_private)
+        if reason:
+            raise BlockedAddress(str(sockaddr[0]), reason)
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return factory
+
+
+class LinkChecker:
+    """Checks addresses with global and per-host limits. Use inside ``async with``.
+
+    ``resolver``: an aiohttp resolver instead of the system's (tests resolve names to
+    chosen addresses without DNS).
+    """
+
+    def __init__(self, options: CheckerOptions, *, resolver: Any = None) -> None:
         self.options = options
         self.global_sem = asyncio.Semaphore(options.concurrency)
         self.gates: dict[str, _Gate] = {}
         self.requests = 0
         self.session: aiohttp.ClientSession | None = None
+        self.resolver = resolver
+        self.out_of_time = False  # the run's time limit (max_duration) stopped it
+        self.unchecked = 0  # addresses not checked because of it
 
     async def __aenter__(self) -> LinkChecker:
         connector = aiohttp.TCPConnector(limit=self.options.concurrency, limit_per_host=self.options.per_host,
-                                         ttl_dns_cache=600)
+                                         ttl_dns_cache=600, resolver=self.resolver,
+                                         socket_factory=_guarded_socket_factory(self.options.allow_private))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.options.connect_timeout,
                                         sock_read=self.options.read_timeout)
         self.session = aiohttp.ClientSession(
@@ -233,7 +323,8 @@ class LinkChecker:
             if wait is None:
                 return answer, requests
             if wait > self.options.max_retry_after:
-                answer.note = (f"; the server asked to wait {wait:.0f} s, more than the "
+                asked = "for ever" if wait == float("inf") else f"{wait:.0f} s"
+                answer.note = (f"; the server asked to wait {asked}, more than the "
                                f"{self.options.max_retry_after:.0f} s allowed")
                 return answer, requests
             attempt += 1
@@ -271,6 +362,15 @@ class LinkChecker:
                 gate.in_flight -= 1
 
     async def _send(self, url: str, method: str) -> _Answer:
+        deadline = self.options.deadline or 3 * self.options.read_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._exchange(url, method)
+        except TimeoutError:
+            # The read timeout restarts with every byte: only this ends a page that drips.
+            return _Answer.failed(url, f"did not finish answering within {deadline:.0f} s", Verdict.TRANSIENT)
+
+    async def _exchange(self, url: str, method: str) -> _Answer:
         assert self.session is not None
         try:
             async with self.session.request(method, URL(url), allow_redirects=False) as resp:
@@ -315,6 +415,8 @@ async def _read_some(resp: aiohttp.ClientResponse) -> str:
 
 def _connect_error(url: str, exc: aiohttp.ClientConnectorError) -> _Answer:
     os_error = exc.os_error
+    if isinstance(os_error, BlockedAddress):
+        return _Answer.failed(url, f"not checked: {os_error.reason}", Verdict.BLOCKED)
     if isinstance(os_error, socket.gaierror) or isinstance(exc, getattr(aiohttp, "ClientConnectorDNSError", ())):
         return _Answer.failed(url, "the host name does not exist (DNS)", Verdict.BROKEN)
     if isinstance(os_error, ConnectionRefusedError):
@@ -341,11 +443,16 @@ def _head_unreliable(answer: _Answer) -> bool:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait (``inf`` kept: it is over any cap, and said so); None when unusable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 else None  # nan and negative waits mean nothing
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -370,15 +477,56 @@ def _challenge(status: int, headers: Mapping[str, str], body: str) -> str | None
     return None
 
 
+_OPEN_TAG = {tag: re.compile(rf"<{tag}\b", re.IGNORECASE) for tag in ("title", "h1")}
+_CLOSE_TAG = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in ("title", "h1")}
+
+
+def _elements(body: str, tag: str, limit: int) -> list[str]:
+    """The inner markup of the first ``limit`` ``<tag>`` elements, in one forward pass.
+
+    Linear in the page: every search starts where the last one ended, and an element that
+    is never closed ends the search (a regular expression looking for each opening tag's
+    end would rescan the rest of the page for every one of them).
+    """
+    found: list[str] = []
+    pos = 0
+    while len(found) < limit:
+        start = _OPEN_TAG[tag].search(body, pos)
+        if start is None:
+            break
+        inner = body.find(">", start.end())
+        if inner < 0:
+            break
+        end = _CLOSE_TAG[tag].search(body, inner + 1)
+        if end is None:
+            break
+        found.append(body[inner + 1:end.start()][:_HEADING_LIMIT])
+        pos = end.end()
+    return found
+
+
+def _strip_tags(markup: str) -> str:
+    """Markup without its tags, each tag a space; an unclosed tag ends the text. Linear."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        lt = markup.find("<", pos)
+        if lt < 0:
+            parts.append(markup[pos:])
+            break
+        parts.append(markup[pos:lt])
+        gt = markup.find(">", lt)
+        if gt < 0:
+            break
+        parts.append(" ")
+        pos = gt + 1
+    return "".join(parts)
+
+
 def _page_says_not_found(body: str) -> str | None:
-    texts = []
-    m = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
-    if m:
-        texts.append(m.group(1))
-    texts += re.findall(r"<h1[^>]*>(.*?)</h1>", body, re.IGNORECASE | re.DOTALL)[:2]
-    for raw in texts:
-        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", raw)).split())
-        if text and _SOFT404.search(text):
+    for raw in _elements(body, "title", 1) + _elements(body, "h1", 2):
+        text = " ".join(html.unescape(_strip_tags(raw)).split())
+        if text and _SOFT404.search(text[:300]):
             return text[:80]
     return None
 
@@ -441,16 +589,18 @@ def _permanent_target(hops: list[tuple[str, int]], final: str) -> str | None:
 
 
 async def check_urls(urls: Sequence[tuple[str, str]], options: CheckerOptions, *, on_result: Any = None,
-                     cost: Mapping[str, float] | None = None) -> tuple[dict[str, CheckResult], LinkChecker]:
+                     cost: Mapping[str, float] | None = None,
+                     resolver: Any = None) -> tuple[dict[str, CheckResult], LinkChecker]:
     """Check ``(url, kind)`` pairs (each address once); ``on_result(result)`` as each finishes.
 
     ``cost``: the seconds each address took last time, to start the slow ones first.
+    ``resolver``: see :class:`LinkChecker`.
     """
     unique: dict[str, str] = {}
     for url, kind in urls:
         unique.setdefault(url, kind)
     results: dict[str, CheckResult] = {}
-    async with LinkChecker(options) as checker:
+    async with LinkChecker(options, resolver=resolver) as checker:
 
         async def one(url: str, kind: str) -> None:
             res = await checker.check(url, kind)
@@ -460,7 +610,13 @@ async def check_urls(urls: Sequence[tuple[str, str]], options: CheckerOptions, *
 
         tasks = [asyncio.create_task(one(u, unique[u])) for u in _busiest_hosts_first(list(unique), cost)]
         try:
-            await asyncio.gather(*tasks)
+            # A run that outlives its time limit (a whole host dripping, say) stops: the
+            # unfinished checks are dropped, not recorded, and checked on the next run.
+            async with asyncio.timeout(options.max_duration):
+                await asyncio.gather(*tasks)
+        except TimeoutError:
+            checker.out_of_time = True
+            checker.unchecked = len(unique) - len(results)
         finally:
             for t in tasks:
                 t.cancel()

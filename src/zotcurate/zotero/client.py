@@ -7,6 +7,10 @@ rather than scattering raw HTTP:
   Zotero developers' request), honours ``Backoff`` and ``Retry-After``, retries 429,
   500, 502, 503 and 504 with bounded exponential waits, says that it is waiting, and
   counts requests and the ``Last-Modified-Version`` of every response;
+- against a hostile or broken server, the same transport follows redirects itself so the
+  API key never leaves the API's origin, gives every request a total deadline, caps each
+  wait and all waits of a run, and refuses answers that are not JSON; the ``expect_*``
+  functions at the end refuse JSON of the wrong shape before it reaches the store;
 - ``If-Modified-Since-Version`` (pyzotero has no 304 handling) and ``/keys/current``
   are sent through the same HTTP client;
 - objects are fetched by key in batches of 50 (``get_subset`` makes one request per key);
@@ -16,19 +20,25 @@ rather than scattering raw HTTP:
 
 from __future__ import annotations
 
+import json
+import math
 import random
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpcore2
 import httpx2
 from pyzotero import zotero as pyzotero
 from pyzotero import zotero_errors as pz_errors
 
-from zotcurate.config import Settings
+from zotcurate.config import DEFAULT_API_DEADLINE, DEFAULT_API_MAX_WAIT, DEFAULT_API_WAIT_BUDGET, Settings
 from zotcurate.errors import AuthError, ConflictError, LibraryKindError, NetworkError, NotFoundError
 from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter
@@ -36,6 +46,19 @@ from zotcurate.output import ProgressReporter
 MAX_IN_FLIGHT = 4
 BATCH = 50
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_BODY = 64 * 1024 * 1024  # no API answer is near this; a server streaming without end is cut off here
+
+# Only these carry the API key (pyzotero sends the Bearer form, zotcurate's own requests the header).
+CREDENTIAL_HEADERS = ("zotero-api-key", "authorization")
+# Request extensions (``extensions={...}`` on a request through this transport):
+# - the request may be sent on to another origin, without the key (file downloads from storage);
+#   without it, a hop elsewhere is refused;
+# - the answer is not JSON (a file), so it is not checked as one.
+ELSEWHERE_WITHOUT_KEY = "zotcurate.elsewhere_without_key"
+NOT_JSON = "zotcurate.not_json"
+_JSON_FORMATS = ("", "json", "versions")  # the ?format= values whose answers are JSON documents
 
 
 @dataclass(frozen=True)
@@ -49,41 +72,213 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay * 5)
+            return max(retry_after, 0.0)  # the transport caps it (TransportLimits.max_wait)
         # full jitter keeps several clients from retrying in lockstep
         return min(self.max_delay, self.base_delay * (2**attempt)) * (0.5 + random.random() / 2)
 
 
-class ZoteroUnavailable(Exception):
-    """The server kept failing (or could not be reached) after every retry."""
+@dataclass(frozen=True)
+class TransportLimits:
+    """What a server may make zotcurate do: a total deadline per request, capped waits."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    deadline: float = DEFAULT_API_DEADLINE  # one request, answer included, even trickling in byte by byte
+    max_wait: float = DEFAULT_API_MAX_WAIT  # one Backoff / Retry-After wait
+    wait_budget: float = DEFAULT_API_WAIT_BUDGET  # every wait of the run together
+    max_body: int = MAX_BODY
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransportLimits:
+        return cls(deadline=settings.api_deadline, max_wait=settings.api_max_wait,
+                   wait_budget=settings.api_wait_budget)
+
+
+class ZoteroUnavailable(Exception):
+    """The server kept failing (or could not be reached) after every retry.
+
+    ``answered``: it was reached, but took too long or asked for too much waiting; the
+    message then says what it did ("did not finish answering within 120 s ...").
+    """
+
+    def __init__(self, message: str, status: int | None = None, *, answered: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.answered = answered
 
 
-def _seconds(value: str | None) -> float | None:
-    if not value:
-        return None
+class DeadlinePassed(httpx2.ReadTimeout):
+    """A request did not finish within ``TransportLimits.deadline``, however fast bytes came."""
+
+
+class ForeignOrigin(Exception):
+    """A request carrying the API key was about to leave the API's origin (a redirect, a link)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class NonsenseAnswer(Exception):
+    """The server answered, but not as the Zotero API does: ``words`` say how, for a message."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.words = words
+
+
+def origin(url: httpx2.URL | str) -> str:
+    """scheme://host:port, the port always written: what the API key is confined to."""
+    u = httpx2.URL(url)
+    port = u.port or {"http": 80, "https": 443}.get(u.scheme, 0)
+    return f"{u.scheme}://{u.host.lower()}:{port}"
+
+
+def server_wait(value: str | None) -> tuple[float | None, bool]:
+    """A ``Backoff`` or ``Retry-After`` value in seconds (``inf`` kept, to be capped), and
+    whether it was unusable (``nan``, negative, not a number or a date): then ``(None, True)``."""
+    if value is None or not value.strip():
+        return None, False
+    text = value.strip()
     try:
-        return float(value)
+        seconds = float(text)
     except ValueError:
-        return None
+        try:
+            when = parsedate_to_datetime(text)  # Retry-After may be an HTTP date
+        except (TypeError, ValueError, IndexError):
+            return None, True
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds()), False
+    if math.isnan(seconds) or seconds < 0:
+        return None, True
+    return seconds, False
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A connection whose every read and write gets at most the time left to the request.
+
+    A read timeout alone restarts with every byte, so a server dripping its answer would
+    hold a request for ever; this bounds the whole request.
+    """
+
+    def __init__(self, stream: httpcore2.NetworkStream, left: Callable[[], float | None]) -> None:
+        self._stream = stream
+        self._left = left
+
+    def _timeout(self, timeout: float | None, error: type[Exception]) -> float | None:
+        left = self._left()
+        if left is None:
+            return timeout
+        if left <= 0:
+            raise error("the request's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._timeout(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._timeout(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore2.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, self._timeout(timeout, httpcore2.ConnectTimeout))
+        return _DeadlineStream(tls, self._left)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore2.NetworkBackend):
+    def __init__(self, left: Callable[[], float | None]) -> None:
+        self._backend = httpcore2.SyncBackend()
+        self._left = left
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore2.NetworkStream:
+        left = self._left()
+        if left is not None:
+            if left <= 0:
+                raise httpcore2.ConnectTimeout("the request's deadline passed")
+            timeout = left if timeout is None else min(timeout, left)
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self._left)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _deadline_transport(left: Callable[[], float | None]) -> httpx2.HTTPTransport:
+    """httpx2's own transport, on a connection pool whose connections keep the request's deadline."""
+    transport = httpx2.HTTPTransport(retries=0)
+    # httpx2 has no option for a network backend: its pool is replaced by one built the same way
+    # (tests/test_hostile_network.py's dripping server fails if this stops taking effect).
+    assert isinstance(getattr(transport, "_pool", None), httpcore2.ConnectionPool), "httpx2 changed its transport"
+    transport._pool = httpcore2.ConnectionPool(
+        ssl_context=httpx2.create_ssl_context(), max_connections=100, max_keepalive_connections=20,
+        keepalive_expiry=5.0, http1=True, http2=False, retries=0, network_backend=_DeadlineBackend(left))
+    return transport
 
 
 class PoliteTransport(httpx2.BaseTransport):
-    """Concurrency limit, backoff and retries beneath pyzotero's HTTP client."""
+    """Beneath pyzotero's HTTP client: the key kept to its origin, a deadline on every
+    request, concurrency limit, capped backoff and retries, answers checked to be JSON."""
 
     def __init__(self, policy: RetryPolicy, notice: Callable[[str], None], max_in_flight: int = MAX_IN_FLIGHT,
-                 inner: httpx2.BaseTransport | None = None) -> None:
-        self.inner = inner or httpx2.HTTPTransport(retries=0)
+                 inner: httpx2.BaseTransport | None = None, *, api_origin: str | None = None,
+                 limits: TransportLimits | None = None) -> None:
         self.policy = policy
+        self.limits = limits or TransportLimits()
+        self.api_origin = api_origin  # None: no origin to keep the key to (tests of the transport alone)
         self.notice = notice
+        self._request_deadline = threading.local()  # each thread runs its own request
+        self.inner = inner or _deadline_transport(self._time_left)
         self.slots = threading.BoundedSemaphore(max_in_flight)
         self.lock = threading.Lock()
         self.not_before = 0.0  # a Backoff or Retry-After pauses every request until then
+        self.waited = 0.0  # seconds of waiting so far in this run (against limits.wait_budget)
+        self.told: set[str] = set()  # notices said once per run
         self.requests = 0
         self.versions: list[int] = []
+
+    # -- the key stays with the API ---------------------------------------------------
+    # Redirects are followed here, not by the HTTP client: only here is it known that a
+    # request is a hop of one that carried the key (httpx drops Authorization on a hop
+    # elsewhere, but not Zotero-API-Key, and the hop itself would still be made).
+
+    def _keep_key_home(self, request: httpx2.Request, *, carried_key: bool) -> httpx2.Request:
+        """The request as it may be sent: refused if it would take the key elsewhere."""
+        if request.url.scheme not in ("http", "https"):
+            raise ForeignOrigin(f"a {request.url.scheme or 'relative'}: address")  # not echoed: it is the server's text
+        if self.api_origin is None or origin(request.url) == self.api_origin:
+            return request
+        carried = [name for name in CREDENTIAL_HEADERS if name in request.headers]
+        if not carried and not carried_key:
+            return request
+        if request.extensions.get(ELSEWHERE_WITHOUT_KEY):
+            for name in carried:
+                del request.headers[name]
+            return request
+        raise ForeignOrigin(origin(request.url))
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        carried_key = any(name in request.headers for name in CREDENTIAL_HEADERS)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self._keep_key_home(request, carried_key=carried_key)
+            response = self._exchange(request)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                self._check_json(request, response)
+                return response
+            request = _next_hop(request, response.status_code, location)
+        raise NonsenseAnswer(f"more than {MAX_REDIRECTS} redirects")
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def _time_left(self) -> float | None:
+        deadline = getattr(self._request_deadline, "at", None)
+        return None if deadline is None else deadline - time.monotonic()
 
     def _wait_gate(self) -> None:
         while True:
@@ -93,15 +288,50 @@ class PoliteTransport(httpx2.BaseTransport):
                 return
             time.sleep(min(remaining, 1.0))
 
+    def _capped(self, seconds: float, what: str) -> float:
+        if seconds <= self.limits.max_wait:
+            return seconds
+        asked = "for ever" if math.isinf(seconds) else f"{seconds:.0f} s"
+        self.notice(f"Zotero asked to wait {asked} ({what}); zotcurate waits at most "
+                    f"{self.limits.max_wait:.0f} s at a time (setting api_max_wait).")
+        return self.limits.max_wait
+
+    def _spend(self, seconds: float) -> None:
+        """Count a wait against the run's budget; past it, give up rather than wait on."""
+        with self.lock:
+            if self.waited + seconds > self.limits.wait_budget:
+                raise ZoteroUnavailable(
+                    f"made zotcurate wait {self.waited:.0f} s already and asked for {seconds:.0f} s more, "
+                    f"beyond the {self.limits.wait_budget:.0f} s a run may wait (setting api_wait_budget)",
+                    answered=True)
+            self.waited += seconds
+
     def _pause_all(self, seconds: float, why: str) -> None:
         with self.lock:
-            until = time.monotonic() + seconds
+            now = time.monotonic()
+            until = now + seconds
             if until <= self.not_before:
                 return
-            self.not_before = until
+            extra = until - max(self.not_before, now)  # overlapping pauses are waited once
+        self._spend(extra)
+        with self.lock:
+            self.not_before = max(self.not_before, until)
         self.notice(f"Zotero answered {why}: waiting {seconds:.0f} s before going on.")
 
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+    def _server_asks(self, response: httpx2.Response, header: str) -> float | None:
+        seconds, unusable = server_wait(response.headers.get(header))
+        with self.lock:
+            first = unusable and header not in self.told
+            if first:
+                self.told.add(header)
+        if first:
+            self.notice(f"Zotero sent a {header} header that is not a number of seconds; it was ignored.")
+        return None if seconds is None else self._capped(seconds, header)
+
+    # -- one request ------------------------------------------------------------------
+
+    def _exchange(self, request: httpx2.Request) -> httpx2.Response:
+        """One request (one hop), with the retries and waits it takes."""
         attempt = 0
         network_failures = 0
         while True:
@@ -110,15 +340,21 @@ class PoliteTransport(httpx2.BaseTransport):
                 with self.lock:
                     self.requests += 1
                 try:
-                    response = self.inner.handle_request(request)
-                except (httpx2.ConnectError, httpx2.ReadError, httpx2.RemoteProtocolError,
+                    response = self._send(request)
+                except (httpx2.ConnectError, httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError,
                         httpx2.TimeoutException) as exc:
                     network_failures += 1
+                    # A server that answered, too slowly to finish in time, would do it again.
+                    if isinstance(exc, DeadlinePassed):
+                        raise ZoteroUnavailable(
+                            f"did not finish answering within {self.limits.deadline:.0f} s (setting api_deadline), "
+                            "however slowly it kept sending", answered=True) from exc
                     if network_failures >= self.policy.network_attempts:
                         raise ZoteroUnavailable(type(exc).__name__) from exc
                     response = None
             if response is None:
                 wait = self.policy.delay(network_failures - 1, None)
+                self._spend(wait)
                 self.notice(f"Zotero could not be reached; trying again in {wait:.0f} s.")
                 time.sleep(wait)
                 continue
@@ -126,24 +362,93 @@ class PoliteTransport(httpx2.BaseTransport):
             if lmv and lmv.isdigit() and response.status_code in (200, 304):
                 with self.lock:
                     self.versions.append(int(lmv))
-            backoff = _seconds(response.headers.get("Backoff"))
+            backoff = self._server_asks(response, "Backoff")
             if response.status_code not in RETRY_STATUSES:
                 if backoff:
                     self._pause_all(backoff, "with a Backoff request")
-                return response
+                return _without_waits(response)  # waited here: pyzotero must not wait again
             attempt += 1
-            retry_after = _seconds(response.headers.get("Retry-After")) or backoff
-            response.read()
-            response.close()
+            retry_after = self._server_asks(response, "Retry-After") or backoff
             if attempt >= self.policy.max_attempts:
                 raise ZoteroUnavailable(
                     f"Zotero kept answering {response.status_code} after {attempt} attempts", response.status_code
                 )
-            wait = self.policy.delay(attempt - 1, retry_after)
+            wait = min(self.policy.delay(attempt - 1, retry_after), self.limits.max_wait)
             self._pause_all(wait, f"HTTP {response.status_code}")
+
+    def _send(self, request: httpx2.Request) -> httpx2.Response:
+        """One exchange under the deadline, the whole answer read (at most ``max_body`` bytes)."""
+        deadline = self._request_deadline.at = time.monotonic() + self.limits.deadline
+        try:
+            response = self.inner.handle_request(request)
+            stream = response.stream
+            assert isinstance(stream, httpx2.SyncByteStream), "a sync transport gives sync streams"
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in stream:
+                    size += len(chunk)
+                    if size > self.limits.max_body:
+                        raise NonsenseAnswer(f"more than {self.limits.max_body // 2**20} MB")
+                    chunks.append(chunk)
+            finally:
+                stream.close()
+        except httpx2.TimeoutException as exc:
+            if time.monotonic() >= deadline - 0.01:  # the last read got only the time that was left
+                raise DeadlinePassed(str(exc), request=request) from exc
+            raise
+        finally:
+            self._request_deadline.at = None
+        try:
+            return httpx2.Response(response.status_code, headers=response.headers, content=b"".join(chunks),
+                                   extensions=response.extensions)
+        except httpx2.DecodingError as exc:
+            raise NonsenseAnswer("a body that cannot be decoded") from exc
+
+    def _check_json(self, request: httpx2.Request, response: httpx2.Response) -> None:
+        """A successful API answer is a JSON document: not a web page, not an empty body."""
+        if response.status_code not in (200, 201) or request.extensions.get(NOT_JSON):
+            return
+        if request.url.params.get("format", "") not in _JSON_FORMATS:
+            return
+        ctype = response.headers.get("Content-Type", "").lower()
+        start = response.content.lstrip()[:1]
+        if "html" in ctype or start not in (b"{", b"["):
+            what = "a web page" if "html" in ctype or start == b"<" else "something that is not JSON"
+            raise NonsenseAnswer(f"HTTP {response.status_code} with {what}")
+        if "json" not in ctype:
+            response.headers["Content-Type"] = "application/json"  # pyzotero picks its parser by this
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _next_hop(request: httpx2.Request, status: int, location: str) -> httpx2.Request:
+    """The request a redirect asks for, as browsers (and httpx) make it."""
+    try:
+        url = request.url.join(location)
+    except httpx2.InvalidURL as exc:
+        raise NonsenseAnswer("a redirect to a malformed address") from exc
+    method = request.method
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    headers = httpx2.Headers(request.headers)
+    headers.pop("Host", None)  # the new request names its own host
+    headers.pop("Cookie", None)
+    content = None
+    if method == request.method:
+        content = request.read() or None  # a 307/308 sends the same body again
+    else:
+        headers.pop("Content-Length", None)
+        headers.pop("Transfer-Encoding", None)
+    return httpx2.Request(method, url, headers=headers, content=content, extensions=request.extensions)
+
+
+def _without_waits(response: httpx2.Response) -> httpx2.Response:
+    for header in ("Backoff", "Retry-After"):
+        if header in response.headers:
+            del response.headers[header]
+    return response
 
 
 @dataclass(frozen=True)
@@ -198,9 +503,12 @@ class ZoteroClient:
         self.api_key = None if self.local else settings.require_api_key()
         self.base_url = settings.local_url if self.local else settings.api_url
         self.progress = progress or ProgressReporter()
-        self.transport = PoliteTransport(policy or RetryPolicy(), self.progress.notice, max_in_flight)
+        self.transport = PoliteTransport(policy or RetryPolicy(), self.progress.notice, max_in_flight,
+                                         api_origin=origin(self.base_url),
+                                         limits=TransportLimits.from_settings(settings))
+        # The transport follows redirects itself (it alone keeps the key to its origin).
         self.http = httpx2.Client(transport=self.transport, timeout=httpx2.Timeout(30.0, connect=10.0),
-                                  follow_redirects=True, trust_env=not self.local)
+                                  follow_redirects=False, trust_env=not self.local)
         self._local = threading.local()
         self.prefix = f"/{library.remote_type}s/{library.remote_id}"
 
@@ -247,6 +555,12 @@ class ZoteroClient:
             return fn()
         except ZoteroUnavailable as exc:
             raise self._unavailable(exc) from exc
+        except ForeignOrigin as exc:
+            raise self._foreign(exc) from exc
+        except NonsenseAnswer as exc:
+            raise self._nonsense(exc.words, what) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._nonsense("malformed JSON", what) from exc
         except (httpx2.HTTPError, OSError) as exc:
             raise NetworkError(
                 f"Zotero at {self.base_url} could not be reached while {what} ({type(exc).__name__}); "
@@ -267,7 +581,22 @@ class ZoteroClient:
                 f"Zotero answered HTTP {status} while {what}; try again later, or report it if it persists."
             ) from exc
 
+    def _foreign(self, exc: ForeignOrigin) -> NetworkError:
+        return NetworkError(
+            f"Zotero at {self.base_url} sent zotcurate on to another address ({exc.target}), where the API key "
+            f"is never sent, so it stopped; if the API has really moved, set api_url (--api-url or "
+            "ZOTCURATE_API_URL) to its new address."
+        )
+
+    def _nonsense(self, words: str, what: str) -> NetworkError:
+        return NetworkError(
+            f"Zotero at {self.base_url} answered {words} while {what}, which is not an answer of the Zotero API "
+            "(a proxy or a login page in the way?); try again later, or check api_url if it persists."
+        )
+
     def _unavailable(self, exc: ZoteroUnavailable) -> NetworkError:
+        if exc.answered:
+            return NetworkError(f"Zotero at {self.base_url} {exc}; try again later (what was fetched so far is kept).")
         if exc.status is None:
             where = "Is Zotero running with the local API enabled?" if self.local else "Check the network connection."
             return NetworkError(f"Zotero at {self.base_url} could not be reached ({exc}). {where}")
@@ -290,12 +619,23 @@ class ZoteroClient:
         )
 
     def _get(self, path: str, params: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> httpx2.Response:
-        """A raw GET through the same transport, for what pyzotero cannot send."""
+             headers: dict[str, str] | None = None, *, elsewhere_without_key: bool = False,
+             not_json: bool = False) -> httpx2.Response:
+        """A raw GET through the same transport, for what pyzotero cannot send.
+
+        ``elsewhere_without_key``: redirects to another origin are followed, without the key
+        (file downloads); otherwise they are refused. ``not_json``: the answer is a file.
+        """
+        extensions = {ELSEWHERE_WITHOUT_KEY: elsewhere_without_key, NOT_JSON: not_json}
         try:
-            response = self.http.get(self.base_url + path, params=params, headers={**self._headers(), **(headers or {})})
+            response = self.http.get(self.base_url + path, params=params,
+                                     headers={**self._headers(), **(headers or {})}, extensions=extensions)
         except ZoteroUnavailable as exc:
             raise self._unavailable(exc) from exc
+        except ForeignOrigin as exc:
+            raise self._foreign(exc) from exc
+        except NonsenseAnswer as exc:
+            raise self._nonsense(exc.words, f"reading {path}") from exc
         except httpx2.HTTPError as exc:
             raise NetworkError(f"Zotero at {self.base_url} could not be reached ({type(exc).__name__}); "
                                "check the network and run the command again.") from exc
@@ -309,23 +649,33 @@ class ZoteroClient:
 
     # -- reads -----------------------------------------------------------------------
 
+    def _json(self, response: httpx2.Response, what: str, check: Callable[[Any], Any]) -> Any:
+        """The JSON of a raw answer, through ``check`` (one of the ``expect_*`` functions)."""
+        try:
+            return check(response.json())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._nonsense("malformed JSON", what) from exc
+        except NonsenseAnswer as exc:
+            raise self._nonsense(exc.words, what) from exc
+
     def key_info(self) -> KeyInfo:
         """What the API key may do (``/keys/current``)."""
-        response = self._get("/keys/current")
-        data = response.json()
-        return KeyInfo(str(data.get("userID", "")), data.get("username", ""), data.get("access", {}))
+        data = self._json(self._get("/keys/current"), "reading what the API key may do", expect_key_info)
+        return KeyInfo(str(data.get("userID", "")), str(data.get("username") or ""), data.get("access") or {})
 
     def groups(self, user_id: str) -> list[dict[str, Any]]:
         """Groups a user belongs to: ``[{id, name, version}]``."""
         response = self._get(f"/users/{user_id}/groups", params={"limit": 100})
-        return [{"id": str(g["id"]), "name": g.get("data", {}).get("name", ""), "version": g.get("version")}
-                for g in response.json()]
+        groups = self._json(response, "listing the groups", expect_groups)
+        return [{"id": str(g["id"]), "name": str(g.get("data", {}).get("name") or ""), "version": g.get("version")}
+                for g in groups]
 
     def group_name(self) -> str | None:
         if self.library.remote_type != "group" or self.local:
             return None
-        response = self._get(self.prefix)
-        return response.json().get("data", {}).get("name")
+        group = self._json(self._get(self.prefix), "reading the group", expect_group)
+        name = group.get("data", {}).get("name")
+        return name if isinstance(name, str) else None
 
     def collection_versions(self, since: int, *, if_modified: bool = False) -> dict[str, int] | None:
         """Collection versions changed since ``since``. With ``if_modified``, None when the
@@ -335,7 +685,7 @@ class ZoteroClient:
                              headers=headers)
         if response.status_code == 304:
             return None
-        return {k: int(v) for k, v in response.json().items()}
+        return self._json(response, "listing collection versions", expect_versions)
 
     def item_versions(self, since: int, *, top: bool = False) -> dict[str, int]:
         def call() -> Any:
@@ -344,16 +694,17 @@ class ZoteroClient:
                 return zot.top(since=since, format="versions", includeTrashed=1, limit=None)
             return zot.item_versions(since=since, includeTrashed=1)
 
-        return {k: int(v) for k, v in self._call("listing item versions", call).items()}
+        return self._call("listing item versions", lambda: expect_versions(call()))
 
     def all_item_keys(self) -> set[str]:
         return set(self.item_versions(0))
 
     def all_collection_keys(self) -> set[str]:
-        return set(self._call("listing collections", lambda: self._zot().collection_versions(since=0)))
+        return set(self._call("listing collections",
+                              lambda: expect_versions(self._zot().collection_versions(since=0))))
 
     def deleted(self, since: int) -> dict[str, list[str]]:
-        return self._call("listing deletions", lambda: self._zot().deleted(since=since))
+        return self._call("listing deletions", lambda: expect_deleted(self._zot().deleted(since=since)))
 
     def _batches(self, keys: Sequence[str]) -> Iterator[list[str]]:
         keys = list(keys)
@@ -364,15 +715,15 @@ class ZoteroClient:
         """Fetch items by key, ≤ 50 per request, ≤ 4 requests in flight; yields each batch
         in order as it completes, so the caller can store it right away."""
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            return self._call("fetching items", lambda: self._zot().items(
-                itemKey=",".join(batch), includeTrashed=1, limit=BATCH))
+            return self._call("fetching items", lambda: expect_objects(self._zot().items(
+                itemKey=",".join(batch), includeTrashed=1, limit=BATCH)))
 
         yield from self._parallel(fetch, list(self._batches(keys)))
 
     def iter_collections_by_key(self, keys: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            return self._call("fetching collections", lambda: self._zot().collections(
-                collectionKey=",".join(batch), limit=BATCH))
+            return self._call("fetching collections", lambda: expect_objects(self._zot().collections(
+                collectionKey=",".join(batch), limit=BATCH)))
 
         yield from self._parallel(fetch, list(self._batches(keys)))
 
@@ -420,15 +771,106 @@ class ZoteroClient:
         objects = list(objects)
         for start in range(0, len(objects), BATCH):
             batch = objects[start:start + BATCH]
-            response = self._call("writing items", lambda b=batch: self._zot().create_items(b))
-            for index, obj in (response.get("successful") or {}).items():
+            response = self._call("writing items",
+                                  lambda b=batch: expect_write_result(self._zot().create_items(b), len(b)))
+            for index, obj in response["successful"].items():
                 result.successful[obj.get("key") or batch[int(index)]["key"]] = obj
-            for index, key in (response.get("unchanged") or {}).items():
+            for index, key in response["unchanged"].items():
                 result.unchanged.append(key if isinstance(key, str) else batch[int(index)]["key"])
-            for index, failure in (response.get("failed") or {}).items():
+            for index, failure in response["failed"].items():
                 key = failure.get("key") or batch[int(index)]["key"]
-                result.failed[key] = WriteFailure(int(failure.get("code", 0)), str(failure.get("message", "")))
+                result.failed[key] = WriteFailure(_int(failure.get("code")), str(failure.get("message", "")))
             lmv = self._zot().request.headers.get("Last-Modified-Version")
             if lmv and lmv.isdigit():
                 result.library_version = int(lmv)
         return result
+
+
+# -- what the API's answers must look like ---------------------------------------------
+# A server (or whatever stands in its way) may answer anything; these turn an answer of
+# the wrong shape into NonsenseAnswer (one clear sentence, exit 6) before it reaches the
+# store, where it would be a KeyError deep inside a sync.
+
+
+def _shape(expected: str) -> NonsenseAnswer:
+    return NonsenseAnswer(f"JSON of the wrong shape (expected {expected})")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any) -> int:
+    return value if _is_int(value) else int(value) if isinstance(value, str) and value.isdigit() else 0
+
+
+def expect_mapping(value: Any, expected: str = "an object") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _shape(expected)
+    return value
+
+
+def expect_versions(value: Any) -> dict[str, int]:
+    """``{key: version}`` (format=versions)."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and _is_int(v) for k, v in value.items()):
+        raise _shape("an object of keys and version numbers")
+    return value
+
+
+def expect_objects(value: Any) -> list[dict[str, Any]]:
+    """A list of API objects, each with a key, a version and its data."""
+    if not isinstance(value, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("key"), str) and _is_int(o.get("version"))
+            and isinstance(o.get("data"), dict) for o in value):
+        raise _shape("a list of objects with key, version and data")
+    return value
+
+
+def expect_deleted(value: Any) -> dict[str, list[str]]:
+    """``/deleted``: lists of keys by kind."""
+    if not isinstance(value, dict) or not all(
+            isinstance(keys, list) and all(isinstance(k, str) for k in keys) for keys in value.values()):
+        raise _shape("lists of deleted keys")
+    return value
+
+
+def expect_key_info(value: Any) -> dict[str, Any]:
+    """``/keys/current``: the key's user and its access, group by group."""
+    data = expect_mapping(value, "the key's user and access")
+    access = data.get("access", {})
+    if not isinstance(access, dict) or not all(isinstance(v, dict) for v in access.values()):
+        raise _shape("the key's access, library by library")
+    groups = access.get("groups", {})
+    if not all(isinstance(perms, dict) for perms in groups.values()):
+        raise _shape("the key's access, group by group")
+    return data
+
+
+def expect_groups(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(
+            isinstance(g, dict) and (_is_int(g.get("id")) or isinstance(g.get("id"), str))
+            and isinstance(g.get("data", {}), dict) for g in value):
+        raise _shape("a list of groups")
+    return value
+
+
+def expect_group(value: Any) -> dict[str, Any]:
+    group = expect_mapping(value, "a group")
+    if not isinstance(group.get("data", {}), dict):
+        raise _shape("a group with its data")
+    return group
+
+
+def expect_write_result(value: Any, size: int) -> dict[str, dict[str, Any]]:
+    """A write's outcome: ``successful``, ``unchanged``, ``failed``, keyed by position in the batch."""
+    data = expect_mapping(value, "the outcome of a write")
+    out: dict[str, dict[str, Any]] = {}
+    for part in ("successful", "unchanged", "failed"):
+        entries = data.get(part) or {}
+        if not isinstance(entries, dict) or not all(
+                isinstance(i, str) and i.isdigit() and int(i) < size for i in entries):
+            raise _shape(f"'{part}' keyed by position in the batch")
+        if part != "unchanged" and not all(isinstance(e, dict) for e in entries.values()):
+            raise _shape(f"objects in '{part}'")
+        out[part] = entries
+    return out

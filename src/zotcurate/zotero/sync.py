@@ -170,7 +170,8 @@ def _run(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *
             return
         # Someone edited the library during the pass: go round again from the same `since`.
         wait = pass_wait * (2**attempt)
-        progress.notice(f"The library changed during the sync (version {start_version} → {max(seen)}); "
+        # min → max: the pass's first version need not be the lowest seen (never "98 → 98").
+        progress.notice(f"The library changed during the sync (version {min(seen)} → {max(seen)}); "
                         f"going round again in {wait:.0f} s.")
         time.sleep(wait)
     raise NetworkError(
