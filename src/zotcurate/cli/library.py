@@ -14,6 +14,7 @@ from zotcurate.cli.options import collection_option, format_option, library_opti
 from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
 from zotcurate.diagnose import diagnose, readable_groups
 from zotcurate.errors import ConfigError, ExitCode
+from zotcurate.formats.base import BIBTEX_FLAVOURS, ExportOptions, ImportOptions
 from zotcurate.formats.files import FORMATS, export_library, import_files
 from zotcurate.model import LibraryRef
 from zotcurate.output import render_table, to_json
@@ -30,23 +31,33 @@ STATUS_COLUMNS = ["library", "title", "version", "items", "notes", "attachments"
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @library_option("to fill (replaced as a whole)", kinds="file:NAME", default="named after the first path",
                 metavar="file:NAME")
+@click.option("--strict", is_flag=True, help="Refuse a file rather than skip an entry that cannot be read, keep an "
+              "undefined macro's name or guess an encoding (each is a warning without --strict).")
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None) -> None:
+def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None, strict: bool) -> None:
     """Import a Zotero API export (folder with items.json and collections.json, or one JSON
-    file), CSL-JSON or BibTeX into a file:NAME library.
+    file), CSL-JSON or BibTeX/biblatex into a file:NAME library. The format is read from
+    the content, whatever the file is called.
 
     \b
     Example:
       zotcurate import examples/numerique-sante --library file:numerique-sante
 
     A malformed file stops the import with its name and position; the store is untouched.
+    A BibTeX entry that cannot be read is skipped with a warning naming its line (--strict:
+    the file is refused).
     """
     settings = app.settings(library=library)
     ref = LibraryRef.parse(library) if library else (settings.library or _default_file_library(paths[0]))
     with app.open_store(settings) as store:
-        result = import_files(store, ref, list(paths))
+        result = import_files(store, ref, list(paths), options=ImportOptions(strict=strict))
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
         click.echo(f"Imported {result.items} items and {result.collections} collections into {result.library}.")
         _print_summary(store, ref.name)
+        if result.warnings:
+            click.echo(f"{len(result.warnings)} warning(s) above: what was skipped or guessed; --strict refuses "
+                       "such files.", err=True)
 
 
 def _default_file_library(path: Path) -> LibraryRef:
@@ -74,14 +85,19 @@ def _print_summary(store: Store, name: str) -> None:
 @format_option(FORMATS, default="zotero-json", help="The file format.")
 @click.option("--output", "-o", "output", required=True, type=click.Path(path_type=Path),
               help="File to write (a folder for zotero-json without .json suffix).")
+@click.option("--bibtex-flavour", "flavour", type=click.Choice(list(BIBTEX_FLAVOURS)), default="bibtex",
+              show_default=True, help="For --format bibtex: classic BibTeX entry types and fields, or biblatex's "
+              "(@online, date, langid, more creator roles).")
 @pass_app
-def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: Path) -> None:
-    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX."""
+def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: Path,
+               flavour: str) -> None:
+    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX/biblatex."""
     settings = app.settings(library=library)
     ref = settings.require_library()
     with app.open_store(settings) as store:
         lib = store.require_library(ref.name)
-        n = export_library(store, lib, fmt, output, collection=collection)
+        n = export_library(store, lib, fmt, output, collection=collection,
+                           options=ExportOptions(bibtex_flavour=flavour))
     click.echo(f"Wrote {n} items to {output} ({fmt}).")
 
 
