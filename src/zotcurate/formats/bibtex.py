@@ -848,7 +848,8 @@ def write_bibtex(items: list[dict[str, Any]], *, flavour: str = "bibtex") -> str
         lines = [f"@{etype}{{{key},"]
         for name, value in fields.items():
             lines.append(f"  {name} = {value}," if name == "month" else f"  {name} = {{{value}}},")
-        lines[-1] = lines[-1].rstrip(",")
+        if fields:
+            lines[-1] = lines[-1].rstrip(",")  # "@misc{key,\n}" stays: an entry without fields, valid BibTeX
         lines.append("}")
         chunks.append("\n".join(lines))
     return "\n\n".join(chunks) + ("\n" if chunks else "")
