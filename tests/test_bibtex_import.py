@@ -146,7 +146,7 @@ def test_jabref_file_imports_with_warnings_for_what_was_skipped(tmp_path: Path) 
     path.write_bytes((FIXTURES / "jabref-cp1252.bib").read_bytes())
     parsed = read_bibtex(path)
     keys = [o["data"].get("citationKey") for o in parsed.items]
-    assert keys == [None, "empty", "annotated", "macro", "after", "dup"]
+    assert keys == ["EvaluationReseauxSante2019", "empty", "annotated", "macro", "after", "dup"]  # a key for the keyless
     keyless = parsed.items[0]["data"]
     assert keyless["title"] == "Évaluation des réseaux de santé"  # the windows-1252 header was honoured
     assert parsed.items[2]["data"]["extra"] == "tex.author+an: 1=corresponding"

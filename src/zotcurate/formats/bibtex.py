@@ -183,18 +183,22 @@ def read_text(path: Path, text: str, warnings: Warnings) -> ParsedFiles:
     entries = _resolve(entries, warnings)
     parsed = ParsedFiles(sources=[str(path)])
     seen: dict[str, RawEntry] = {}
-    keyless: dict[str, int] = {}
+    keys_in_file = {e.key.lower() for e in entries if e.key}
     for entry in entries:
         where = f"{path}: line {entry.line} (@{entry.type}{{{entry.key}}})"
         data = entry_to_zotero(entry, schema=schema, where=where, warnings=warnings)
         if not entry.key:
-            # JabRef's "@article{,": a key like Better BibTeX would make, unique in the file.
-            base = citation_key(data)
-            n = keyless.get(base, 0)
-            keyless[base] = n + 1
-            name = base + (_suffix(n - 1) if n else "")
-            data["key"] = key_for(f"{name}\x00line {entry.line}")
-            data.pop("citationKey", None)
+            # JabRef's "@article{,": the key Better BibTeX would make, unique in the file; it is kept as the
+            # citation key, so that an export and a new import give the same item.
+            base, n = citation_key(data), 0
+            name = base
+            while name.lower() in keys_in_file:
+                name, n = base + _suffix(n), n + 1
+            keys_in_file.add(name.lower())
+            data["key"] = key_for(name)
+            if "citationKey" in schema.fields(data["itemType"]):
+                data["citationKey"] = name
+            seen[name.lower()] = entry
         elif entry.key.lower() in seen:
             first = seen[entry.key.lower()]
             warnings.add(f"line {entry.line}: the citation key '{entry.key}' is used twice (first at line {first.line})",
