@@ -15,6 +15,12 @@ DOIs, URLs, keywords, abstracts), then times, each in a fresh process:
   names, the mapping to Zotero fields).
 
 Target (issue 11): zotcurate within 1.5× of bibtexparser alone.
+
+    .venv/bin/python benchmarks/bench_formats.py --csl-corpus /work/shared/data/csl-test-suite/processor-tests/humans
+
+measures CSL-JSON fidelity instead: every item of the INPUT sections of the CSL test-suite's fixtures is
+imported (``csl_to_zotero_objects``) and exported again (``zotero_to_csl``); the counts say how many files
+were refused and how many variables did not come back equal.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -61,15 +68,20 @@ def synthetic_bib(n: int, seed: int = 7) -> str:
         fields = [f"  author = {{{authors}}}", f"  title = {{{title(rng)}}}", f"  year = {{{rng.randint(1980, 2025)}}}"]
         if kind == "article":
             journal = rng.choice(["jbi", "lancet", "{Revue d'{\\'e}pid{\\'e}miologie}", '"Nature"'])
-            fields += [f"  journal = {journal}", f"  volume = {{{rng.randint(1, 90)}}}", f"  number = {rng.randint(1, 12)}",
-                       f"  pages = {{{rng.randint(1, 300)}--{rng.randint(301, 600)}}}", f"  month = {rng.choice(['jan', 'mar', 'oct'])}"]
+            fields += [f"  journal = {journal}", f"  volume = {{{rng.randint(1, 90)}}}",
+                       f"  number = {rng.randint(1, 12)}",
+                       f"  pages = {{{rng.randint(1, 300)}--{rng.randint(301, 600)}}}",
+                       f"  month = {rng.choice(['jan', 'mar', 'oct'])}"]
         elif kind == "book":
-            fields += ["  publisher = {Presses de l'{EHESP}}", "  address = {Rennes}", f"  isbn = {{978-2-07-0{i % 100000:05d}-1}}"]
+            fields += ["  publisher = {Presses de l'{EHESP}}", "  address = {Rennes}",
+                       f"  isbn = {{978-2-07-0{i % 100000:05d}-1}}"]
             books.append(key)
         elif kind == "incollection" and books:
-            fields += [f"  crossref = {{{rng.choice(books[-50:])}}}", f"  pages = {{{rng.randint(1, 50)}--{rng.randint(51, 99)}}}"]
+            fields += [f"  crossref = {{{rng.choice(books[-50:])}}}",
+                       f"  pages = {{{rng.randint(1, 50)}--{rng.randint(51, 99)}}}"]
         elif kind == "techreport":
-            fields += ["  institution = {{DREES}}", f"  number = {{{rng.randint(100, 999)}}}", "  type = {{\\'E}tudes et r{\\'e}sultats}"]
+            fields += ["  institution = {{DREES}}", f"  number = {{{rng.randint(100, 999)}}}",
+                       "  type = {{\\'E}tudes et r{\\'e}sultats}"]
         elif kind == "phdthesis":
             fields += ["  school = {Universit{\\'e} de Bordeaux}"]
         elif kind == "online":
@@ -115,11 +127,59 @@ def timed(code: str, path: Path) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
+def _same(value: object) -> object:
+    """A CSL value as citeproc reads it: date parts as numbers, names as their full family and given parts."""
+    if isinstance(value, dict) and "date-parts" in value:
+        parts = [[int(p) for p in ps if str(p).lstrip("-").isdigit()] for ps in value["date-parts"]]
+        return {**value, "date-parts": parts}
+    if isinstance(value, list) and value and all(isinstance(n, dict) for n in value):
+        return [(" ".join(x for x in (n.get("non-dropping-particle"), n.get("family")) if x) or n.get("literal", ""),
+                 " ".join(x for x in (n.get("given"), n.get("dropping-particle")) if x),
+                 n.get("suffix", "")) for n in value]
+    return str(value) if isinstance(value, int) else value
+
+
+def csl_fidelity(folder: Path) -> None:
+    import json
+    from collections import Counter
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from zotcurate.errors import InputFileError
+    from zotcurate.formats.csljson import csl_to_zotero_objects, zotero_to_csl
+
+    files = sorted(folder.glob("*.txt"))
+    refused, items, exact, lost = 0, 0, 0, Counter()
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        m = re.search(r">>=+ INPUT =+>>(.*?)<<=+ INPUT =+<<", text, re.DOTALL)
+        if not m:
+            continue
+        try:
+            entries = json.loads(m[1])
+            objects = csl_to_zotero_objects(path, entries)
+        except (InputFileError, json.JSONDecodeError):
+            refused += 1
+            continue
+        for csl, obj in zip(entries, objects, strict=True):
+            items += 1
+            back = zotero_to_csl(obj["data"])
+            differing = [v for v, value in csl.items()
+                         if v not in ("id", "note") and _same(back.get(v)) != _same(value)]
+            lost.update(differing)
+            exact += not differing
+    print(f"{len(files)} fixture files, {refused} refused, {items} items, {exact} with every variable back equal")
+    print("variables that did not come back equal (count):", ", ".join(f"{v} {n}" for v, n in lost.most_common(25)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=7166)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--csl-corpus", type=Path, help="measure CSL-JSON fidelity on a folder of CSL test fixtures")
     args = ap.parse_args()
+    if args.csl_corpus:
+        csl_fidelity(args.csl_corpus)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.bib"
         path.write_text(synthetic_bib(args.entries), encoding="utf-8")
@@ -137,7 +197,8 @@ def main() -> None:
     print("| reader | seconds (median) | all runs | entries |")
     print("|---|---:|---|---:|")
     for label, values in runs.items():
-        print(f"| {label} | {statistics.median(values):.2f} | {', '.join(f'{v:.2f}' for v in values)} | {counts[label]} |")
+        every = ", ".join(f"{v:.2f}" for v in values)
+        print(f"| {label} | {statistics.median(values):.2f} | {every} | {counts[label]} |")
     ratio = statistics.median(runs["zotcurate read_bibtex"]) / statistics.median(runs["bibtexparser alone"])
     print(f"\nratio zotcurate / bibtexparser alone: {ratio:.2f} (target ≤ 1.5)")
 

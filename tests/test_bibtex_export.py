@@ -49,7 +49,7 @@ def test_bibtex_to_store_to_bibtex_to_store_is_identical(tmp_path: Path, fixture
     first = items_of(path)
     second = again(tmp_path, first, flavour)
     assert len(second) == len(first)
-    for before, after in zip(first, second):
+    for before, after in zip(first, second, strict=True):
         assert after == before, before.get("citationKey")
     # and a third trip writes the same text
     assert write_bibtex(second, flavour=flavour) == write_bibtex(first, flavour=flavour)
@@ -129,7 +129,7 @@ def test_every_example_item_is_valid_bibtex_in_both_flavours(tmp_path: Path) -> 
             assert {e.type for e in found} <= CLASSIC_TYPES
             assert not any(f in e.fields for e in found for f in ("langid", "date", "journaltitle", "location"))
         back = again(tmp_path, tops, flavour)
-        for before, after in zip(tops, back):
+        for before, after in zip(tops, back, strict=True):
             assert after["itemType"] == before["itemType"]
             assert len(after["creators"]) == len(before["creators"])
             for field in ("title", "nameOfAct", "url", "DOI", "pages", "volume", "institution", "publicationTitle"):
@@ -143,7 +143,7 @@ def test_one_key_scheme(tmp_path: Path) -> None:
     tops = [o["data"] for o in objects if o["data"]["itemType"] not in ("note", "attachment")]
     for flavour in ("bibtex", "biblatex"):
         keys = [e.key for e in entries(write_bibtex(tops, flavour=flavour))]
-        for data, key in zip(tops, keys):
+        for data, key in zip(tops, keys, strict=True):
             assert re.fullmatch(re.escape(citation_key(data)) + "[a-z]*", key), (key, citation_key(data))
         assert len(set(keys)) == len(keys)
     pinned = {"itemType": "book", "title": "T", "citationKey": "doe2020"}

@@ -135,9 +135,8 @@ def decode_text(data: bytes, path: Path, *, declared: str | None = None, guess: 
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return DecodedText(_decode(data[len(bom):], encoding, path), encoding)
-    if encoding := _utf16_without_bom(data):
-        return DecodedText(_decode(data, encoding, path), encoding,
-                           f"read as {encoding.upper()} (it has no byte-order mark)")
+    if utf16 := _utf16_without_bom(data):
+        return DecodedText(_decode(data, utf16, path), utf16, f"read as {utf16.upper()} (it has no byte-order mark)")
     if declared:
         try:
             codec = codecs.lookup(declared).name
@@ -155,16 +154,16 @@ def decode_text(data: bytes, path: Path, *, declared: str | None = None, guess: 
             raise InputFileError(
                 f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry.") from exc
         first_bad = exc.start
-    from charset_normalizer import from_bytes  # noqa: PLC0415 - only files that are not UTF-8 need it
+    from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None or not best.encoding:
         raise InputFileError(f"{path} is not UTF-8 text (byte {first_bad}) and its encoding cannot be recognised; "
                              "save it as UTF-8 and retry.")
-    encoding = codecs.lookup(best.encoding).name
+    guessed = codecs.lookup(best.encoding).name
     said = f" although it declares {declared}" if declared else ""
-    return DecodedText(data.decode(encoding, errors="replace"), encoding,
-                       f"read as {encoding} (a guess: it is not UTF-8{said}); check accented letters, or save it "
+    return DecodedText(data.decode(guessed, errors="replace"), guessed,
+                       f"read as {guessed} (a guess: it is not UTF-8{said}); check accented letters, or save it "
                        "as UTF-8")
 
 

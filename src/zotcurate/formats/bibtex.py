@@ -23,7 +23,16 @@ from typing import Any
 from bibtexparser.customization import splitname
 
 from zotcurate.errors import InputFileError
-from zotcurate.fields import creator_name, date_of, date_range, month_number, parse_date, parse_extra, read_doi, title_of
+from zotcurate.fields import (
+    creator_name,
+    date_of,
+    date_range,
+    month_number,
+    parse_date,
+    parse_extra,
+    read_doi,
+    title_of,
+)
 from zotcurate.fileio import write_text_atomic
 from zotcurate.formats.base import (
     ExportOptions,
@@ -201,8 +210,8 @@ def read_text(path: Path, text: str, warnings: Warnings) -> ParsedFiles:
             seen[name.lower()] = entry
         elif entry.key.lower() in seen:
             first = seen[entry.key.lower()]
-            warnings.add(f"line {entry.line}: the citation key '{entry.key}' is used twice (first at line {first.line})",
-                         "this second entry was skipped")
+            warnings.add(f"line {entry.line}: the citation key '{entry.key}' is used twice "
+                         f"(first at line {first.line})", "this second entry was skipped")
             continue
         else:
             seen[entry.key.lower()] = entry
@@ -521,9 +530,8 @@ def entry_to_zotero(entry: RawEntry, *, schema: ZoteroSchema | None = None, wher
         r"\s*(\\url\s*\{)?\s*https?://", f.get("howpublished", "")) else ""
     if howpublished:
         _set(data, valid, base_map, "url", howpublished)
-    elif f.get("howpublished"):
-        if not _set(data, valid, base_map, "publisher", _clean(f["howpublished"])):
-            tex.append(f"tex.howpublished: {_clean(f['howpublished'])}")
+    elif f.get("howpublished") and not _set(data, valid, base_map, "publisher", _clean(f["howpublished"])):
+        tex.append(f"tex.howpublished: {_clean(f['howpublished'])}")
     if f.get("holder") and item_type == "patent":
         put("assignee", "; ".join(_clean(_unbrace(n)) for n in _split_names(f["holder"])))
     for name, value in f.items():
@@ -650,7 +658,7 @@ def _date_fields(date: str, biblatex: bool) -> dict[str, str]:
     if not parts:
         return {"year": escape(date)}
     if biblatex:
-        if parsed.season or parsed.problem and not parsed.iso:
+        if parsed.season or (parsed.problem and not parsed.iso):
             return {"year": escape(date)}  # biblatex dates are ISO 8601: keep what the ISO form cannot say
         return {"date": _iso(parts)}
     out = {"year": str(parts[0])}

@@ -150,7 +150,8 @@ class _Parser:
         elif self._char(nxt) != closer:
             raise _Unreadable(f"expected ',' after the key '{key}'", nxt)
         head_end = text.find("\n", at)
-        entry = RawEntry(kind, key, {}, self.lines.of(at), text[at: head_end if head_end != -1 else len(text)].strip()[:60])
+        head = text[at: head_end if head_end != -1 else len(text)].strip()[:60]
+        entry = RawEntry(kind, key, {}, self.lines.of(at), head)
         pos = nxt
         while True:
             pos = self._skip_ws(pos)

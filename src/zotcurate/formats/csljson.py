@@ -40,7 +40,7 @@ _EXTRA_CSL_VARS = {
     "title-short", "translator", "type", "version", "volume", "year-suffix",
     # CSL 1.0.2 variables Zotero has no field for; citeproc-js reads them from the note as well.
     "archive_collection", "available-date", "division", "event-title", "license", "part", "part-title", "printing",
-    "reviewed-genre", "supplement", "volume-title", "volume-title-short", "container-title-short",
+    "reviewed-genre", "supplement", "volume-title", "volume-title-short", "collection-title-short",
 }
 _EXTRA_UPPER_VARS = {"doi", "isbn", "issn", "pmcid", "pmid", "url"}
 
@@ -53,7 +53,8 @@ _NAME_VARS = {
     "reviewed-author", "script-writer", "series-creator", "translator",
 }
 
-_BCE = re.compile(r"^\s*(?:-(\d{1,4})|(\d{1,4})\s*(?:BC|BCE|B\.C\.|av\. J\.-C\.))\s*$", re.IGNORECASE)
+_BCE = re.compile(r"^\s*(?:-(\d{1,4})(?:-(\d{2})(?:-(\d{2}))?)?|(\d{1,4})\s*(?:BC|BCE|B\.C\.|av\. J\.-C\.))\s*$",
+                  re.IGNORECASE)
 
 _PARTICLE_GIVEN = re.compile(r"^([^ ]+(?:\u02bb |\u2019 | |' ) *)(.+)$")
 _PARTICLE_FAMILY = re.compile(r"^([^ ]+(?:-|\u02bb|\u2019| |') *)(.+)$")
@@ -73,7 +74,7 @@ def csl_date(value: str) -> dict[str, Any]:
             return {"date-parts": start["date-parts"] + end["date-parts"]}
     if m := _BCE.match(value):
         # A year before the common era, stored as ISO 8601's "-0044" (or typed "44 BC"): CSL's negative year.
-        return {"date-parts": [[-int(m[1] or m[2])]]}
+        return {"date-parts": [[-int(m[1] or m[4]), *(int(p) for p in (m[2], m[3]) if p)]]}
     parsed = parse_date(value)
     if parsed.year is None:
         # Zotero passes a date without a year literally.
@@ -388,8 +389,8 @@ def _csl_date_to_zotero(value: Any, variable: str) -> str:
             break
     if not nums or not nums[0]:
         return ""
-    if nums[0] < 0:
-        return f"-{-nums[0]:04d}"  # ISO 8601's year before the common era, which csl_date reads back
+    if nums[0] < 0:  # ISO 8601's years before the common era ("-0044-03-15"), which csl_date reads back
+        return f"-{-nums[0]:04d}" + "".join(f"-{n:02d}" for n in nums[1:] if n)
     # Zotero stores a bare SQL-like date for every date field ("2020-03-15", "2020-03", "2020").
     date = f"{nums[0]:04d}" + "".join(f"-{n:02d}" for n in nums[1:] if n)
     if value.get("season") and len(nums) == 1:
@@ -498,7 +499,8 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     if extra_lines:
         data["extra"] = "\n".join(extra_lines)
     keywords = csl.get("keyword")
-    data["tags"] = [{"tag": k.strip()} for k in re.split(r"\s*[,;]\s*", keywords) if k.strip()] if isinstance(keywords, str) else []
+    words = re.split(r"\s*[,;]\s*", keywords) if isinstance(keywords, str) else []
+    data["tags"] = [{"tag": k.strip()} for k in words if k.strip()]
     data["collections"] = []
     data["relations"] = {}
     return data
@@ -511,21 +513,27 @@ def csl_to_zotero_objects(path: Path, items: list[Any]) -> list[dict[str, Any]]:
     seen: dict[str, int] = {}
     for i, entry in enumerate(items, start=1):
         if not isinstance(entry, dict):
-            raise InputFileError(f"{path}: entry {i} is not a JSON object; fix it and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} is not a JSON object; fix it and import again "
+                                 "(nothing was imported).")
         if not isinstance(entry.get("type"), str) or not entry["type"]:
-            raise InputFileError(f"{path}: entry {i} has no CSL 'type'; add one (e.g. \"report\") and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} has no CSL 'type'; add one (e.g. \"report\") and import again "
+                                 "(nothing was imported).")
         if entry.get("id") is None:
-            raise InputFileError(f"{path}: entry {i} has no 'id'; give every entry an id and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} has no 'id'; give every entry an id and import again "
+                                 "(nothing was imported).")
         for var in schema.csl_names.values():
             if var in entry and not isinstance(entry[var], list):
-                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a list of names; nothing was imported.")
+                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a list of names; "
+                                     "nothing was imported.")
         for var in schema.csl_date_fields:
             if var in entry and not isinstance(entry[var], (dict, str)):
-                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a CSL date object; nothing was imported.")
+                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a CSL date object; "
+                                     "nothing was imported.")
         data = csl_item_to_zotero(entry, schema=schema)
         if data["key"] in seen:
             raise InputFileError(
-                f"{path}: entries {seen[data['key']]} and {i} have the same id '{entry['id']}'; make ids unique (nothing was imported)."
+                f"{path}: entries {seen[data['key']]} and {i} have the same id '{entry['id']}'; make ids unique "
+                "(nothing was imported)."
             )
         seen[data["key"]] = i
         out.append({"key": data["key"], "version": 0, "data": data})

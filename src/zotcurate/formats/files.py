@@ -76,9 +76,9 @@ def read_path(path: Path, options: ImportOptions | None = None) -> ParsedFiles:
     """Read one path: a Zotero export folder, or a file in any format of the table."""
     options = options or ImportOptions()
     if path.is_dir():
-        for fmt in FORMAT_TABLE:
-            if fmt.read_folder is not None:
-                return fmt.read_folder(path, options)
+        for folder_format in FORMAT_TABLE:
+            if folder_format.read_folder is not None:
+                return folder_format.read_folder(path, options)
     if not path.exists():
         raise InputFileError(f"{path} does not exist.")
     decoded = _decoded(path, options)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 from pylatexenc import latex2text
 from pylatexenc.latexwalker import (
@@ -65,7 +66,7 @@ _SYMBOLS = {
 _ALL_ONE_ARG = sorted(set(_MARKUP) | _TRANSPARENT | _SILENT_WITH_ARG | {"url", "t", "href", "hyphenation"})
 
 
-def _walker_db():  # type: ignore[no-untyped-def]  # pylatexenc ships no type information
+def _walker_db() -> Any:  # pylatexenc ships no type information
     db = get_default_latex_context_db()
     specs = [MacroSpec(name, "{") for name in _ALL_ONE_ARG if name not in ("href", "hspace", "vspace")]
     specs += [MacroSpec("href", "{{"), MacroSpec("hspace", "*{"), MacroSpec("vspace", "*{")]
@@ -97,7 +98,7 @@ def _cached_to_text(value: str, rich: bool) -> str:
     text = _nodes(nodes, rich, top=True)
     text = unicodedata.normalize("NFC", _SPACES.sub(" ", text)).strip()
     # An accent with nothing to sit on (``\\'{}``) would be a loose combining mark: drop it.
-    return _LOOSE_MARK.sub(r"\1", text) if "\u0300" <= max(text, default=" ") else text
+    return _LOOSE_MARK.sub(r"\1", text) if max(text, default=" ") >= "\u0300" else text
 
 
 def _nodes(nodes: list[LatexNode] | None, rich: bool, top: bool = False) -> str:
@@ -185,7 +186,7 @@ def _math_symbol(name: str) -> str | None:
     if name in _SYMBOLS:
         return _SYMBOLS[name]
     spec = _DB.get_macro_spec(name)
-    if spec is not None and getattr(spec.args_parser, "argspec", ""):
+    if spec is not None and str(getattr(spec.args_parser, "argspec", "") or ""):
         return None  # \frac{a}{b}, \mathbb{R}: no plain reading of the command alone
     text = _TO_TEXT.latex_to_text("\\" + name)
     return text if text and "\\" not in text and "%" not in text else None

@@ -37,15 +37,19 @@ def check_zotero_objects(path: Path, objects: Any, what: str) -> list[dict[str, 
         if not (obj.get("key") or data.get("key")):
             raise InputFileError(f"{path}: entry {i + 1} has no key; nothing was imported.")
         if what == "items" and not data.get("itemType"):
-            raise InputFileError(f"{path}: item {obj.get('key') or data.get('key')} has no itemType; nothing was imported.")
+            raise InputFileError(f"{path}: item {obj.get('key') or data.get('key')} has no itemType; "
+                                 "nothing was imported.")
         if what == "collections" and not isinstance(data.get("name"), str):
-            raise InputFileError(f"{path}: collection {obj.get('key') or data.get('key')} has no name; nothing was imported.")
+            raise InputFileError(f"{path}: collection {obj.get('key') or data.get('key')} has no name; "
+                                 "nothing was imported.")
     return objects
 
 
 def is_zotero_object(value: Any) -> bool:
     """One Web API object: ``{key, version, data: {…}}`` (an item or a collection)."""
-    return isinstance(value, dict) and isinstance(value.get("data"), dict) and ("key" in value or "key" in value["data"])
+    if not (isinstance(value, dict) and isinstance(value.get("data"), dict)):
+        return False
+    return "key" in value or "key" in value["data"]
 
 
 def is_zotero_item_list(value: Any) -> bool:
