@@ -169,3 +169,27 @@ def test_export_cli_flavour_option(tmp_path: Path, capsys: pytest.CaptureFixture
                  str(tmp_path / "x.bib")], env=env)
     assert code == ExitCode.USAGE
     assert set(BIBTEX_TYPES.values()) <= CLASSIC_TYPES
+
+
+NASTY = ["a } b {", "50 % \\ back # hash ~ tilde ^ caret $ dollar _ under & amp", "{balanced} and {{double}}",
+         'quote " and @ at', "Tom and Jerry, Inc.", "line\nbreak", "\u00a0no-break", "x \\emph{not markup}"]
+
+
+@pytest.mark.parametrize("flavour", ["bibtex", "biblatex"])
+def test_any_text_gives_valid_bibtex_that_reads_back(tmp_path: Path, flavour: str) -> None:
+    items = []
+    for i, text in enumerate(NASTY):
+        items.append({"key": f"NAST{i:04d}", "itemType": "book", "title": text, "publisher": text, "place": text,
+                      "abstractNote": text, "tags": [{"tag": text}],
+                      "creators": [{"creatorType": "author", "lastName": text, "firstName": text},
+                                   {"creatorType": "editor", "name": text}],
+                      "extra": f"free text: {text}\ntex.custom: {text}"})
+    back = again(tmp_path, items, flavour)  # strict: no warning at all
+    assert len(back) == len(items)
+    for before, after in zip(items, back, strict=True):
+        expected = " ".join(before["title"].split())  # BibTeX values are one line
+        if "<" not in expected:
+            assert after["title"] == expected
+        assert after["publisher"] == after["place"] == after["abstractNote"] == expected
+        assert [t["tag"] for t in after["tags"]] == [expected]
+        assert after["creators"][1] == {"creatorType": "editor", "name": expected}

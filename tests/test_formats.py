@@ -480,3 +480,23 @@ def test_csl_variables_zotero_has_no_field_for_survive_in_extra() -> None:
                      "director", "ISBN", "issued", "title"):
         assert back[variable] == csl[variable], variable
     assert back["note"] == 'custom: {"a":1}'  # not a CSL variable citeproc reads: left in the note
+
+
+def test_the_format_table_is_the_one_place_formats_are_named() -> None:
+    """Adding a format is one module of formats/ with a FORMAT, and its line in FORMAT_TABLE: detection,
+    import and the export choices all come from the table."""
+    import importlib
+    import pkgutil
+
+    import zotcurate.formats
+    from zotcurate.formats.base import Format
+    from zotcurate.formats.files import FORMAT_TABLE, FORMATS
+
+    defined = []
+    for info in pkgutil.iter_modules(zotcurate.formats.__path__):
+        module = importlib.import_module(f"zotcurate.formats.{info.name}")
+        if isinstance(getattr(module, "FORMAT", None), Format):
+            defined.append(module.FORMAT)
+    assert sorted(f.name for f in defined) == sorted(f.name for f in FORMAT_TABLE)
+    assert tuple(f.name for f in FORMAT_TABLE if f.write is not None) == FORMATS
+    assert {s for f in FORMAT_TABLE for s in f.suffixes} >= {".json", ".bib", ".bibtex", ".biblatex"}

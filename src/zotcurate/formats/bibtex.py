@@ -195,7 +195,12 @@ def read_text(path: Path, text: str, warnings: Warnings) -> ParsedFiles:
     keys_in_file = {e.key.lower() for e in entries if e.key}
     for entry in entries:
         where = f"{path}: line {entry.line} (@{entry.type}{{{entry.key}}})"
-        data = entry_to_zotero(entry, schema=schema, where=where, warnings=warnings)
+        try:
+            data = entry_to_zotero(entry, schema=schema, where=where, warnings=warnings)
+        except _UnreadableName as exc:
+            warnings.add(f"line {entry.line}: the name '{exc.name}' in '{entry.head}' cannot be read ({exc.reason})",
+                         "the entry was skipped")
+            continue
         if not entry.key:
             # JabRef's "@article{,": the key Better BibTeX would make, unique in the file; it is kept as the
             # citation key, so that an export and a new import give the same item.
@@ -358,6 +363,12 @@ def _extended_name(raw: str) -> dict[str, str]:
     return parts
 
 
+class _UnreadableName(Exception):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name, self.reason = name, reason
+
+
 def _creators(value: str, creator_type: str, where: str) -> list[dict[str, str]]:
     out = []
     for raw in _split_names(value):
@@ -380,7 +391,7 @@ def _creators(value: str, creator_type: str, where: str) -> list[dict[str, str]]
         try:
             parts_ = splitname(raw, strict_mode=False)
         except Exception as exc:  # bibtexparser raises InvalidName (a ValueError) on odd names
-            raise InputFileError(f"{where}: the name '{raw}' cannot be read ({exc}); fix it and import again.") from exc
+            raise _UnreadableName(raw, str(exc)) from exc
         last = " ".join(parts_.get("von", []) + parts_.get("last", []))
         first = " ".join(parts_.get("first", []))
         if parts_.get("jr"):
@@ -669,6 +680,17 @@ def _date_fields(date: str, biblatex: bool) -> dict[str, str]:
     return out
 
 
+def _verbatim(value: str) -> str:
+    """A URL or DOI as written (biblatex reads them verbatim), but never with braces BibTeX would see as
+    unbalanced: those are percent-encoded, which means the same in an address."""
+    depth = 0
+    for ch in value:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            break
+    return value if depth == 0 else value.replace("{", "%7B").replace("}", "%7D")
+
+
 def _extra_out(extra: str) -> tuple[dict[str, str], str, list[str]]:
     """Extra's lines that become fields (``tex.FIELD: value``, CSL lines BibTeX has a field for), the
     citation key a ``Citation Key:`` line pins, and the rest (the note)."""
@@ -784,11 +806,12 @@ def data_to_fields(data: dict[str, Any], *, schema: ZoteroSchema | None = None,
     if data.get("numPages"):
         fields["pagetotal"] = escape(str(data["numPages"]))
     if data.get("DOI"):
-        fields["doi"] = data["DOI"]
+        fields["doi"] = _verbatim(str(data["DOI"]))
     if data.get("url"):
+        url = _verbatim(str(data["url"]))
         if etype == "misc" and not biblatex and "howpublished" not in fields:
-            fields["howpublished"] = r"\url{" + data["url"] + "}"
-        fields["url"] = data["url"]
+            fields["howpublished"] = r"\url{" + url + "}"
+        fields["url"] = url
     if data.get("accessDate"):
         fields["urldate"] = escape(str(data["accessDate"]))
     extra_fields, _, note = _extra_out(str(data.get("extra") or ""))

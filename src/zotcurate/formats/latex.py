@@ -15,6 +15,7 @@ Writing escapes LaTeX's special characters and turns the markup back into comman
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from functools import lru_cache
@@ -47,7 +48,14 @@ _MARKUP = {
 }
 # Commands whose argument is printed as it is.
 _TRANSPARENT = {"textrm", "textup", "textnormal", "textsf", "texttt", "textmd", "mbox", "hbox", "text", "NoCaseChange",
-                "ensuremath", "protect", "MakeUppercase", "MakeLowercase", "uppercase", "lowercase", "nocite"}
+                "ensuremath", "protect", "MakeUppercase", "MakeLowercase", "uppercase", "lowercase", "nocite", "cite"}
+# Old-style declarations that switch the font for the rest of their group: {\em word}, {\bf word}.
+_DECLARATIONS = {"em": _MARKUP["emph"], "it": _MARKUP["emph"], "sl": _MARKUP["emph"], "itshape": _MARKUP["emph"],
+                 "bf": _MARKUP["textbf"], "bfseries": _MARKUP["textbf"], "sc": _MARKUP["textsc"],
+                 "scshape": _MARKUP["textsc"], "rm": ("", ""), "tt": ("", ""), "sf": ("", ""), "normalfont": ("", ""),
+                 "upshape": ("", ""), "mdseries": ("", "")}
+# An accent over nothing (\~{}) is the accent character itself.
+_BARE_ACCENTS = {"~": "~", "^": "^", "'": "'", "`": "`", '"': '"', "=": "¯", ".": "˙"}
 # Commands that print nothing, with their arguments (sort keys, spacing, phantoms).
 _SILENT_WITH_ARG = {"noopsort", "vphantom", "hphantom", "phantom", "SortNoop", "sortnoop", "bibsort", "hspace",
                     "vspace", "index", "label"}
@@ -75,6 +83,9 @@ def _walker_db() -> Any:  # pylatexenc ships no type information
 
 
 _DB = _walker_db()
+# pylatexenc logs its own configuration slips (a \frac outside math) as warnings nobody importing a file
+# can act on; what zotcurate makes of such a command is decided below.
+logging.getLogger("pylatexenc").setLevel(logging.ERROR)
 _TO_TEXT = latex2text.LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
 
 # A value without any of these is plain text: no LaTeX reading needed (most fields of most files).
@@ -88,12 +99,16 @@ def latex_to_text(value: str, *, rich: bool = False) -> str:
     """A BibTeX value as Unicode text (with Zotero's rich-text tags when ``rich``), spaces collapsed."""
     if not _NEEDS_LATEX.search(value):
         return _SPACES.sub(" ", value).strip()
-    return _cached_to_text(value, rich)
+    # journal names, publishers and places repeat across a file: read each once (abstracts do not repeat)
+    return _cached_to_text(value, rich) if len(value) < 300 else _to_text(value, rich)
 
 
 @lru_cache(maxsize=16384)
 def _cached_to_text(value: str, rich: bool) -> str:
-    # journal names, publishers and places repeat across a file: read each once
+    return _to_text(value, rich)
+
+
+def _to_text(value: str, rich: bool) -> str:
     nodes, _, _ = LatexWalker(value, latex_context=_DB, tolerant_parsing=True).get_latex_nodes()
     text = _nodes(nodes, rich, top=True)
     text = unicodedata.normalize("NFC", _SPACES.sub(" ", text)).strip()
@@ -107,6 +122,8 @@ def _nodes(nodes: list[LatexNode] | None, rich: bool, top: bool = False) -> str:
     for node in nodes or []:
         if isinstance(node, LatexCharsNode):
             out.append(node.chars)
+        elif isinstance(node, LatexGroupNode) and (declared := _declaration(node, rich)) is not None:
+            out.append(declared)
         elif isinstance(node, LatexGroupNode):
             inner = _nodes(node.nodelist, rich)
             # A group right after a command is that command's argument; one holding words protects them.
@@ -126,6 +143,18 @@ def _nodes(nodes: list[LatexNode] | None, rich: bool, top: bool = False) -> str:
             out.append(_TO_TEXT.node_to_text(node))
         after_macro = isinstance(node, LatexMacroNode) and not _args(node)
     return "".join(out)
+
+
+def _declaration(group: LatexGroupNode, rich: bool) -> str | None:
+    """``{\\em word}`` → ``<i>word</i>`` (titles) or ``word``; None for a group that does not start so."""
+    children = [n for n in group.nodelist or [] if not (isinstance(n, LatexCharsNode) and not n.chars.strip())]
+    first = children[0] if children else None
+    if not (isinstance(first, LatexMacroNode) and first.macroname in _DECLARATIONS):
+        return None
+    rest = group.nodelist[group.nodelist.index(first) + 1:]
+    inner = _nodes(rest, rich)
+    open_tag, close_tag = _DECLARATIONS[first.macroname] if rich else ("", "")
+    return f"{open_tag}{inner.strip()}{close_tag}" if inner.strip() else ""
 
 
 def _args(node: LatexMacroNode) -> list[LatexNode]:
@@ -162,9 +191,11 @@ def _macro(node: LatexMacroNode, rich: bool) -> str:
         return _SYMBOLS[name]
     if name == "\\":
         return " "
+    if name in _BARE_ACCENTS and args and not _arg_text(args[0], rich).strip():
+        return _BARE_ACCENTS[name]
     text = _TO_TEXT.node_to_text(node)
-    if "\\" in text and name != "textbackslash":
-        return "".join(_arg_text(a, rich) for a in args)
+    if ("\\" in text and name != "textbackslash") or "%s" in text:
+        return "".join(_arg_text(a, rich) for a in args)  # no text reading of the command: its argument only
     return text
 
 
