@@ -55,8 +55,8 @@ def title_of_entry(tmp_path: Path, latex: str) -> str:
     (r"H$_2$O and $^{13}$C", "H<sub>2</sub>O and <sup>13</sup>C"),  # math converted where it has a reading…
     (r"Solving $\frac{a}{b}$ fast", r"Solving $\frac{a}{b}$ fast"),  # … else kept exactly as written
     (r"50\% \& co~1 -- 2", "50% & co\u00a01 – 2"),
-    (r"{\em Old} and {\bf style} {\sc fonts}", '<i>Old</i> and <b>style</b> <span style="font-variant:small-caps;">fonts'
-     "</span>"),  # old-style declarations, as in pre-LaTeX2e files
+    (r"{\em Old} and {\bf style} {\sc fonts}",  # old-style declarations, as in pre-LaTeX2e files
+     '<i>Old</i> and <b>style</b> <span style="font-variant:small-caps;">fonts</span>'),
     (r"A \frac{1}{2} out of math, a tilde \~{} and a caret \^{}", "A 1/2 out of math, a tilde ~ and a caret ^"),
 ])
 def test_latex_becomes_unicode_command_by_command(tmp_path: Path, latex: str, text: str) -> None:
