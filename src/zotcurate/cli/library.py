@@ -15,6 +15,7 @@ from zotcurate.cli.options import collection_option, format_option, library_opti
 from zotcurate.config import DEFAULT_API_URL, mask_secret, write_config_file
 from zotcurate.diagnose import diagnose, readable_groups
 from zotcurate.errors import ConfigError, ExitCode
+from zotcurate.formats.base import BIBTEX_FLAVOURS, ExportOptions, ImportOptions
 from zotcurate.formats.files import FORMATS, export_library, export_text, import_files
 from zotcurate.model import LibraryRef
 from zotcurate.output import plural, printable, render_table, to_json
@@ -31,24 +32,34 @@ STATUS_COLUMNS = ["library", "title", "version", "items", "notes", "attachments"
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @library_option("to fill (replaced as a whole)", kinds="file:NAME", default="named after the first path",
                 metavar="file:NAME")
+@click.option("--strict", is_flag=True, help="Refuse a file rather than skip an entry that cannot be read, keep an "
+              "undefined macro's name or guess an encoding (each is a warning without --strict).")
 @pass_app
-def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None) -> None:
+def import_cmd(app: AppContext, paths: tuple[Path, ...], library: str | None, strict: bool) -> None:
     """Import a Zotero API export (folder with items.json and collections.json, or one JSON
-    file), CSL-JSON or BibTeX into a file:NAME library.
+    file), CSL-JSON or BibTeX/biblatex into a file:NAME library. The format is read from
+    the content, whatever the file is called.
 
     \b
     Example:
       zotcurate import examples/numerique-sante --library file:numerique-sante
 
     A malformed file stops the import with its name and position; the store is untouched.
+    A BibTeX entry that cannot be read is skipped with a warning naming its line (--strict:
+    the file is refused).
     """
     settings = app.settings(library=library)
     ref = LibraryRef.parse(library) if library else (settings.library or _default_file_library(paths[0]))
     with app.open_store(settings, create=True) as store:
-        result = import_files(store, ref, list(paths))
+        result = import_files(store, ref, list(paths), options=ImportOptions(strict=strict))
+        for warning in result.warnings:
+            click.echo(f"Warning: {printable(warning)}", err=True)
         click.echo(f"Imported {plural(result.items, 'item')} and {plural(result.collections, 'collection')} "
                    f"into {result.library}.")
         _print_summary(store, ref.name)
+        if result.warnings:
+            click.echo(f"{len(result.warnings)} warning(s) above: what was skipped or guessed; --strict refuses "
+                       "such files.", err=True)
 
 
 def _default_file_library(path: Path) -> LibraryRef:
@@ -77,25 +88,31 @@ def _print_summary(store: Store, name: str) -> None:
 @format_option(FORMATS, default="zotero-json", help="The file format.")
 @click.option("--output", "-o", "output", metavar="PATH", default="-", show_default=True,
               help="File to write, '-' for standard output (a folder for zotero-json when it has no .json suffix).")
+@click.option("--bibtex-flavour", "flavour", type=click.Choice(list(BIBTEX_FLAVOURS)), default="bibtex",
+              show_default=True, help="For --format bibtex: classic BibTeX entry types and fields, or biblatex's "
+              "(@online, date, langid, more creator roles).")
 @pass_app
-def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: str) -> None:
-    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX.
+def export_cmd(app: AppContext, library: str | None, collection: str | None, fmt: str, output: str,
+               flavour: str) -> None:
+    """Export a library or a collection as Zotero JSON, CSL-JSON or BibTeX/biblatex.
 
     \b
     Examples:
       zotcurate export --format bibtex > biblio.bib
+      zotcurate export --format bibtex --bibtex-flavour biblatex -o biblio.bib
       zotcurate export --format csl-json -c "Thème/Sous-thème" -o theme.json
       zotcurate export -o export/          # Zotero JSON: items.json and collections.json
     """
     settings = app.settings(library=library)
+    options = ExportOptions(bibtex_flavour=flavour)
     with app.open_store(settings, read_only=True) as store:
         lib = store.require_library(app.library(settings, store).name)
         if output == "-":  # standard output, as pandoc and jq: the data alone, the notice on stderr
-            text, n = export_text(store, lib, fmt, collection=collection)
+            text, n = export_text(store, lib, fmt, collection=collection, options=options)
             click.echo(text, nl=False)
             app.notice(f"Wrote {plural(n, 'item')} to standard output ({fmt}).")
             return
-        n = export_library(store, lib, fmt, Path(output), collection=collection)
+        n = export_library(store, lib, fmt, Path(output), collection=collection, options=options)
     click.echo(f"Wrote {plural(n, 'item')} to {output} ({fmt}).")
 
 

@@ -73,6 +73,8 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
     finally:
         if store is not None:
             store.close()
+    for warning in outcome.import_warnings:  # e.g. a BibTeX entry of the manifest's files that was skipped
+        click.echo(f"Warning: {app.redact(warning)}", err=True)
     for problem in outcome.problems:
         click.echo(f"Warning: {app.redact(problem)}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)

@@ -11,12 +11,15 @@ Where this module deliberately differs from Zotero, a comment says so.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from zotcurate.errors import InputFileError
-from zotcurate.fields import creator_name, parse_date, parse_extra, read_doi
+from zotcurate.fields import creator_name, date_range, parse_date, parse_extra, read_doi
+from zotcurate.formats.base import ExportOptions, ExportSelection, Format, ImportOptions, ParsedFiles, top_level_items
+from zotcurate.formats.zotero_json import load_json  # the one JSON reader that names line and column
 from zotcurate.zschema import ZoteroSchema, load_schema
 
 KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
@@ -34,6 +37,9 @@ _EXTRA_CSL_VARS = {
     "original-title", "page", "page-first", "publisher", "publisher-place", "recipient", "references",
     "reviewed-author", "reviewed-title", "scale", "section", "source", "status", "submitted", "title",
     "title-short", "translator", "type", "version", "volume", "year-suffix",
+    # CSL 1.0.2 variables Zotero has no field for; citeproc-js reads them from the note as well.
+    "archive_collection", "available-date", "division", "event-title", "license", "part", "part-title", "printing",
+    "reviewed-genre", "supplement", "volume-title", "volume-title-short", "collection-title-short",
 }
 _EXTRA_UPPER_VARS = {"doi", "isbn", "issn", "pmcid", "pmid", "url"}
 
@@ -45,6 +51,9 @@ _NAME_VARS = {
     "interviewer", "narrator", "organizer", "original-author", "performer", "producer", "recipient",
     "reviewed-author", "script-writer", "series-creator", "translator",
 }
+
+_BCE = re.compile(r"^\s*(?:-(\d{1,4})(?:-(\d{2})(?:-(\d{2}))?)?|(\d{1,4})\s*(?:BC|BCE|B\.C\.|av\. J\.-C\.))\s*$",
+                  re.IGNORECASE)
 
 _PARTICLE_GIVEN = re.compile(r"^([^ ]+(?:\u02bb |\u2019 | |' ) *)(.+)$")
 _PARTICLE_FAMILY = re.compile(r"^([^ ]+(?:-|\u02bb|\u2019| |') *)(.+)$")
@@ -58,6 +67,13 @@ def csl_date(value: str) -> dict[str, Any]:
     """A Zotero date string as a CSL date: ``{"date-parts": [[Y, M, D]]}`` (plus ``season`` for leftover
     text when there is no month, as Zotero does), or ``{"literal": value}`` when no year is found.
     The parts are those :func:`zotcurate.fields.parse_date` reads, so an impossible day is not printed."""
+    if (ends := date_range(value)) is not None:
+        start, end = (csl_date(e) for e in ends)
+        if "date-parts" in start and "date-parts" in end:
+            return {"date-parts": start["date-parts"] + end["date-parts"]}
+    if m := _BCE.match(value):
+        # A year before the common era, stored as ISO 8601's "-0044" (or typed "44 BC"): CSL's negative year.
+        return {"date-parts": [[-int(m[1] or m[4]), *(int(p) for p in (m[2], m[3]) if p)]]}
     parsed = parse_date(value)
     if parsed.year is None:
         # Zotero passes a date without a year literally.
@@ -284,11 +300,9 @@ def zotero_to_csl(data: dict[str, Any], *, schema: ZoteroSchema | None = None) -
                 value = None
             if not value or not isinstance(value, str):
                 continue
-            if field == "ISBN":
-                m = re.match(r"^(?:97[89]-?)?(?:\d-?){9}[\dx](?!-)\b", value, re.IGNORECASE)
-                if m:
-                    value = m[0]
-            elif field == "extra":
+            # Zotero keeps only the first ISBN of the field; all of them are kept here (a book's ISBN-10 and
+            # -13, or the print and electronic numbers), as the field holds them.
+            if field == "extra":
                 value = extra_to_csl(value, schema)
             if value[:1] == '"' and value.find('"', 1) == len(value) - 1:
                 value = value[1:-1]
@@ -362,6 +376,10 @@ def _csl_date_to_zotero(value: Any, variable: str) -> str:
     parts = value.get("date-parts")
     if not (isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]):
         return ""
+    if len(parts) == 2 and isinstance(parts[1], list) and parts[1]:
+        start, end = (_csl_date_to_zotero({"date-parts": [p]}, variable) for p in parts)
+        if start and end and start != end:
+            return f"{start}/{end}"  # a range, as ISO 8601 writes it (csl_date reads it back)
     nums = []
     for p in parts[0][:3]:
         try:
@@ -370,6 +388,8 @@ def _csl_date_to_zotero(value: Any, variable: str) -> str:
             break
     if not nums or not nums[0]:
         return ""
+    if nums[0] < 0:  # ISO 8601's years before the common era ("-0044-03-15"), which csl_date reads back
+        return f"-{-nums[0]:04d}" + "".join(f"-{n:02d}" for n in nums[1:] if n)
     # Zotero stores a bare SQL-like date for every date field ("2020-03-15", "2020-03", "2020").
     date = f"{nums[0]:04d}" + "".join(f"-{n:02d}" for n in nums[1:] if n)
     if value.get("season") and len(nums) == 1:
@@ -409,18 +429,21 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     if (csl.get("id") is not None and not _KEY_RE.match(str(csl["id"])) and "citationKey" not in data
             and "citationKey" in valid):
         data["citationKey"] = str(csl["id"])
-    creators = []
-    primary = schema.primary_creator_type(item_type)
+    primary = schema.primary_creator_type(item_type) or "author"
     valid_creators = set(schema.creator_types(item_type))
+    roles: dict[str, list[str]] = {}
     for ctype, var in schema.csl_names.items():
+        roles.setdefault(var, []).append(ctype)
+    creators = []
+    handled = {"id", "type", "note", "keyword", *schema.csl_text_fields}
+    for var, ctypes in roles.items():
         names = csl.get(var)
         if not isinstance(names, list):
             continue
-        if var == "author" and ctype != "author":
-            continue  # "creator" also maps to author; read CSL authors once
-        if var == "host" and ctype != "host":
-            continue
-        zotero_type = ctype if ctype in valid_creators else (primary or "author")
+        handled.add(var)
+        zotero_type = next((c for c in ctypes if c in valid_creators), None)
+        if var == "author":
+            zotero_type = primary  # CSL's author is the type's primary creator (a film's director …)
         for name in names:
             if not isinstance(name, dict):
                 continue
@@ -428,7 +451,13 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
             given = " ".join(x for x in (name.get("given"), name.get("dropping-particle")) if x)
             if name.get("suffix"):
                 given = f"{given}, {name['suffix']}" if given else name["suffix"]
-            if family or given:
+            if zotero_type is None:
+                # A role the item type has no creator type for: a CSL line in Extra, as Zotero writes it.
+                if family or given:
+                    extra_lines.append(f"{var}: {family} || {given}")
+                elif name.get("literal"):
+                    extra_lines.append(f"{var}: {name['literal']}")
+            elif family or given:
                 creators.append({"creatorType": zotero_type, "firstName": given, "lastName": family})
             elif name.get("literal"):
                 creators.append({"creatorType": zotero_type, "name": str(name["literal"])})
@@ -436,16 +465,41 @@ def csl_item_to_zotero(csl: dict[str, Any], *, schema: ZoteroSchema | None = Non
     for variable, field in schema.csl_date_fields.items():
         if variable not in csl:
             continue
+        handled.add(variable)
         target = field_for_base.get(field, field)
         value = _csl_date_to_zotero(csl[variable], variable)
         if value and target in valid:
             data[target] = value
         elif value:
             extra_lines.append(f"{variable}: {value}")
+    if isinstance(csl.get("citation-key"), str) and csl["citation-key"] and "citationKey" in valid:
+        data["citationKey"] = csl["citation-key"]
+        handled.add("citation-key")
+    # Every other variable (container-title-short for a report, event-date, volume-title, custom ones)
+    # is kept in Extra in Zotero's CSL syntax, so that nothing the file says is lost.
+    for variable, value in csl.items():
+        if variable in handled or variable.startswith("_") or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict) and ("date-parts" in value or "literal" in value or "raw" in value):
+            text = _csl_date_to_zotero(value, variable)
+        elif isinstance(value, list) and all(isinstance(n, dict) for n in value):
+            for name in value:
+                family = " ".join(x for x in (name.get("non-dropping-particle"), name.get("family")) if x)
+                line = f"{family} || {name.get('given', '')}" if family else str(name.get("literal", ""))
+                if line:
+                    extra_lines.append(f"{variable}: {line}")
+            continue
+        elif isinstance(value, (str, int, float)):
+            text = str(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if text:
+            extra_lines.append(f"{variable}: {' '.join(text.split())}")
     if extra_lines:
         data["extra"] = "\n".join(extra_lines)
     keywords = csl.get("keyword")
-    data["tags"] = [{"tag": k.strip()} for k in re.split(r"\s*[,;]\s*", keywords) if k.strip()] if isinstance(keywords, str) else []
+    words = re.split(r"\s*[,;]\s*", keywords) if isinstance(keywords, str) else []
+    data["tags"] = [{"tag": k.strip()} for k in words if k.strip()]
     data["collections"] = []
     data["relations"] = {}
     return data
@@ -458,22 +512,56 @@ def csl_to_zotero_objects(path: Path, items: list[Any]) -> list[dict[str, Any]]:
     seen: dict[str, int] = {}
     for i, entry in enumerate(items, start=1):
         if not isinstance(entry, dict):
-            raise InputFileError(f"{path}: entry {i} is not a JSON object; fix it and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} is not a JSON object; fix it and import again "
+                                 "(nothing was imported).")
         if not isinstance(entry.get("type"), str) or not entry["type"]:
-            raise InputFileError(f"{path}: entry {i} has no CSL 'type'; add one (e.g. \"report\") and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} has no CSL 'type'; add one (e.g. \"report\") and import again "
+                                 "(nothing was imported).")
         if entry.get("id") is None:
-            raise InputFileError(f"{path}: entry {i} has no 'id'; give every entry an id and import again (nothing was imported).")
+            raise InputFileError(f"{path}: entry {i} has no 'id'; give every entry an id and import again "
+                                 "(nothing was imported).")
         for var in schema.csl_names.values():
             if var in entry and not isinstance(entry[var], list):
-                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a list of names; nothing was imported.")
+                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a list of names; "
+                                     "nothing was imported.")
         for var in schema.csl_date_fields:
             if var in entry and not isinstance(entry[var], (dict, str)):
-                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a CSL date object; nothing was imported.")
+                raise InputFileError(f"{path}: entry {i} ('{entry['id']}'): '{var}' should be a CSL date object; "
+                                     "nothing was imported.")
         data = csl_item_to_zotero(entry, schema=schema)
         if data["key"] in seen:
             raise InputFileError(
-                f"{path}: entries {seen[data['key']]} and {i} have the same id '{entry['id']}'; make ids unique (nothing was imported)."
+                f"{path}: entries {seen[data['key']]} and {i} have the same id '{entry['id']}'; make ids unique "
+                "(nothing was imported)."
             )
         seen[data["key"]] = i
         out.append({"key": data["key"], "version": 0, "data": data})
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The format
+# --------------------------------------------------------------------------------------------
+
+def sniff(head: str) -> bool:
+    """JSON that is not Zotero's own (the table asks Zotero JSON first): a list, or one CSL item."""
+    return head.lstrip()[:1] in ("[", "{")
+
+
+def read(path: Path, text: str, options: ImportOptions) -> ParsedFiles:
+    value = load_json(path, text)
+    if isinstance(value, dict) and isinstance(value.get("items"), list):
+        value = value["items"]  # {"items": [...]}, as some tools wrap CSL-JSON
+    elif isinstance(value, dict) and "type" in value:
+        value = [value]  # one CSL item
+    if not isinstance(value, list):
+        raise InputFileError(f"{path} holds a JSON object that is no CSL item (no 'type'); nothing was imported.")
+    return ParsedFiles(items=csl_to_zotero_objects(path, value), sources=[str(path)])
+
+
+def dump(selection: ExportSelection, options: ExportOptions) -> tuple[str, int]:
+    tops = top_level_items(selection.objects)
+    return json.dumps([zotero_to_csl(o["data"]) for o in tops], ensure_ascii=False, indent=1) + "\n", len(tops)
+
+
+FORMAT = Format("csl-json", "CSL-JSON", (".json",), sniff, read, None, dump)

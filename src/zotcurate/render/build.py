@@ -111,6 +111,7 @@ class RenderSource:
     store: Store  # where the items are read: the user's store, or a scratch store holding the files
     library: Library
     history: LinkHistory | None  # None: no link history (files never audited, or no user store)
+    import_warnings: tuple[str, ...] = ()  # what reading the manifest's files said (a skipped BibTeX entry…)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class RenderOutcome:
     warnings: list[str] = field(default_factory=list)
     on_request: list[OnRequest] = field(default_factory=list)
     link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
+    import_warnings: list[str] = field(default_factory=list)  # reading the manifest's files
 
 
 # -- dates ----------------------------------------------------------------------------------
@@ -599,10 +601,11 @@ def open_source(store: Store | None, manifest: Manifest, library: str | None) ->
     if manifest.source.files and not library:
         name = _files_library_name(manifest)
         with Store(":memory:") as scratch:
-            import_files(scratch, LibraryRef.parse(name), list(manifest.source.files))
+            imported = import_files(scratch, LibraryRef.parse(name), list(manifest.source.files))
             audited = store.library(name) if store is not None else None
             yield RenderSource(scratch, scratch.require_library(name),
-                               LinkHistory(store, audited) if store is not None and audited is not None else None)
+                               LinkHistory(store, audited) if store is not None and audited is not None else None,
+                               tuple(imported.warnings))
         return
     wanted = library or manifest.source.library
     if not wanted:
@@ -652,7 +655,7 @@ def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: 
     doc = finish_document(result, manifest)
     paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, templates=tpls)
     return RenderOutcome(paths, result.entries, result.problems, result.warnings, result.on_request,
-                         result.link_check)
+                         result.link_check, list(source.import_warnings))
 
 
 def finish_document(result: RenderResult, manifest: Manifest) -> Document:
