@@ -401,14 +401,26 @@ def docx_paragraph_texts(path: Path) -> list[str]:
     return texts
 
 
+def html_paragraph_texts(path: Path) -> list[str]:
+    """The text of every paragraph and heading of the web page, as a browser shows it."""
+    import html5lib  # noqa: PLC0415 - the test extra's strict HTML parser
+
+    tree = html5lib.parse(path.read_text(encoding="utf-8"), namespaceHTMLElements=False)
+    return [_ASCII_WS.sub(" ", "".join(el.itertext())).strip(" ")
+            for el in tree.iter() if el.tag in ("p", "h1", "h2", "h3", "h4", "li")]
+
+
 # Each format's text, paragraph by paragraph, as a reader gets it. A new writer adds its reader here.
-TEXT_OF = {"md": md_paragraph_texts, "docx": docx_paragraph_texts}
+# The PDF has no paragraphs to read back (only lines on pages): tests/test_writers_pdf_html.py finds
+# every citation of the .md in its page text instead.
+TEXT_OF = {"md": md_paragraph_texts, "docx": docx_paragraph_texts, "html": html_paragraph_texts}
 
 
 @pytest.mark.parametrize("fmt", format_names())
 def test_every_writer_prints_the_citations_with_french_typography(fmt: str, tmp_path: Path) -> None:
-    if fmt not in TEXT_OF:
-        pytest.skip(f"no text reader for the {fmt} format in TEXT_OF yet: add one to check it")
+    if fmt == "pdf":
+        pytest.skip("the PDF has lines, not paragraphs: tests/test_writers_pdf_html.py checks its citations")
+    assert fmt in TEXT_OF, f"add a text reader for the new {fmt} format to TEXT_OF"
     doc = finished_example()
     path = WRITERS[fmt].write(doc, tmp_path / f"bib{WRITERS[fmt].suffix}", WriteOptions())
     texts = TEXT_OF[fmt](path)
@@ -425,6 +437,8 @@ def test_every_writer_prints_the_citations_with_french_typography(fmt: str, tmp_
     # Footnote calls that follow each other are separated: "¹⁵, ¹⁶".
     if fmt == "md":
         assert re.search(r"\[\^\d+\]<sup>,\u202f</sup>\[\^\d+\]", path.read_text(encoding="utf-8"))
+    elif fmt == "html":
+        assert re.search(r"</a></sup><sup>,\u202f</sup><sup class=\"appel\">", path.read_text(encoding="utf-8"))
     else:
         body = docx_parts(path)["word/document.xml"]
         assert re.search(r'<w:footnoteReference w:id="\d+" ?/></w:r><w:r><w:rPr><w:vertAlign w:val="superscript" ?/>'
