@@ -15,6 +15,7 @@ This is the only module that imports pypandoc.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from functools import lru_cache
@@ -40,12 +41,13 @@ from zotcurate.document import (
     Inline,
     ListBlock,
     Paragraph,
+    Picture,
     Span,
     clean_text,
 )
 from zotcurate.errors import ConfigError, RenderError
 from zotcurate.fileio import atomic_output
-from zotcurate.writers.base import WriteOptions
+from zotcurate.writers.base import Entry, WriteOptions, with_entries
 
 # Paragraph role → Word style name. Restyle one of these in Word and every entry
 # follows. BODY keeps pandoc's own "First Paragraph"/"Body Text".
@@ -178,10 +180,64 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
     if doc.toc:
         meta["toc-title"] = _meta_inlines(doc.toc_title)
     blocks: list[dict[str, Any]] = []
-    for n, block in enumerate(doc.blocks):
-        # Every heading gets an identifier, so pandoc gives it a bookmark the Sommaire can point at.
-        blocks += _block(block, doc, f"zc_h{n}")
+    if doc.covers is None:
+        for n, block in enumerate(doc.blocks):
+            # Every heading gets an identifier, so pandoc gives it a bookmark the Sommaire can point at.
+            blocks += _block(block, doc, f"zc_h{n}")
+    else:
+        rows: list[Entry] = []
+        for n, part in enumerate(with_entries(list(doc.blocks))):
+            if isinstance(part, Entry):
+                rows.append(part)
+                continue
+            if rows:
+                blocks.append(_cover_table(rows, doc))
+                rows = []
+            blocks += _block(part, doc, f"zc_h{n}")
+        if rows:
+            blocks.append(_cover_table(rows, doc))
     return {"pandoc-api-version": _api_version(), "meta": meta, "blocks": blocks}
+
+
+# The cover column's share of the text width is set from the cover's width on an A4 page with
+# 2.5 cm margins (16 cm of text); fill_cover_tables then fixes the widths exactly.
+_TEXT_WIDTH_MM = 160.0
+COVER_GUTTER_MM = 5.0
+
+
+def _cell(blocks: list[dict[str, Any]]) -> list[Any]:
+    return [_NO_ATTR, {"t": "AlignDefault"}, 1, 1, blocks or [{"t": "Plain", "c": []}]]
+
+
+def _cover_cell(picture: Picture | None, width_mm: float) -> list[Any]:
+    if picture is None:  # an entry without a cover keeps the empty column: every text starts at one place
+        return _cell([])
+    # The file is named, not its path: pandoc finds it on --resource-path, and the path (which
+    # pandoc records as the picture's description) does not end up in the document.
+    image: dict[str, Any] = {"t": "Image", "c": [["", [], [["width", f"{width_mm:g}mm"]]], _words(picture.alt),
+                                                 [Path(picture.path).name, ""]]}
+    url = clean_text(picture.url or "").strip()
+    inline = {"t": "Link", "c": [_NO_ATTR, [image], [url, ""]]} if url else image
+    return _cell([{"t": "Plain", "c": [inline]}])
+
+
+def _cover_table(entries: list[Entry], doc: Document) -> dict[str, Any]:
+    """A run of entries as a borderless two-column table: the cover on the left, the citation,
+    link line and commentary on the right (Word and LibreOffice both keep a table's layout, where
+    floating pictures move about). :func:`fix_cover_tables` removes pandoc's borders afterwards."""
+    assert doc.covers is not None
+    cover = doc.covers.width_mm
+    share = min(0.45, (cover + COVER_GUTTER_MM) / _TEXT_WIDTH_MM)
+    rows = []
+    for entry in entries:
+        text: list[dict[str, Any]] = []
+        for block in [entry.citation, *([entry.link] if entry.link else []), *entry.commentary]:
+            text += _block(block, doc)
+        rows.append([_NO_ATTR, [_cover_cell(entry.cover, cover), _cell(text)]])
+    colspecs = [[{"t": "AlignDefault"}, {"t": "ColWidth", "c": share}],
+                [{"t": "AlignDefault"}, {"t": "ColWidth", "c": 1 - share}]]
+    return {"t": "Table", "c": [_NO_ATTR, [None, []], colspecs, [_NO_ATTR, []],
+                                [[_NO_ATTR, 0, [], rows]], [_NO_ATTR, []]]}
 
 
 def check_template(path: Path) -> Path:
@@ -204,12 +260,21 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
     args = ["--toc", f"--toc-depth={TOC_DEPTH}"] if doc.toc else []
     if reference:
         args.append(f"--reference-doc={reference}")
+    folders = sorted({str(Path(b.image.path).parent) for b in doc.blocks
+                      if isinstance(b, Paragraph) and b.image is not None})
+    if doc.covers is not None and folders:
+        args.append(f"--resource-path={os.pathsep.join(folders)}")
     try:
         with atomic_output(path) as tmp:
             source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
             pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
-            if doc.toc:
-                fill_sommaire(tmp)
+            if doc.toc or doc.covers is not None:
+                package = docx_files.Document(str(tmp))
+                if doc.toc:
+                    fill_sommaire(package)
+                if doc.covers is not None:
+                    fix_cover_tables(package)
+                package.save(str(tmp))
     except OSError as exc:
         raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
     except RuntimeError as exc:
@@ -302,7 +367,7 @@ def _heading_entries(body: Any, headings: dict[str, int], depth: int) -> list[tu
     return entries
 
 
-def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
+def fill_sommaire(package: Any, depth: int = TOC_DEPTH) -> int:
     """Replace pandoc's empty TOC field by the Sommaire's entries; return how many.
 
     pandoc writes a TOC field that only Word fills (after asking, on open): LibreOffice and
@@ -310,7 +375,6 @@ def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
     TOC field. So the Sommaire is written out: one "toc N" paragraph per heading, a link to
     the heading's bookmark, and a PAGEREF field for its page number, which LibreOffice
     computes as it lays out the pages and Word updates on open (the fields are marked dirty)."""
-    package = docx_files.Document(str(path))
     body = package.element.body
     # Plain element walks (iter/find), not xpath: python-docx gives its namespace map only to
     # the element classes it knows, and w:sdt is not one of them.
@@ -339,8 +403,56 @@ def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
         para.append(link)
         field.addprevious(para)
     field.getparent().remove(field)
-    package.save(str(path))
     return len(entries)
+
+
+def fix_cover_tables(package: Any) -> int:
+    """Make the entries' tables (the only tables zotcurate writes) invisible furniture: no borders
+    or shading, no cell padding on the outer edges, the cover cell's content at the top, and a
+    row (an entry) never split across two pages."""
+    count = 0
+    for tbl in package.element.body.iter(qn("w:tbl")):
+        tbl_pr = tbl.find(qn("w:tblPr"))
+        if tbl_pr is None:
+            continue
+        for old in tbl_pr.findall(qn("w:tblBorders")) + tbl_pr.findall(qn("w:tblCellMar")):
+            tbl_pr.remove(old)
+        borders = OxmlElement("w:tblBorders")
+        for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            edge = OxmlElement(f"w:{side}")
+            edge.set(qn("w:val"), "nil")
+            borders.append(edge)
+        margins = OxmlElement("w:tblCellMar")
+        for side, twips in (("top", 0), ("left", 0), ("bottom", 0), ("right", 170)):  # 170 twips = 3 mm
+            mar = OxmlElement(f"w:{side}")
+            mar.set(qn("w:w"), str(twips))
+            mar.set(qn("w:type"), "dxa")
+            margins.append(mar)
+        look = tbl_pr.find(qn("w:tblLook"))
+        if look is not None:
+            look.addprevious(borders)
+            look.addprevious(margins)
+        else:
+            tbl_pr.append(borders)
+            tbl_pr.append(margins)
+        for row in tbl.iterchildren(qn("w:tr")):
+            tr_pr = row.find(qn("w:trPr"))
+            if tr_pr is None:
+                tr_pr = OxmlElement("w:trPr")
+                row.insert(0, tr_pr)
+            if tr_pr.find(qn("w:cantSplit")) is None:
+                tr_pr.append(OxmlElement("w:cantSplit"))
+            for cell in row.iterchildren(qn("w:tc")):
+                tc_pr = cell.find(qn("w:tcPr"))
+                if tc_pr is None:
+                    tc_pr = OxmlElement("w:tcPr")
+                    cell.insert(0, tc_pr)
+                if tc_pr.find(qn("w:vAlign")) is None:
+                    valign = OxmlElement("w:vAlign")
+                    valign.set(qn("w:val"), "top")
+                    tc_pr.append(valign)
+        count += 1
+    return count
 
 
 class DocxWriter:
