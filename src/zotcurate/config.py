@@ -18,6 +18,7 @@ from zotcurate.output import plural
 APP = "zotcurate"
 DEFAULT_API_URL = "https://api.zotero.org"
 DEFAULT_LOCAL_URL = "http://127.0.0.1:23119/api"
+DEFAULT_MAX_FILE_MB = 100  # sync --files skips larger attachment files, with a notice
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class Settings:
     local_url: str = DEFAULT_LOCAL_URL
     config_path: Path = field(default_factory=lambda: default_config_path())
     sources: Mapping[str, str] = field(default_factory=dict)
+    sync_files: bool = False  # 'sync' downloads attachment files too (config: sync_files = true)
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # config: max_file_mb
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
     def require_library(self, stored: Sequence[str] = ()) -> LibraryRef:
         """The library set by option, environment or config file; else the only library of
@@ -90,12 +97,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"The config file {path} is not valid TOML ({exc}); fix or delete it.") from exc
     except OSError as exc:
         raise ConfigError(f"The config file {path} cannot be read ({exc.strerror}).") from exc
-    unknown = set(data) - {"api_key", "library", "store", "api_url", "local_url"}
+    unknown = set(data) - {"api_key", "library", "store", "api_url", "local_url", "sync_files", "max_file_mb"}
     if unknown:
         raise ConfigError(
             f"The config file {path} has unknown setting(s) {', '.join(sorted(unknown))}; "
-            "allowed: api_key, library, store, api_url, local_url."
+            "allowed: api_key, library, store, api_url, local_url, sync_files, max_file_mb."
         )
+    if not isinstance(data.get("sync_files", False), bool):
+        raise ConfigError(f"The config file {path} sets sync_files to {data['sync_files']!r}; use true or false.")
+    limit = data.get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+        raise ConfigError(f"The config file {path} sets max_file_mb to {limit!r}; give a number of megabytes, "
+                          "e.g. max_file_mb = 100.")
     return data
 
 
@@ -169,4 +182,6 @@ def load_settings(
         local_url=local_url.rstrip("/"),
         config_path=cfg_path,
         sources=sources,
+        sync_files=bool(file_values.get("sync_files", False)),
+        max_file_mb=float(file_values.get("max_file_mb", DEFAULT_MAX_FILE_MB)),
     )

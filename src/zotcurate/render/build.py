@@ -95,6 +95,7 @@ class RenderResult:
     link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
     note_keys: dict[int, str] = field(default_factory=dict)  # footnote number → the item it cites
     languages: dict[str, str] = field(default_factory=dict)  # item key → its language field
+    cover_warnings: list[str] = field(default_factory=list)  # entries printed without the cover their file should give
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class RenderOutcome:
     warnings: list[str] = field(default_factory=list)
     on_request: list[OnRequest] = field(default_factory=list)
     link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
+    cover_warnings: list[str] = field(default_factory=list)
 
 
 # -- dates ----------------------------------------------------------------------------------
@@ -564,11 +566,12 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
     use_covers = manifest.covers.enabled if covers is None else covers
     children = store.children_by_parent(lib) if manifest.commentary.source != "abstract" or use_covers else {}
     pictures: dict[str, Picture] = {}
+    cover_warnings: list[str] = []
     if use_covers:
         doc.covers = CoverLayout(manifest.covers.width_mm, manifest.covers.position)
         listed = {i.key for chosen in members.values() for i in chosen if i.key in entries}
         pictures = cover_pictures(store, lib, [entries[k] for k in sorted(listed)], children, manifest,
-                                  cover_cache, warnings)
+                                  cover_cache, cover_warnings)
     count = 0
 
     def lay_out(part: ResolvedPart, level: int) -> None:
@@ -611,7 +614,8 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         elif not has_intro_text:
             del doc.blocks[notice_at - 1]  # an Introduction heading over nothing
     languages = {k: str(e.item.data.get("language") or "") for k, e in entries.items()}
-    return RenderResult(doc, count, problems, warnings, list(on_request.values()), outcome, note_keys, languages)
+    return RenderResult(doc, count, problems, warnings, list(on_request.values()), outcome, note_keys, languages,
+                        cover_warnings)
 
 
 def _is_abstract(item: Item, commentary: list[Block], manifest: Manifest) -> bool:
@@ -750,7 +754,7 @@ def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: 
         doc = finish_document(result, manifest)
         paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, templates=tpls)
     return RenderOutcome(paths, result.entries, result.problems, result.warnings, result.on_request,
-                         result.link_check)
+                         result.link_check, result.cover_warnings)
 
 
 def finish_document(result: RenderResult, manifest: Manifest) -> Document:
