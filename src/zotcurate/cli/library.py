@@ -118,8 +118,10 @@ def status_cmd(app: AppContext, fmt: str) -> None:
     else:
         table = [{**row, "synced": _when(row["synced_at"]), "links checked": _when(row["links_checked_at"]),
                   "disk": human_size(row["file_bytes"])} for row in rows]
-        click.echo(render_table(table, STATUS_COLUMNS, width=app.page_width, shorten=("title",),
-                                drop=("trashed", "attachments", "notes", "version", "disk", "files")), nl=False)
+        # The files columns appear once 'sync --files' has stored some.
+        columns = [c for c in STATUS_COLUMNS if c not in ("files", "disk") or any(r["files"] for r in rows)]
+        click.echo(render_table(table, columns, width=app.page_width, shorten=("title",),
+                                drop=("trashed", "attachments", "notes", "version", "disk")), nl=False)
         click.echo(f"{plural(len(rows), 'library', 'libraries')} in {settings.store_path}.")
 
 

@@ -86,12 +86,19 @@ def _bounded_size(width: float, height: float, target: int) -> tuple[int, int, f
     return max(1, round(width * scale)), max(1, round(height * scale)), scale
 
 
+def _pdfium_reason(exc: Exception) -> str:
+    """pdfium's reason in a few words: "Failed to load document (PDFium: Data format error)." → "data format error"."""
+    text = str(exc)
+    inner = text.rsplit("PDFium:", 1)[-1] if "PDFium:" in text else text
+    return inner.strip(" ().").lower() or type(exc).__name__
+
+
 def _render_pdf(source: Path, target: int) -> Image.Image:
     with _PDFIUM:
         try:
             pdf = pdfium.PdfDocument(str(source))
         except pdfium.PdfiumError as exc:
-            raise CoverError(f"it is not a PDF that can be read ({exc})") from exc
+            raise CoverError(f"it is not a PDF that can be read ({_pdfium_reason(exc)})") from exc
         try:
             if len(pdf) == 0:
                 raise CoverError("it has no pages")
@@ -107,7 +114,7 @@ def _render_pdf(source: Path, target: int) -> Image.Image:
             finally:
                 page.close()
         except pdfium.PdfiumError as exc:
-            raise CoverError(f"its first page cannot be drawn ({exc})") from exc
+            raise CoverError(f"its first page cannot be drawn ({_pdfium_reason(exc)})") from exc
         finally:
             pdf.close()
     if image.size != (px_w, px_h):
@@ -131,7 +138,9 @@ def _render_image(source: Path, target: int) -> Image.Image:
             return frame.resize((px_w, px_h), Image.Resampling.LANCZOS)
     except CoverError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, for sizes far beyond ours
+        raise CoverError("the image is too large to read") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise CoverError(f"it is not an image that can be read ({type(exc).__name__})") from exc
 
 
