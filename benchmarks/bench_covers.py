@@ -104,15 +104,20 @@ def main() -> None:
         colls = [f"Partie {k[0]}" for k in COLLS]
         warm = tmp / "cache0"
 
+        steps: dict[tuple[bool, str], list[float]] = {}
+
         def render(covers: bool) -> float:
             t0 = time.perf_counter()
             result = build_document(store, lib, manifest, collections=colls, covers=covers, cover_cache=warm)
             assert result.entries == n and not result.cover_warnings
             doc = finish_document(result, manifest)
+            steps.setdefault((covers, "store → Document"), []).append(time.perf_counter() - t0)
             out = tmp / ("with" if covers else "without")
             out.mkdir(exist_ok=True)
             for writer in WRITERS.values():
+                t1 = time.perf_counter()
                 writer.write(doc, out / f"bench{writer.suffix}", WriteOptions())
+                steps.setdefault((covers, writer.name), []).append(time.perf_counter() - t1)
             return time.perf_counter() - t0
 
         without = [render(False) for _ in range(args.repeat)]
@@ -134,6 +139,9 @@ def main() -> None:
     print(f"| four formats, with covers (thumbnails cached) | {med(with_covers):.2f} "
           f"({', '.join(f'{t:.2f}' for t in with_covers)}) | < 2 × without | ratio {ratio:.2f}: "
           f"{'yes' if ratio < 2 else 'no'} |")
+    print("\n| step | without covers | with covers |\n|---|---|---|")
+    for step in ["store → Document", *WRITERS]:
+        print(f"| {step} | {med(steps[(False, step)]):.2f} s | {med(steps[(True, step)]):.2f} s |")
     print("\n| file | with covers | without |\n|---|---|---|")
     for suffix, (w, wo) in sizes.items():
         print(f"| {suffix} | {w / 1024:.0f} KiB | {wo / 1024:.0f} KiB |")

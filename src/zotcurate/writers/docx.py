@@ -15,7 +15,6 @@ This is the only module that imports pypandoc.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from functools import lru_cache
@@ -25,8 +24,14 @@ from typing import Any
 
 import docx as docx_files
 import pypandoc
+from docx.image.image import Image as DocxImage
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.shape import CT_Inline
+from docx.parts.image import ImagePart
+from docx.shared import Mm
 
 from zotcurate.document import (
     CITATION,
@@ -186,16 +191,17 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
             blocks += _block(block, doc, f"zc_h{n}")
     else:
         rows: list[Entry] = []
+        numbering: dict[int, int] = {}  # citation paragraph → its cover's index in covers_of(doc)
         for n, part in enumerate(with_entries(list(doc.blocks))):
             if isinstance(part, Entry):
                 rows.append(part)
                 continue
             if rows:
-                blocks.append(_cover_table(rows, doc))
+                blocks.append(_cover_table(rows, doc, numbering))
                 rows = []
             blocks += _block(part, doc, f"zc_h{n}")
         if rows:
-            blocks.append(_cover_table(rows, doc))
+            blocks.append(_cover_table(rows, doc, numbering))
     return {"pandoc-api-version": _api_version(), "meta": meta, "blocks": blocks}
 
 
@@ -209,19 +215,25 @@ def _cell(blocks: list[dict[str, Any]]) -> list[Any]:
     return [_NO_ATTR, {"t": "AlignDefault"}, 1, 1, blocks or [{"t": "Plain", "c": []}]]
 
 
-def _cover_cell(picture: Picture | None, width_mm: float) -> list[Any]:
-    if picture is None:  # an entry without a cover keeps the empty column: every text starts at one place
+COVER_MARK = "zc-cover-"  # the placeholder text of a cover cell, replaced by the picture after pandoc
+
+
+def _cover_cell(index: int | None) -> list[Any]:
+    """A cover cell: empty for an entry without a cover (every text then still starts at one
+    place), else a placeholder that :func:`fix_cover_tables` replaces by the linked picture.
+    (pandoc could embed the pictures itself, but takes about 7 ms for each one; python-docx
+    places them in well under one.)"""
+    if index is None:
         return _cell([])
-    # The file is named, not its path: pandoc finds it on --resource-path, and the path (which
-    # pandoc records as the picture's description) does not end up in the document.
-    image: dict[str, Any] = {"t": "Image", "c": [["", [], [["width", f"{width_mm:g}mm"]]], _words(picture.alt),
-                                                 [Path(picture.path).name, ""]]}
-    url = clean_text(picture.url or "").strip()
-    inline = {"t": "Link", "c": [_NO_ATTR, [image], [url, ""]]} if url else image
-    return _cell([{"t": "Plain", "c": [inline]}])
+    return _cell([{"t": "Plain", "c": [{"t": "Str", "c": f"{COVER_MARK}{index}"}]}])
 
 
-def _cover_table(entries: list[Entry], doc: Document) -> dict[str, Any]:
+def covers_of(doc: Document) -> list[Picture]:
+    """The document's cover pictures, in the order of their placeholders."""
+    return [b.image for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION and b.image is not None]
+
+
+def _cover_table(entries: list[Entry], doc: Document, numbering: dict[int, int]) -> dict[str, Any]:
     """A run of entries as a borderless two-column table: the cover on the left, the citation,
     link line and commentary on the right (Word and LibreOffice both keep a table's layout, where
     floating pictures move about). :func:`fix_cover_tables` removes pandoc's borders afterwards."""
@@ -233,7 +245,10 @@ def _cover_table(entries: list[Entry], doc: Document) -> dict[str, Any]:
         text: list[dict[str, Any]] = []
         for block in [entry.citation, *([entry.link] if entry.link else []), *entry.commentary]:
             text += _block(block, doc)
-        rows.append([_NO_ATTR, [_cover_cell(entry.cover, cover), _cell(text)]])
+        index = None
+        if entry.cover is not None:
+            index = numbering.setdefault(id(entry.citation), len(numbering))
+        rows.append([_NO_ATTR, [_cover_cell(index), _cell(text)]])
     colspecs = [[{"t": "AlignDefault"}, {"t": "ColWidth", "c": share}],
                 [{"t": "AlignDefault"}, {"t": "ColWidth", "c": 1 - share}]]
     return {"t": "Table", "c": [_NO_ATTR, [None, []], colspecs, [_NO_ATTR, []],
@@ -260,10 +275,6 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
     args = ["--toc", f"--toc-depth={TOC_DEPTH}"] if doc.toc else []
     if reference:
         args.append(f"--reference-doc={reference}")
-    folders = sorted({str(Path(b.image.path).parent) for b in doc.blocks
-                      if isinstance(b, Paragraph) and b.image is not None})
-    if doc.covers is not None and folders:
-        args.append(f"--resource-path={os.pathsep.join(folders)}")
     try:
         with atomic_output(path) as tmp:
             source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
@@ -273,7 +284,7 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
                 if doc.toc:
                     fill_sommaire(package)
                 if doc.covers is not None:
-                    fix_cover_tables(package)
+                    fix_cover_tables(package, covers_of(doc), doc.covers.width_mm)
                 package.save(str(tmp))
     except OSError as exc:
         raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
@@ -406,11 +417,67 @@ def fill_sommaire(package: Any, depth: int = TOC_DEPTH) -> int:
     return len(entries)
 
 
-def fix_cover_tables(package: Any) -> int:
+class _CoverParts:
+    """The cover pictures' image parts and relationships, added straight to the document part.
+
+    python-docx's own ``add_picture`` looks for a free shape id, part name and relationship id
+    by walking everything already there, which grows with the square of the picture count
+    (2,000 covers took half a minute); the names here are made up once, unique by construction."""
+
+    def __init__(self, package: Any) -> None:
+        self.part = package.part
+        self.images: dict[str, tuple[str, Any]] = {}  # picture file → (relationship id, image)
+        self.links = 0
+
+    def image(self, path: str) -> tuple[str, Any]:
+        if path not in self.images:
+            image = DocxImage.from_file(path)
+            n = len(self.images) + 1
+            target = ImagePart.from_image(image, PackURI(f"/word/media/zc-cover-{n}.{image.ext}"))
+            r_id = f"rIdZcCover{n}"
+            self.part.rels.add_relationship(RT.IMAGE, target, r_id)
+            self.images[path] = (r_id, image)
+        return self.images[path]
+
+    def link(self, url: str) -> str:
+        self.links += 1
+        r_id = f"rIdZcLink{self.links}"
+        self.part.rels.add_relationship(RT.HYPERLINK, url, r_id, is_external=True)
+        return r_id
+
+
+def _place_cover(parts: _CoverParts, para: Any, picture: Picture, width_mm: float, shape_id: int) -> None:
+    """Put the picture (a hyperlink to the document) in place of the cover cell's placeholder."""
+    r_id, image = parts.image(picture.path)
+    cx = Mm(width_mm)
+    cy = int(cx * image.px_height / max(image.px_width, 1))
+    inline = CT_Inline.new_pic_inline(shape_id, r_id, Path(picture.path).name, cx, cy)
+    doc_pr = inline.find(qn("wp:docPr"))
+    if doc_pr is not None:
+        doc_pr.set("descr", picture.alt)  # what a screen reader says
+    for old in list(para.iterchildren(qn("w:r"))):
+        para.remove(old)
+    run = OxmlElement("w:r")
+    drawing = OxmlElement("w:drawing")
+    drawing.append(inline)
+    run.append(drawing)
+    url = clean_text(picture.url or "").strip()
+    if url:
+        link = OxmlElement("w:hyperlink")
+        link.set(qn("r:id"), parts.link(url))
+        link.append(run)
+        para.append(link)
+    else:
+        para.append(run)
+
+
+def fix_cover_tables(package: Any, pictures: list[Picture] | None = None, width_mm: float = 30.0) -> int:
     """Make the entries' tables (the only tables zotcurate writes) invisible furniture: no borders
     or shading, no cell padding on the outer edges, the cover cell's content at the top, and a
-    row (an entry) never split across two pages."""
+    row (an entry) never split across two pages; put each cover picture in its cell."""
     count = 0
+    pictures = pictures or []
+    parts = _CoverParts(package)
     for tbl in package.element.body.iter(qn("w:tbl")):
         tbl_pr = tbl.find(qn("w:tblPr"))
         if tbl_pr is None:
@@ -442,7 +509,13 @@ def fix_cover_tables(package: Any) -> int:
                 row.insert(0, tr_pr)
             if tr_pr.find(qn("w:cantSplit")) is None:
                 tr_pr.append(OxmlElement("w:cantSplit"))
-            for cell in row.iterchildren(qn("w:tc")):
+            for n, cell in enumerate(row.iterchildren(qn("w:tc"))):
+                para = cell.find(qn("w:p"))
+                mark = "".join(t.text or "" for t in para.iter(qn("w:t"))) if n == 0 and para is not None else ""
+                if mark.startswith(COVER_MARK) and mark[len(COVER_MARK):].isdigit():
+                    index = int(mark[len(COVER_MARK):])
+                    if index < len(pictures):
+                        _place_cover(parts, para, pictures[index], width_mm, 800_000 + index)
                 tc_pr = cell.find(qn("w:tcPr"))
                 if tc_pr is None:
                     tc_pr = OxmlElement("w:tcPr")
