@@ -25,14 +25,13 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_render import COLLS, synthetic_items  # noqa: E402
-
-from zotcurate.render.build import build_document, cover_pixels, finish_document  # noqa: E402
-from zotcurate.render.covers import CoverJob, make_thumbnails  # noqa: E402
-from zotcurate.render.manifest import Manifest, Source  # noqa: E402
-from zotcurate.store import Store, now_iso  # noqa: E402
-from zotcurate.writers import WRITERS  # noqa: E402
-from zotcurate.writers.base import WriteOptions  # noqa: E402
+from bench_render import COLLS, synthetic_items
+from zotcurate.render.build import build_document, cover_pixels, finish_document
+from zotcurate.render.covers import CoverJob, make_thumbnails
+from zotcurate.render.manifest import Manifest, Source
+from zotcurate.store import Store, now_iso
+from zotcurate.writers import WRITERS
+from zotcurate.writers.base import WriteOptions
 
 
 def cover_pdf(i: int, rnd: random.Random) -> bytes:

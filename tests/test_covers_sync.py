@@ -21,10 +21,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import TEST_API_KEY, TEST_GROUP_ID
-from zotero_server import FakeZotero, FileStorage
 from zotcurate.cli import main
 from zotcurate.errors import ExitCode
 from zotcurate.store import Store
+from zotero_server import FakeZotero, FileStorage
 
 LIB = f"group:{TEST_GROUP_ID}"
 COLOURS = [(200, 30, 30), (30, 140, 60), (30, 60, 200)]
@@ -158,7 +158,7 @@ def test_done_when_three_files_then_none_and_three_covers_in_every_format(zotero
     md = (outdir / f"{name}.md").read_text(encoding="utf-8")
     links = re.findall(r"^\[!\[([^\]]+)\]\(<([^>]+)>\)\]\(<([^>]+)>\)$", md, re.M)
     assert len(links) == 3
-    for alt, src, url in links:
+    for _alt, src, url in links:
         assert not src.startswith(("/", "http")) and (outdir / unquote(src)).is_file()
         assert url.startswith("https://example.org/rapport-")
     assert sorted(p.name for p in (outdir / f"{name}-covers").iterdir()) == sorted(f"{keys[t]}.jpg" for t in with_cover)

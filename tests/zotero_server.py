@@ -1502,7 +1502,7 @@ class _StorageHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: Any
 
-    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+    def do_GET(self) -> None:
         storage: FileStorage = self.server.storage
         parts = urlsplit(self.path)
         req = RecordedRequest("GET", parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
@@ -1548,7 +1548,7 @@ class _StorageHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(blob)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -31,7 +31,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.oxml.shape import CT_Inline
 from docx.parts.image import ImagePart
-from docx.shared import Mm
+from docx.shared import Emu, Mm
 
 from zotcurate.document import (
     CITATION,
@@ -450,7 +450,7 @@ def _place_cover(parts: _CoverParts, para: Any, picture: Picture, width_mm: floa
     """Put the picture (a hyperlink to the document) in place of the cover cell's placeholder."""
     r_id, image = parts.image(picture.path)
     cx = Mm(width_mm)
-    cy = int(cx * image.px_height / max(image.px_width, 1))
+    cy = Emu(int(cx * image.px_height / max(image.px_width, 1)))
     inline = CT_Inline.new_pic_inline(shape_id, r_id, Path(picture.path).name, cx, cy)
     doc_pr = inline.find(qn("wp:docPr"))
     if doc_pr is not None:

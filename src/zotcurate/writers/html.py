@@ -1,8 +1,9 @@
 """Document → a web edition: one self-contained HTML5 page.
 
 Everything is inside the file (the stylesheet is inline, cover thumbnails are embedded as
-``data:`` URIs; no font, script or image is fetched), so the page can be put on a site, mailed or opened offline. It reads on a
-phone (fluid width, no horizontal scrolling), prints cleanly (a print stylesheet: A4,
+``data:`` URIs; no font, script or image is fetched), so the page can be put on a site,
+mailed or opened offline. It reads on a phone (fluid width, no horizontal scrolling), prints
+cleanly (a print stylesheet: A4,
 each part on a new page, entries kept whole, link targets written out), and a colleague
 can link to any entry: each has an ``id`` (the Zotero item key). Footnote calls and notes
 link to each other both ways.
@@ -32,8 +33,8 @@ from zotcurate.document import (
     Inline,
     ListBlock,
     Paragraph,
-    Span,
     Picture,
+    Span,
     clean_text,
 )
 from zotcurate.fileio import write_text_atomic
