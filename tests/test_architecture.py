@@ -41,6 +41,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "platformdirs": ("zotcurate.config",),
     "tomli_w": ("zotcurate.config",),
     "markdown_it": ("zotcurate.render.markup",),
+    "pypdfium2": ("zotcurate.render.covers",),
+    "PIL": ("zotcurate.render.covers",),
 }
 
 

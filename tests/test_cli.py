@@ -175,7 +175,7 @@ def test_shared_options_read_the_same_everywhere() -> None:
         assert option.opts == ["--library", "-l"] and option.name == "library"
         assert re.fullmatch(r"The library [^:]+: .+ \[default: [^\]]+\]\.", option.help or ""), option.help
     collections = options_named("--collection")
-    assert len(collections) == 5
+    assert len(collections) == 6  # sync --files took one (issue 14)
     for option in collections:
         assert option.opts == ["--collection", "-c"] and option.metavar == "PATH"
         assert "this collection (key or path)" in (option.help or "")

@@ -61,6 +61,17 @@ Observation and fault injection:
 - ``server.down()`` / ``server.up()``: stop listening (and cut open connections), then listen
   again on the same port.
 
+Attachment files (``sync --files``): ``server.storage = FileStorage().start()`` is a SECOND
+loopback server standing for Zotero's file storage. ``put_file(prefix, key, content,
+content_type=..., filename=...)`` stores the bytes and stamps the attachment item ``key`` (one
+write) with their ``md5``, ``mtime``, ``filename`` and ``contentType``. ``GET items/<k>/file``
+then answers ``302`` with a ``Location`` on the storage server, as Zotero does; without a
+storage server it serves the bytes itself; with ``local_api`` and ``local_files`` (a folder)
+it writes the file there and redirects to its ``file://`` URL, as Zotero 7's local API does.
+An attachment without a file answers 404. ``storage.requests`` records what the storage server
+saw (to check that the API key never reaches it); ``storage.fail(status, times)`` answers the
+next requests with an error, ``storage.cut(times)`` sends half a body and closes.
+
 HTTP side (under each library prefix): ``items``, ``items/top``, ``items/trash``,
 ``items/<k>``, ``items/<k>/children``, ``items/<k>/tags``, ``collections``, ``collections/top``,
 ``collections/<k>``, ``collections/<k>/collections``, ``collections/<k>/items[/top]``,
@@ -79,6 +90,7 @@ given), ``itemKey``/``collectionKey``/``searchKey`` (<= 50), ``includeTrashed``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -91,6 +103,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -299,6 +312,10 @@ class FakeZotero:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._schema: dict[str, Any] | None = None
+        # Attachment files: (library prefix, item key) -> bytes; where file requests are redirected.
+        self.files: dict[tuple[str, str], bytes] = {}
+        self.storage: FileStorage | None = None
+        self.local_files: Path | None = None
         # Set by the conftest fixtures for convenience.
         self.api_key: str | None = None
         self.user_id: int | None = None
@@ -539,6 +556,20 @@ class FakeZotero:
                 new.setdefault("dateAdded", existing.get("dateAdded"))
             self._commit(lib, kind, {key: new}, {key: "dateModified" in data})
             return json.loads(json.dumps(self._full(lib, kind, store[key])))
+
+    def put_file(self, prefix: str | int, key: str, content: bytes, content_type: str = "application/pdf",
+                 filename: str | None = None) -> dict[str, Any]:
+        """Give attachment ``key`` this file (one write: its md5, mtime, filename, contentType)."""
+        item = self.get_item(prefix, key)
+        if item is None or item["data"].get("itemType") != "attachment":
+            raise KeyError(f"no attachment {key} to give a file")
+        with self._state:
+            self.files[(self._lib(prefix).prefix, key)] = content
+        if self.storage is not None:
+            self.storage.blobs[hashlib.md5(content).hexdigest()] = content
+        return self.put_item(prefix, {"key": key, "md5": hashlib.md5(content).hexdigest(),
+                                      "mtime": int(time.time() * 1000), "contentType": content_type,
+                                      "filename": filename or item["data"].get("filename") or f"{key}.pdf"})
 
     def trash_item(self, prefix: str | int, key: str) -> dict[str, Any]:
         if self.get_item(prefix, key) is None:
@@ -994,7 +1025,9 @@ class FakeZotero:
                     return self._list(req, lib, "item", ("children", item["key"]), query_pairs)
                 if n == 3 and rest[2] == "tags":
                     return self._tags(req, lib, ("one", item["key"]), query_pairs)
-                if n == 3 and rest[2] in ("fulltext", "file"):
+                if n == 3 and rest[2] == "file":
+                    return self._file(lib, item)
+                if n == 3 and rest[2] == "fulltext":
                     raise _HTTPError(404, "Not found")
         elif seg == "collections":
             if n == 1:
@@ -1031,6 +1064,23 @@ class FakeZotero:
                 return _Response(304, lmv)
             return _json(200, {}, lmv)
         raise _HTTPError(404, "Not found")
+
+    def _file(self, lib: _Library, item: dict[str, Any]) -> _Response:
+        content = self.files.get((lib.prefix, item["key"]))
+        if content is None or item.get("itemType") != "attachment":
+            raise _HTTPError(404, "Not found")
+        md5 = hashlib.md5(content).hexdigest()
+        if self.local_api and self.local_files is not None:
+            path = self.local_files / item["key"] / (item.get("filename") or "file")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            return _Response(302, {"Location": path.resolve().as_uri()})
+        if self.storage is not None:
+            self.storage.blobs[md5] = content
+            # Zotero's storage URLs are signed and short-lived; a token stands for the signature.
+            token = "".join(self._random.choice(KEY_CHARS) for _ in range(16))
+            return _Response(302, {"Location": f"{self.storage.url}/zotero-files/{md5}?sig={token}"})
+        return _Response(200, {"Content-Type": item.get("contentType") or "application/octet-stream"}, content)
 
     def _need(self, lib: _Library, kind: str, key: str) -> dict[str, Any]:
         data = lib.objects[kind].get(key)
@@ -1482,6 +1532,116 @@ def _drip(h: BaseHTTPRequestHandler, resp: _Response, interval: float, headers_t
         time.sleep(interval)
         h.wfile.write(raw[i:i + 1])
         h.wfile.flush()
+
+
+class _StorageHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+    disable_nagle_algorithm = True
+    server: Any
+
+    def do_GET(self) -> None:
+        storage: FileStorage = self.server.storage
+        parts = urlsplit(self.path)
+        req = RecordedRequest("GET", parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
+                              {k.lower(): v for k, v in self.headers.items()}, b"")
+        with storage._lock:
+            storage.requests.append(req)
+            fail = storage._fail.pop(0) if storage._fail else None
+            storage.in_flight += 1
+            storage.max_in_flight = max(storage.max_in_flight, storage.in_flight)
+        try:
+            self._answer(storage, parts, req, fail)
+        finally:
+            with storage._lock:
+                storage.in_flight -= 1
+
+    def _answer(self, storage: FileStorage, parts: Any, req: RecordedRequest, fail: str | None) -> None:
+        if storage.latency:
+            time.sleep(storage.latency)
+        segs = [s for s in parts.path.split("/") if s]
+        blob = storage.blobs.get(segs[1]) if len(segs) == 2 and segs[0] == "zotero-files" else None
+        if fail is not None and fail != "cut":
+            req.status = int(fail)
+            self.send_response(int(fail))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if blob is None:
+            req.status = 404
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        req.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(blob)))
+        self.end_headers()
+        if fail == "cut":  # half the body, then the connection drops: a download killed midway
+            self.wfile.write(blob[: len(blob) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(blob)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FileStorage:
+    """Zotero's file storage, on another loopback port: serves files by md5 to anyone with the
+    URL the API redirected to (as a signed S3 URL does), and records every request."""
+
+    def __init__(self, host: str = "127.0.0.1", latency: float = 0.0) -> None:
+        self.host = host
+        self.port = 0
+        self.latency = latency
+        self.blobs: dict[str, bytes] = {}
+        self.requests: list[RecordedRequest] = []
+        self._fail: list[str] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0  # peak number of downloads served at once
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> FileStorage:
+        httpd = _HTTPServer((self.host, 0), _StorageHandler)
+        httpd.storage = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                         name=f"fake-storage-{self.port}").start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def fail(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status``."""
+        with self._lock:
+            self._fail += [str(status)] * times
+
+    def cut(self, times: int = 1) -> None:
+        """Send half of the next ``times`` files, then drop the connection."""
+        with self._lock:
+            self._fail += ["cut"] * times
+
+    def saw(self, secret: str) -> bool:
+        """Whether any request this server received carried ``secret`` (header, path or query)."""
+        for req in self.requests:
+            texts = [req.path, *req.query.values(), *req.query.keys(), *req.headers.values()]
+            if any(secret in t for t in texts):
+                return True
+        return False
 
 
 def _compile(path: str | None) -> re.Pattern[str] | None:

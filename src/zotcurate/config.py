@@ -33,7 +33,8 @@ DEFAULT_LINKS_MAX_DURATION = 4 * 3600.0  # a link audit stops checking after thi
 
 # The settings a config file may hold.
 _FILE_KEYS = ("api_key", "library", "store", "api_url", "local_url", "api_deadline", "api_max_wait",
-              "api_wait_budget", "links_allow_private", "links_max_duration")
+              "api_wait_budget", "links_allow_private", "links_max_duration", "sync_files", "max_file_mb")
+DEFAULT_MAX_FILE_MB = 100  # sync --files skips larger attachment files, with a notice
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class Settings:
     links_allow_private: bool = True  # private networks and loopback; link-local and metadata never
     links_max_duration: float = DEFAULT_LINKS_MAX_DURATION
     sources: Mapping[str, str] = field(default_factory=dict)
+    sync_files: bool = False  # 'sync' downloads attachment files too (config: sync_files = true)
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # config: max_file_mb
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
     def require_library(self, stored: Sequence[str] = ()) -> LibraryRef:
         """The library set by option, environment or config file; else the only library of
@@ -146,6 +153,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
             f"The config file {path} has unknown setting(s) {', '.join(sorted(unknown))}; "
             f"allowed: {', '.join(_FILE_KEYS)}."
         )
+    if not isinstance(data.get("sync_files", False), bool):
+        raise ConfigError(f"The config file {path} sets sync_files to {data['sync_files']!r}; use true or false.")
+    limit = data.get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+        raise ConfigError(f"The config file {path} sets max_file_mb to {limit!r}; give a number of megabytes, "
+                          "e.g. max_file_mb = 100.")
     return data
 
 
@@ -276,4 +289,6 @@ def load_settings(
         links_allow_private=True if private is None else parse_flag(private, private_where),
         links_max_duration=limit("links_max_duration", DEFAULT_LINKS_MAX_DURATION),
         sources=sources,
+        sync_files=bool(file_values.get("sync_files", False)),
+        max_file_mb=float(file_values.get("max_file_mb", DEFAULT_MAX_FILE_MB)),
     )

@@ -25,6 +25,7 @@ NOTICE = "notice"  # the link-check sentence and similar editorial statements
 
 ROLES = (BODY, PREAMBLE, CITATION, LINK, COMMENTARY, NOTICE)
 
+COVER_POSITIONS = ("left",)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,31 @@ class Span:
     subscript: bool = False
     url: str | None = None
 
+
+@dataclass(frozen=True)
+class Picture:
+    """An image file that a writer embeds or copies (a cover thumbnail); ``url`` makes it a link.
+
+    ``path`` is a file on disk (JPEG or PNG), ``width``/``height`` its size in pixels, ``alt``
+    the text that stands for it (the item's title), ``name`` a file name for writers that copy
+    it next to the document (unique within the document)."""
+
+    path: str
+    width: int
+    height: int
+    alt: str = ""
+    url: str | None = None
+    mime: str = "image/jpeg"
+    name: str = "cover.jpg"
+
+
+@dataclass(frozen=True)
+class CoverLayout:
+    """Entries printed with a cover thumbnail beside them: every entry gets the cover column
+    (an entry without a cover keeps it empty, so all stay aligned)."""
+
+    width_mm: float = 30.0
+    position: str = "left"
 
 
 def plain(spans: list[Span]) -> str:
@@ -68,6 +94,7 @@ class Paragraph:
     spans: list[Inline]
     role: str = BODY
     key: str | None = None  # the Zotero item this paragraph belongs to, if any
+    image: Picture | None = None  # a citation's cover thumbnail (with Document.covers set)
 
 
 @dataclass
@@ -97,6 +124,7 @@ class Document:
     toc_title: str = "Sommaire"
     blocks: list[Block] = field(default_factory=list)
     footnotes: dict[int, list[Span]] = field(default_factory=dict)
+    covers: CoverLayout | None = None  # None: entries have no cover column
 
     def add_footnote(self, spans: list[Span]) -> FootnoteRef:
         """Register a footnote; numbers run through the whole document in call order."""

@@ -20,7 +20,7 @@ from zotcurate.errors import LockedError, NotFoundError, StoreError, StoreWriteE
 from zotcurate.fields import date_of, doi_of, title_of
 from zotcurate.model import Collection, Item, Library
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry migrates from version i to i+1. Never edit a released entry: append one.
 MIGRATIONS: list[str] = [
@@ -120,6 +120,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX link_checks_link ON link_checks(library_id, item_key, url, checked_at);
     CREATE INDEX link_checks_time ON link_checks(library_id, checked_at);
+    """,
+    # 3 -> 4: attachment files downloaded by 'sync --files' (zotcurate.zotero.files)
+    """
+    CREATE TABLE attachment_files (
+        library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        item_key TEXT NOT NULL,             -- the attachment item
+        parent_key TEXT,
+        md5 TEXT,                           -- the attachment's md5 in Zotero when the file was fetched
+        content_md5 TEXT,                   -- the downloaded file's own md5 (it names the file)
+        size INTEGER,
+        content_type TEXT,
+        filename TEXT,
+        path TEXT,                          -- relative to the store's files folder; NULL unless stored
+        status TEXT NOT NULL,               -- stored | too-large | unavailable
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (library_id, item_key)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -755,6 +772,51 @@ class Store:
         if root is None:
             return []
         return [c for c in colls if c.key == key or c.path.startswith(root.path + "/")]
+
+    # -- attachment files (zotcurate.zotero.files) ----------------------------------
+
+    _FILE_COLUMNS = ("item_key", "parent_key", "md5", "content_md5", "size", "content_type", "filename", "path",
+                     "status", "fetched_at")
+
+    @property
+    def files_dir(self) -> Path | None:
+        """The folder beside the store that holds attachment files (``zotcurate-files`` next to
+        ``zotcurate.sqlite``); None for a scratch store."""
+        if str(self.path) == ":memory:":
+            return None
+        return self.path.with_name(self.path.stem + "-files")
+
+    def attachment_files(self, lib: Library) -> dict[str, dict[str, Any]]:
+        """Every recorded attachment file of the library, by attachment key."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(self._FILE_COLUMNS)} FROM attachment_files WHERE library_id = ?", (lib.id,))
+        return {r["item_key"]: dict(r) for r in rows}
+
+    def record_attachment_file(self, lib: Library, row: dict[str, Any]) -> None:
+        """Record one attachment's file (a dict with the columns of ``attachment_files``)."""
+        with self.transaction():
+            self.db.execute(
+                f"INSERT OR REPLACE INTO attachment_files(library_id, {', '.join(self._FILE_COLUMNS)})"
+                f" VALUES (?, {', '.join('?' * len(self._FILE_COLUMNS))})",
+                (lib.id, *(row.get(c) for c in self._FILE_COLUMNS)),
+            )
+
+    def forget_attachment_files(self, lib: Library, keys: Iterable[str]) -> int:
+        with self.transaction():
+            return sum(self.db.execute("DELETE FROM attachment_files WHERE library_id = ? AND item_key = ?",
+                                       (lib.id, k)).rowcount for k in keys)
+
+    def file_paths_in_use(self) -> set[str]:
+        """The files folder's paths that some library still records (files may be shared)."""
+        rows = self.db.execute("SELECT DISTINCT path FROM attachment_files WHERE path IS NOT NULL")
+        return {r[0] for r in rows}
+
+    def file_counts(self, lib: Library) -> dict[str, int]:
+        """How many attachment files are stored for the library, and their bytes."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM attachment_files WHERE library_id = ? AND status = 'stored'",
+            (lib.id,)).fetchone()
+        return {"files": int(row[0]), "file_bytes": int(row[1])}
 
     # -- link audit history (zotcurate.links) ----------------------------------------
 

@@ -21,11 +21,12 @@ from zotcurate.model import LibraryRef
 from zotcurate.output import plural, printable, render_table, to_json
 from zotcurate.status import library_status
 from zotcurate.store import Store
+from zotcurate.zotero.files import human_size, sync_files
 from zotcurate.zotero.sync import sync_library
 
 TABLE_OR_JSON = ("table", "json")
 STATUS_COLUMNS = ["library", "title", "version", "items", "notes", "attachments", "collections", "trashed",
-                  "synced", "links checked"]
+                  "files", "disk", "synced", "links checked"]
 
 
 @click.command("import")
@@ -132,10 +133,12 @@ def status_cmd(app: AppContext, fmt: str) -> None:
     elif not rows:
         click.echo(f"The store {settings.store_path} is empty: run 'zotcurate sync' or 'zotcurate import'.")
     else:
-        table = [{**row, "synced": _when(row["synced_at"]), "links checked": _when(row["links_checked_at"])}
-                 for row in rows]
-        click.echo(render_table(table, STATUS_COLUMNS, width=app.page_width, shorten=("title",),
-                                drop=("trashed", "attachments", "notes", "version")), nl=False)
+        table = [{**row, "synced": _when(row["synced_at"]), "links checked": _when(row["links_checked_at"]),
+                  "disk": human_size(row["file_bytes"])} for row in rows]
+        # The files columns appear once 'sync --files' has stored some.
+        columns = [c for c in STATUS_COLUMNS if c not in ("files", "disk") or any(r["files"] for r in rows)]
+        click.echo(render_table(table, columns, width=app.page_width, shorten=("title",),
+                                drop=("trashed", "attachments", "notes", "version", "disk")), nl=False)
         click.echo(f"{plural(len(rows), 'library', 'libraries')} in {settings.store_path}.")
 
 
@@ -176,27 +179,54 @@ def collections_cmd(app: AppContext, library: str | None, fmt: str) -> None:
 @library_option("to sync", kinds="group:ID, user:ID or local")
 @click.option("--full", is_flag=True, help="Download every object again (repairs a damaged copy); deletions are "
               "found by comparing the full key lists.")
+@click.option("--files/--no-files", "files", default=None,
+              help="Download the attachments' files too (PDFs…, for cover thumbnails) into a folder beside the "
+                   "store [default: the config file's sync_files, else no].")
+@click.option("--max-file-size", "max_mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+              help="With --files: skip files larger than this [default: the config file's max_file_mb, else 100].")
+@collection_option(help="With --files: only the files of the items in this collection (key or path) and its "
+                        "sub-collections")
 @format_option(("text", "json"))
 @pass_app
-def sync_cmd(app: AppContext, library: str | None, full: bool, fmt: str) -> None:
+def sync_cmd(app: AppContext, library: str | None, full: bool, files: bool | None, max_mb: float | None,
+             collections: tuple[str, ...], fmt: str) -> None:
     """Bring the local copy of a Zotero library up to date, incrementally.
 
     Only what changed since the last sync is downloaded; with nothing changed this is one
     request. A run that is interrupted is finished by the next one, losing nothing.
+    With --files, the attachments' files follow: only new or changed ones are downloaded.
 
     \b
     Examples:
       ZOTERO_API_KEY=… zotcurate sync --library group:12345
       zotcurate sync                  # the library from 'zotcurate init'
+      zotcurate sync --files -c "Numérique et santé"
     """
     settings = app.settings(library=library)
     ref = app.library(settings)
+    with_files = settings.sync_files if files is None else files
+    if collections and not with_files:
+        raise click.UsageError("--collection limits the files downloaded: use it with --files.")
     with app.open_store(settings, create=True) as store, app.progress() as progress:
         result = sync_library(store, settings, ref, full=full, progress=progress)
+        got = None
+        if with_files:
+            got = sync_files(store, settings, ref, collections=collections, progress=progress,
+                             max_bytes=int(max_mb * 1_000_000) if max_mb else None)
     if fmt == "json":
-        click.echo(to_json(result.as_dict()), nl=False)
-    else:
-        click.echo(result.summary())
+        click.echo(to_json({**result.as_dict(), **({"files": got.as_dict()} if got else {})}), nl=False)
+        return
+    click.echo(result.summary())
+    if got is None:
+        return
+    click.echo(got.summary())
+    for label, lines in (("over the size limit (use --max-file-size to raise it)", got.too_large),
+                         ("without a file on Zotero's storage", got.unavailable),
+                         ("that failed (run 'zotcurate sync --files' again)", got.failed)):
+        if lines:
+            app.notice(f"{plural(len(lines), 'file')} {label}:")
+            for line in lines:
+                app.notice(f"  {line}")
 
 
 @click.command("init")

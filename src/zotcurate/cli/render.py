@@ -34,10 +34,13 @@ _FORMATS_HELP = (f"Formats to write, comma-separated: {', '.join(format_names())
 @click.option("--sort", type=click.Choice(SORTS), help="Entry order in each part [default: date, newest first].")
 @click.option("--toc/--no-toc", default=None,
               help="A Sommaire (table of contents) in the Word, PDF and HTML documents.")
+@click.option("--covers/--no-covers", default=None,
+              help="A thumbnail of each document's cover beside its entry, from the attachment files "
+                   "'zotcurate sync --files' downloaded [default: the manifest's [covers] enabled].")
 @pass_app
 def render_cmd(app: AppContext, manifest: Path | None, library: str | None, collections: tuple[str, ...],
                style: str | None, fmt: str | None, output: Path, templates: tuple[Path, ...], sort: str | None,
-               toc: bool | None) -> ExitCode:
+               toc: bool | None, covers: bool | None) -> ExitCode:
     """Render collections into an annotated bibliography (.docx, .md, .pdf, .html).
 
     \b
@@ -69,7 +72,8 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         if lib_name is None and not from_manifest and store is not None:
             lib_name = app.library(settings, store).name  # the store's only library, if it has one
         outcome = render_bibliography(store, spec, output_dir=output, library=lib_name, collections=collections,
-                                      style=style, fmts=fmts, templates=templates, sort=sort, toc=toc)
+                                      style=style, fmts=fmts, templates=templates, sort=sort, toc=toc,
+                                      covers=covers)
     finally:
         if store is not None:
             store.close()
@@ -77,6 +81,8 @@ def render_cmd(app: AppContext, manifest: Path | None, library: str | None, coll
         click.echo(f"Warning: {app.redact(warning)}", err=True)
     for problem in outcome.problems:
         click.echo(f"Warning: {app.redact(problem)}", err=True)
+    for warning in outcome.cover_warnings:
+        click.echo(f"Warning: {app.redact(warning)}", err=True)
     written = ", ".join(str(p) for p in outcome.paths)
     click.echo(f"Wrote {plural(outcome.entries, 'entry')} to {written}.")
     _access_summary(outcome.on_request, spec.access.on_request)

@@ -13,9 +13,11 @@ One bad item (unmappable data, a style error on that item) is reported in
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,12 @@ from zotcurate.document import (
     NOTICE,
     PREAMBLE,
     Block,
+    CoverLayout,
     Document,
     Heading,
     Inline,
     Paragraph,
+    Picture,
     Span,
     clean_spans,
     clean_text,
@@ -44,6 +48,7 @@ from zotcurate.formats.files import import_files
 from zotcurate.links.extract import links_of_items
 from zotcurate.model import Collection, Item, Library, LibraryRef
 from zotcurate.render.citations import CitationFormatter
+from zotcurate.render.covers import PDF_TYPE, CoverJob, can_cover, make_thumbnails
 from zotcurate.render.manifest import SORTS, Manifest, Part
 from zotcurate.render.markup import cited_keys, html_to_blocks, markdown_to_blocks, text_to_blocks
 from zotcurate.render.typography import apply_french_typography, is_french, separate_footnote_calls
@@ -90,6 +95,7 @@ class RenderResult:
     link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
     note_keys: dict[int, str] = field(default_factory=dict)  # footnote number → the item it cites
     languages: dict[str, str] = field(default_factory=dict)  # item key → its language field
+    cover_warnings: list[str] = field(default_factory=list)  # entries printed without the cover their file should give
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class RenderOutcome:
     on_request: list[OnRequest] = field(default_factory=list)
     link_check: LinkCheckOutcome = field(default_factory=lambda: LinkCheckOutcome(False))
     import_warnings: list[str] = field(default_factory=list)  # reading the manifest's files
+    cover_warnings: list[str] = field(default_factory=list)
 
 
 # -- dates ----------------------------------------------------------------------------------
@@ -275,6 +282,83 @@ def commentary_blocks(item: Item, notes: Sequence[Item], manifest: Manifest) -> 
     return text_to_blocks(str(item.data.get("abstractNote") or ""), role=COMMENTARY)
 
 
+# -- covers -----------------------------------------------------------------------------
+
+COVER_TAG = "zotcurate:cover"
+COVER_DPI = 200  # thumbnails are made for print at this resolution
+
+
+def cover_pixels(width_mm: float) -> int:
+    return round(width_mm / 25.4 * COVER_DPI)
+
+
+def choose_cover(children: Sequence[Item], files: dict[str, dict[str, Any]]) -> tuple[Item, dict[str, Any]] | None:
+    """The attachment whose file gives the item's cover: the one tagged ``zotcurate:cover``, else
+    the first PDF (by date added), else the first image; only attachments whose file is stored."""
+    best: tuple[tuple[int, str, str], Item, dict[str, Any]] | None = None
+    for child in children:
+        row = files.get(child.key)
+        if child.item_type != "attachment" or child.trashed or not row or row.get("status") != "stored":
+            continue
+        ctype = str(row.get("content_type") or child.data.get("contentType") or "").lower()
+        if not row.get("path") or not can_cover(ctype):
+            continue
+        tagged = any(t.strip().casefold() == COVER_TAG for t in child.tags)
+        rank = (0 if tagged else 1 if ctype == PDF_TYPE else 2, str(child.data.get("dateAdded") or ""), child.key)
+        if best is None or rank < best[0]:
+            best = (rank, child, row)
+    return None if best is None else (best[1], best[2])
+
+
+def cover_pictures(store: Store, lib: Library, chosen: Sequence[_Entry], children: dict[str, list[Item]],
+                   manifest: Manifest, cache: Path | None, warnings: list[str]) -> dict[str, Picture]:
+    """Each entry's cover thumbnail (item key → Picture); a file that gives none is a warning."""
+    folder = store.files_dir
+    files = store.attachment_files(lib) if folder is not None else {}
+    if not files or folder is None:
+        return {}
+    jobs: list[CoverJob] = []
+    sources: dict[str, tuple[_Entry, dict[str, Any]]] = {}
+    for entry in chosen:
+        found = choose_cover(children.get(entry.item.key, []), files)
+        if found is None:
+            continue
+        attachment, row = found
+        ctype = str(row.get("content_type") or attachment.data.get("contentType") or "")
+        jobs.append(CoverJob(entry.item.key, folder / str(row["path"]), ctype, row.get("content_md5")))
+        sources[entry.item.key] = (entry, row)
+    made, failed = make_thumbnails(jobs, cache or folder / "thumbnails", cover_pixels(manifest.covers.width_mm))
+    for key, why in sorted(failed.items()):
+        entry, row = sources[key]
+        warnings.append(f"Item {_describe(entry.item)} is printed without its cover: its attachment "
+                        f"{row.get('filename') or row.get('item_key')} gives none ({why}).")
+    out: dict[str, Picture] = {}
+    for key, thumb in made.items():
+        entry = sources[key][0]
+        link = access_span(entry.csl, manifest).url
+        title = " ".join(clean_text(title_of(entry.item.data) or "").split())
+        out[key] = Picture(str(thumb.path), thumb.width, thumb.height, alt=title or key,
+                           url=link if link and link != manifest.access.contact else None,
+                           mime=thumb.mime, name=f"{key}{thumb.path.suffix}")
+    return out
+
+
+def _cover_cache(store: Store, stack: ExitStack) -> Path | None:
+    """Where thumbnails are kept: the store's files folder (beside the store, never the store
+    itself), or a temporary folder for this render when that one cannot be written."""
+    folder = store.files_dir
+    if folder is None or not folder.is_dir():
+        return None
+    cache = folder / "thumbnails"
+    try:
+        cache.mkdir(exist_ok=True)
+        if os.access(cache, os.W_OK):
+            return cache
+    except OSError:
+        pass
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zotcurate-covers-")))
+
+
 # -- selection --------------------------------------------------------------------------
 
 def _resolve(store: Store, lib: Library, ref: str, root: Collection | None) -> Collection:
@@ -358,10 +442,14 @@ def _intro_texts(manifest: Manifest, parts: list[ResolvedPart]) -> list[str]:
 
 def build_document(store: Store, lib: Library, manifest: Manifest, *, collections: Sequence[str] | None = None,
                    sort: str | None = None, style: str | None = None, toc: bool | None = None,
-                   formatter: CitationFormatter | None = None, history: LinkHistory | None = None) -> RenderResult:
+                   formatter: CitationFormatter | None = None, history: LinkHistory | None = None,
+                   covers: bool | None = None, cover_cache: Path | None = None) -> RenderResult:
     """The Document for ``manifest`` from the items of ``lib`` (library-level entry point).
 
-    ``history``: where the link-check sentence's date comes from (default: ``lib`` in ``store``)."""
+    ``history``: where the link-check sentence's date comes from (default: ``lib`` in ``store``).
+    ``covers``: a cover thumbnail beside each entry (default: the manifest's ``[covers] enabled``),
+    made from the attachment files ``sync --files`` stored, cached in ``cover_cache`` (default: a
+    ``thumbnails`` folder in the store's files folder)."""
     how = sort or manifest.sort
     if how not in SORTS:
         raise ConfigError(f"Unknown sort '{how}'; use one of {', '.join(SORTS)}.")
@@ -477,7 +565,15 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         notice_at = len(doc.blocks)
         has_intro_text = len(intro) > 1
 
-    children = store.children_by_parent(lib) if manifest.commentary.source != "abstract" else {}
+    use_covers = manifest.covers.enabled if covers is None else covers
+    children = store.children_by_parent(lib) if manifest.commentary.source != "abstract" or use_covers else {}
+    pictures: dict[str, Picture] = {}
+    cover_warnings: list[str] = []
+    if use_covers:
+        doc.covers = CoverLayout(manifest.covers.width_mm, manifest.covers.position)
+        listed = {i.key for chosen in members.values() for i in chosen if i.key in entries}
+        pictures = cover_pictures(store, lib, [entries[k] for k in sorted(listed)], children, manifest,
+                                  cover_cache, cover_warnings)
     count = 0
 
     def lay_out(part: ResolvedPart, level: int) -> None:
@@ -492,7 +588,7 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
             doc.blocks.append(Heading(below, [Span(manifest.labels.entries)]))
         for entry in sort_entries(chosen, how):
             key = entry.item.key
-            doc.blocks.append(Paragraph(list(entry.spans), role=CITATION, key=key))
+            doc.blocks.append(Paragraph(list(entry.spans), role=CITATION, key=key, image=pictures.get(key)))
             link = access(entry, entry.spans, True)
             if link is not None:
                 doc.blocks.append(Paragraph([link], role=LINK, key=key))
@@ -520,7 +616,8 @@ def build_document(store: Store, lib: Library, manifest: Manifest, *, collection
         elif not has_intro_text:
             del doc.blocks[notice_at - 1]  # an Introduction heading over nothing
     languages = {k: str(e.item.data.get("language") or "") for k, e in entries.items()}
-    return RenderResult(doc, count, problems, warnings, list(on_request.values()), outcome, note_keys, languages)
+    return RenderResult(doc, count, problems, warnings, list(on_request.values()), outcome, note_keys, languages,
+                        cover_warnings)
 
 
 def _is_abstract(item: Item, commentary: list[Block], manifest: Manifest) -> bool:
@@ -642,20 +739,25 @@ def write_outputs(doc: Document, output_dir: Path, name: str, fmts: Sequence[str
 def render_bibliography(store: Store | None, manifest: Manifest, *, output_dir: Path, library: str | None = None,
                         collections: Sequence[str] | None = None, style: str | None = None,
                         fmts: Sequence[str] | None = None, templates: Sequence[Path] = (),
-                        sort: str | None = None, toc: bool | None = None) -> RenderOutcome:
+                        sort: str | None = None, toc: bool | None = None,
+                        covers: bool | None = None) -> RenderOutcome:
     """What ``zotcurate render`` does: source → Document → files. ``store`` (the user's, or None
-    when there is none) is only read."""
+    when there is none) is only read; cover thumbnails are cached beside it."""
     fmt_list = list(fmts or manifest.formats)
     tpls = list(templates or manifest.templates)
     check_writers(fmt_list, tpls)  # fail before any work
     formatter = CitationFormatter(style=style or manifest.style, locale=manifest.locale)
-    with open_source(store, manifest, library) as source:
-        result = build_document(source.store, source.library, manifest, collections=collections, sort=sort,
-                                toc=toc, formatter=formatter, history=source.history)
-    doc = finish_document(result, manifest)
-    paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, templates=tpls)
+    with ExitStack() as stack:  # a temporary thumbnail folder lives until the documents are written
+        with open_source(store, manifest, library) as source:
+            use_covers = manifest.covers.enabled if covers is None else covers
+            cache = _cover_cache(source.store, stack) if use_covers else None
+            result = build_document(source.store, source.library, manifest, collections=collections, sort=sort,
+                                    toc=toc, formatter=formatter, history=source.history, covers=use_covers,
+                                    cover_cache=cache)
+        doc = finish_document(result, manifest)
+        paths = write_outputs(doc, output_dir, manifest.output_name, fmt_list, templates=tpls)
     return RenderOutcome(paths, result.entries, result.problems, result.warnings, result.on_request,
-                         result.link_check, list(source.import_warnings))
+                         result.link_check, list(source.import_warnings), result.cover_warnings)
 
 
 def finish_document(result: RenderResult, manifest: Manifest) -> Document:

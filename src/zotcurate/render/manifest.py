@@ -23,6 +23,11 @@ manifest travels with its data.
     [access]
     link_line = "auto"                  # auto (not when the style prints the URL) | always | never
 
+    [covers]
+    enabled = true                      # a cover thumbnail beside each entry (render --covers)
+    width = "3cm"                       # cm, mm or in
+    position = "left"
+
     [[parts]]
     collection = "1. Données de cadrage"
     heading = "Données de cadrage"
@@ -31,12 +36,14 @@ manifest travels with its data.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from zotcurate.document import COVER_POSITIONS
 from zotcurate.errors import ConfigError
 from zotcurate.fileio import FileTooLarge, MiB, format_size, read_bounded
 from zotcurate.render.typography import SPACE_MODES
@@ -79,6 +86,23 @@ class Access:
 
 
 @dataclass
+class Covers:
+    enabled: bool = False
+    width_mm: float = 30.0  # the printed width of a thumbnail
+    position: str = "left"
+
+
+_LENGTH = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(mm|cm|in)\s*$")
+_MM_PER = {"mm": 1.0, "cm": 10.0, "in": 25.4}
+
+
+def parse_length_mm(text: str) -> float | None:
+    """``"3cm"``, ``"30 mm"``, ``"1.2in"`` in millimetres; None when it is not such a length."""
+    m = _LENGTH.match(text)
+    return float(m.group(1).replace(",", ".")) * _MM_PER[m.group(2)] if m else None
+
+
+@dataclass
 class Labels:
     preamble: str = "Préambule"
     introduction: str = "Introduction"
@@ -114,6 +138,7 @@ class Manifest:
     commentary: Commentary = field(default_factory=Commentary)
     access: Access = field(default_factory=Access)
     labels: Labels = field(default_factory=Labels)
+    covers: Covers = field(default_factory=Covers)
     parts: list[Part] = field(default_factory=list)
 
     @property
@@ -205,7 +230,7 @@ class _Reader:
 
 _TOP_KEYS = ("name", "title", "subtitle", "authors", "organisation", "short_title", "date", "style", "locale",
              "sort", "toc", "formats", "template", "french_spaces", "preamble", "introduction", "source", "entries",
-             "commentary", "access", "labels", "parts")
+             "commentary", "access", "labels", "covers", "parts")
 
 
 def _parts(path: Path, raw: Any, prefix: str) -> list[Part]:
@@ -247,6 +272,12 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     com = _Reader(path, r.table_of("commentary"), "commentary.", ("source", "note_tag"))
     acc = _Reader(path, r.table_of("access"), "access.", ("online", "on_request", "contact", "link_line"))
     lab = _Reader(path, r.table_of("labels"), "labels.", ("preamble", "introduction", "entries", "link_check", "toc"))
+    cov = _Reader(path, r.table_of("covers"), "covers.", ("enabled", "width", "position"))
+    width_text = cov.text("width", "3cm")
+    width_mm = parse_length_mm(width_text)
+    if width_mm is None or not 5 <= width_mm <= 120:
+        raise cov.error("width", f'is "{width_text}"; give a length between 5 mm and 12 cm, e.g. "3cm" or "25mm".')
+    covers = Covers(cov.flag("enabled", False), width_mm, cov.choice("position", COVER_POSITIONS, "left"))
     contact = acc.opt_str("contact")
     if contact and not contact.startswith(("mailto:", "http://", "https://")):
         if "@" not in contact:
@@ -294,6 +325,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         labels=Labels(lab.text("preamble", defaults.preamble), lab.text("introduction", defaults.introduction),
                       lab.text("entries", defaults.entries), lab.text("link_check", defaults.link_check),
                       lab.text("toc", defaults.toc)),
+        covers=covers,
         parts=_parts(path, data.get("parts", []), "parts"),
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from zotcurate.document import CITATION, COMMENTARY, LINK, Block, Document, Heading, ListBlock, Paragraph
+from zotcurate.document import CITATION, COMMENTARY, LINK, Block, Document, Heading, ListBlock, Paragraph, Picture
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ class Entry:
     citation: Paragraph
     link: Paragraph | None = None
     commentary: list[Paragraph | ListBlock] = field(default_factory=list)
+
+    @property
+    def cover(self) -> Picture | None:
+        """The entry's cover thumbnail, if it has one (on its citation paragraph)."""
+        return self.citation.image
 
 
 def with_entries(blocks: list[Block]) -> list[Block | Entry]:

@@ -24,8 +24,14 @@ from typing import Any
 
 import docx as docx_files
 import pypandoc
+from docx.image.image import Image as DocxImage
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.shape import CT_Inline
+from docx.parts.image import ImagePart
+from docx.shared import Emu, Mm
 
 from zotcurate.document import (
     CITATION,
@@ -40,12 +46,13 @@ from zotcurate.document import (
     Inline,
     ListBlock,
     Paragraph,
+    Picture,
     Span,
     clean_text,
 )
 from zotcurate.errors import ConfigError, RenderError
 from zotcurate.fileio import atomic_output
-from zotcurate.writers.base import WriteOptions
+from zotcurate.writers.base import Entry, WriteOptions, with_entries
 
 # Paragraph role → Word style name. Restyle one of these in Word and every entry
 # follows. BODY keeps pandoc's own "First Paragraph"/"Body Text".
@@ -178,9 +185,23 @@ def to_pandoc_ast(doc: Document) -> dict[str, Any]:
     if doc.toc:
         meta["toc-title"] = _meta_inlines(doc.toc_title)
     blocks: list[dict[str, Any]] = []
-    for n, block in enumerate(doc.blocks):
-        # Every heading gets an identifier, so pandoc gives it a bookmark the Sommaire can point at.
-        blocks += _block(block, doc, f"zc_h{n}")
+    if doc.covers is None:
+        for n, block in enumerate(doc.blocks):
+            # Every heading gets an identifier, so pandoc gives it a bookmark the Sommaire can point at.
+            blocks += _block(block, doc, f"zc_h{n}")
+    else:
+        rows: list[Entry] = []
+        numbering: dict[int, int] = {}  # citation paragraph → its cover's index in covers_of(doc)
+        for n, part in enumerate(with_entries(list(doc.blocks))):
+            if isinstance(part, Entry):
+                rows.append(part)
+                continue
+            if rows:
+                blocks.append(_cover_table(rows, doc, numbering))
+                rows = []
+            blocks += _block(part, doc, f"zc_h{n}")
+        if rows:
+            blocks.append(_cover_table(rows, doc, numbering))
     return {"pandoc-api-version": _api_version(), "meta": meta, "blocks": blocks}
 
 
@@ -210,6 +231,56 @@ def check_inflated_size(zf: zipfile.ZipFile, path: Path) -> None:
                 pass
 
 
+# The cover column's share of the text width is set from the cover's width on an A4 page with
+# 2.5 cm margins (16 cm of text); fill_cover_tables then fixes the widths exactly.
+_TEXT_WIDTH_MM = 160.0
+COVER_GUTTER_MM = 5.0
+
+
+def _cell(blocks: list[dict[str, Any]]) -> list[Any]:
+    return [_NO_ATTR, {"t": "AlignDefault"}, 1, 1, blocks or [{"t": "Plain", "c": []}]]
+
+
+COVER_MARK = "zc-cover-"  # the placeholder text of a cover cell, replaced by the picture after pandoc
+
+
+def _cover_cell(index: int | None) -> list[Any]:
+    """A cover cell: empty for an entry without a cover (every text then still starts at one
+    place), else a placeholder that :func:`fix_cover_tables` replaces by the linked picture.
+    (pandoc could embed the pictures itself, but takes about 7 ms for each one; python-docx
+    places them in well under one.)"""
+    if index is None:
+        return _cell([])
+    return _cell([{"t": "Plain", "c": [{"t": "Str", "c": f"{COVER_MARK}{index}"}]}])
+
+
+def covers_of(doc: Document) -> list[Picture]:
+    """The document's cover pictures, in the order of their placeholders."""
+    return [b.image for b in doc.blocks if isinstance(b, Paragraph) and b.role == CITATION and b.image is not None]
+
+
+def _cover_table(entries: list[Entry], doc: Document, numbering: dict[int, int]) -> dict[str, Any]:
+    """A run of entries as a borderless two-column table: the cover on the left, the citation,
+    link line and commentary on the right (Word and LibreOffice both keep a table's layout, where
+    floating pictures move about). :func:`fix_cover_tables` removes pandoc's borders afterwards."""
+    assert doc.covers is not None
+    cover = doc.covers.width_mm
+    share = min(0.45, (cover + COVER_GUTTER_MM) / _TEXT_WIDTH_MM)
+    rows = []
+    for entry in entries:
+        text: list[dict[str, Any]] = []
+        for block in [entry.citation, *([entry.link] if entry.link else []), *entry.commentary]:
+            text += _block(block, doc)
+        index = None
+        if entry.cover is not None:
+            index = numbering.setdefault(id(entry.citation), len(numbering))
+        rows.append([_NO_ATTR, [_cover_cell(index), _cell(text)]])
+    colspecs = [[{"t": "AlignDefault"}, {"t": "ColWidth", "c": share}],
+                [{"t": "AlignDefault"}, {"t": "ColWidth", "c": 1 - share}]]
+    return {"t": "Table", "c": [_NO_ATTR, [None, []], colspecs, [_NO_ATTR, []],
+                                [[_NO_ATTR, 0, [], rows]], [_NO_ATTR, []]]}
+
+
 def check_template(path: Path) -> Path:
     """A usable reference document, or a ConfigError saying what is wrong with it."""
     if not path.is_file():
@@ -236,8 +307,13 @@ def write_docx(doc: Document, path: Path, *, template: Path | None = None) -> Pa
         with atomic_output(path) as tmp:
             source = json.dumps(to_pandoc_ast(doc), ensure_ascii=False)
             pypandoc.convert_text(source, "docx", format="json", outputfile=str(tmp), extra_args=args)
-            if doc.toc:
-                fill_sommaire(tmp)
+            if doc.toc or doc.covers is not None:
+                package = docx_files.Document(str(tmp))
+                if doc.toc:
+                    fill_sommaire(package)
+                if doc.covers is not None:
+                    fix_cover_tables(package, covers_of(doc), doc.covers.width_mm)
+                package.save(str(tmp))
     except OSError as exc:
         raise RenderError(f"{path} cannot be written ({exc.strerror or exc}); choose another folder.") from exc
     except RuntimeError as exc:
@@ -330,7 +406,7 @@ def _heading_entries(body: Any, headings: dict[str, int], depth: int) -> list[tu
     return entries
 
 
-def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
+def fill_sommaire(package: Any, depth: int = TOC_DEPTH) -> int:
     """Replace pandoc's empty TOC field by the Sommaire's entries; return how many.
 
     pandoc writes a TOC field that only Word fills (after asking, on open): LibreOffice and
@@ -338,7 +414,6 @@ def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
     TOC field. So the Sommaire is written out: one "toc N" paragraph per heading, a link to
     the heading's bookmark, and a PAGEREF field for its page number, which LibreOffice
     computes as it lays out the pages and Word updates on open (the fields are marked dirty)."""
-    package = docx_files.Document(str(path))
     body = package.element.body
     # Plain element walks (iter/find), not xpath: python-docx gives its namespace map only to
     # the element classes it knows, and w:sdt is not one of them.
@@ -367,8 +442,118 @@ def fill_sommaire(path: Path, depth: int = TOC_DEPTH) -> int:
         para.append(link)
         field.addprevious(para)
     field.getparent().remove(field)
-    package.save(str(path))
     return len(entries)
+
+
+class _CoverParts:
+    """The cover pictures' image parts and relationships, added straight to the document part.
+
+    python-docx's own ``add_picture`` looks for a free shape id, part name and relationship id
+    by walking everything already there, which grows with the square of the picture count
+    (2,000 covers took half a minute); the names here are made up once, unique by construction."""
+
+    def __init__(self, package: Any) -> None:
+        self.part = package.part
+        self.images: dict[str, tuple[str, Any]] = {}  # picture file → (relationship id, image)
+        self.links = 0
+
+    def image(self, path: str) -> tuple[str, Any]:
+        if path not in self.images:
+            image = DocxImage.from_file(path)
+            n = len(self.images) + 1
+            target = ImagePart.from_image(image, PackURI(f"/word/media/zc-cover-{n}.{image.ext}"))
+            r_id = f"rIdZcCover{n}"
+            self.part.rels.add_relationship(RT.IMAGE, target, r_id)
+            self.images[path] = (r_id, image)
+        return self.images[path]
+
+    def link(self, url: str) -> str:
+        self.links += 1
+        r_id = f"rIdZcLink{self.links}"
+        self.part.rels.add_relationship(RT.HYPERLINK, url, r_id, is_external=True)
+        return r_id
+
+
+def _place_cover(parts: _CoverParts, para: Any, picture: Picture, width_mm: float, shape_id: int) -> None:
+    """Put the picture (a hyperlink to the document) in place of the cover cell's placeholder."""
+    r_id, image = parts.image(picture.path)
+    cx = Mm(width_mm)
+    cy = Emu(int(cx * image.px_height / max(image.px_width, 1)))
+    inline = CT_Inline.new_pic_inline(shape_id, r_id, Path(picture.path).name, cx, cy)
+    doc_pr = inline.find(qn("wp:docPr"))
+    if doc_pr is not None:
+        doc_pr.set("descr", picture.alt)  # what a screen reader says
+    for old in list(para.iterchildren(qn("w:r"))):
+        para.remove(old)
+    run = OxmlElement("w:r")
+    drawing = OxmlElement("w:drawing")
+    drawing.append(inline)
+    run.append(drawing)
+    url = clean_text(picture.url or "").strip()
+    if url:
+        link = OxmlElement("w:hyperlink")
+        link.set(qn("r:id"), parts.link(url))
+        link.append(run)
+        para.append(link)
+    else:
+        para.append(run)
+
+
+def fix_cover_tables(package: Any, pictures: list[Picture] | None = None, width_mm: float = 30.0) -> int:
+    """Make the entries' tables (the only tables zotcurate writes) invisible furniture: no borders
+    or shading, no cell padding on the outer edges, the cover cell's content at the top, and a
+    row (an entry) never split across two pages; put each cover picture in its cell."""
+    count = 0
+    pictures = pictures or []
+    parts = _CoverParts(package)
+    for tbl in package.element.body.iter(qn("w:tbl")):
+        tbl_pr = tbl.find(qn("w:tblPr"))
+        if tbl_pr is None:
+            continue
+        for old in tbl_pr.findall(qn("w:tblBorders")) + tbl_pr.findall(qn("w:tblCellMar")):
+            tbl_pr.remove(old)
+        borders = OxmlElement("w:tblBorders")
+        for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            edge = OxmlElement(f"w:{side}")
+            edge.set(qn("w:val"), "nil")
+            borders.append(edge)
+        margins = OxmlElement("w:tblCellMar")
+        for side, twips in (("top", 0), ("left", 0), ("bottom", 0), ("right", 170)):  # 170 twips = 3 mm
+            mar = OxmlElement(f"w:{side}")
+            mar.set(qn("w:w"), str(twips))
+            mar.set(qn("w:type"), "dxa")
+            margins.append(mar)
+        look = tbl_pr.find(qn("w:tblLook"))
+        if look is not None:
+            look.addprevious(borders)
+            look.addprevious(margins)
+        else:
+            tbl_pr.append(borders)
+            tbl_pr.append(margins)
+        for row in tbl.iterchildren(qn("w:tr")):
+            tr_pr = row.find(qn("w:trPr"))
+            if tr_pr is None:
+                tr_pr = OxmlElement("w:trPr")
+                row.insert(0, tr_pr)
+            if tr_pr.find(qn("w:cantSplit")) is None:
+                tr_pr.append(OxmlElement("w:cantSplit"))
+            for n, cell in enumerate(row.iterchildren(qn("w:tc"))):
+                para = cell.find(qn("w:p"))
+                mark = "".join(t.text or "" for t in para.iter(qn("w:t"))) if n == 0 and para is not None else ""
+                if mark.startswith(COVER_MARK) and mark[len(COVER_MARK):].isdigit():
+                    index = int(mark[len(COVER_MARK):])
+                    if index < len(pictures):
+                        _place_cover(parts, para, pictures[index], width_mm, 800_000 + index)
+                tc_pr = cell.find(qn("w:tcPr"))
+                if tc_pr is None:
+                    tc_pr = OxmlElement("w:tcPr")
+                    cell.insert(0, tc_pr)
+                if tc_pr.find(qn("w:vAlign")) is None:
+                    valign = OxmlElement("w:vAlign")
+                    valign.set(qn("w:val"), "top")
+                    tc_pr.append(valign)
+        count += 1
+    return count
 
 
 class DocxWriter:

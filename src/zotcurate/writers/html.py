@@ -1,8 +1,9 @@
 """Document → a web edition: one self-contained HTML5 page.
 
-Everything is inside the file (the stylesheet is inline; no font, script or image is
-fetched), so the page can be put on a site, mailed or opened offline. It reads on a
-phone (fluid width, no horizontal scrolling), prints cleanly (a print stylesheet: A4,
+Everything is inside the file (the stylesheet is inline, cover thumbnails are embedded as
+``data:`` URIs; no font, script or image is fetched), so the page can be put on a site,
+mailed or opened offline. It reads on a phone (fluid width, no horizontal scrolling), prints
+cleanly (a print stylesheet: A4,
 each part on a new page, entries kept whole, link targets written out), and a colleague
 can link to any entry: each has an ``id`` (the Zotero item key). Footnote calls and notes
 link to each other both ways.
@@ -13,6 +14,7 @@ All user text is escaped; only ``http:``, ``https:`` and ``mailto:`` URLs become
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import unicodedata
@@ -31,6 +33,7 @@ from zotcurate.document import (
     Inline,
     ListBlock,
     Paragraph,
+    Picture,
     Span,
     clean_text,
 )
@@ -202,7 +205,13 @@ class _Page:
         if entry.link is not None:
             rows.append(self.paragraph(entry.link, "lien"))
         rows += [self.paragraph(c, "commentaire") for c in entry.commentary]
-        return f'<article class="entree" id="{ident}">\n' + "\n".join(r for r in rows if r) + "\n</article>"
+        text = "\n".join(r for r in rows if r)
+        if self.doc.covers is None:
+            return f'<article class="entree" id="{ident}">\n{text}\n</article>'
+        # Every entry gets the cover column, empty when it has no cover, so all stay aligned.
+        cover = _cover(entry.cover) if entry.cover is not None else ""
+        return (f'<article class="entree avec-couverture" id="{ident}">\n<div class="couverture">{cover}</div>\n'
+                f'<div class="texte-entree">\n{text}\n</div>\n</article>')
 
     def notes(self) -> str:
         if not self.doc.footnotes:
@@ -215,6 +224,29 @@ class _Page:
             rows.append(f'<li id="note-{number}" value="{number}">{self.inlines(list(spans))} {backs}</li>')
         return ('<section class="notes" id="notes" role="doc-endnotes" aria-labelledby="notes-titre">\n'
                 '<h2 id="notes-titre">Notes</h2>\n<ol>\n' + "\n".join(rows) + "\n</ol>\n</section>")
+
+
+def _cover(picture: Picture) -> str:
+    """The thumbnail embedded as a data: URI (the page stays self-contained), linked to the document."""
+    try:
+        data = Path(picture.path).read_bytes()
+    except OSError:
+        return ""  # the thumbnail went away meanwhile: the entry keeps its empty cover column
+    mime = picture.mime if picture.mime in ("image/jpeg", "image/png") else "image/jpeg"
+    img = (f'<img src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}" alt="{esc(picture.alt)}" '
+           f'width="{int(picture.width)}" height="{int(picture.height)}" loading="lazy">')
+    url = safe_url(picture.url)
+    return f'<a href="{esc(url)}">{img}</a>' if url else img
+
+
+def _cover_style(width_mm: float) -> str:
+    """The cover column's width, from the document (the manifest's ``[covers] width``)."""
+    return (f"\n.avec-couverture {{ display: grid; grid-template-columns: {width_mm:g}mm minmax(0, 1fr); "
+            "column-gap: 1.1rem; align-items: start; }\n"
+            ".couverture img { display: block; width: 100%; height: auto; border: 1px solid var(--rule); }\n"
+            ".couverture a { display: block; }\n.texte-entree > p:first-child { margin-top: 0; }\n"
+            f"@media (max-width: 30rem) {{ .avec-couverture {{ grid-template-columns: {min(width_mm, 22):g}mm "
+            "minmax(0, 1fr); column-gap: .7rem; } }\n")
 
 
 def _toc(entries: list[tuple[int, str, str]], title: str) -> str:
@@ -290,7 +322,8 @@ def to_html(doc: Document) -> str:
            f"<title>{esc(head_title) or 'Bibliographie'}</title>"]
     if authors:
         out.append(f'<meta name="author" content="{esc(authors)}">')
-    out += [f"<style>{STYLESHEET}</style>", "</head>", "<body>", *header]
+    style = STYLESHEET + (_cover_style(doc.covers.width_mm) if doc.covers is not None else "")
+    out += [f"<style>{style}</style>", "</head>", "<body>", *header]
     if doc.toc and toc:
         out.append(_toc(toc, doc.toc_title or "Sommaire"))
     out += ["<main>", *[b for b in body if b], "</main>"]

@@ -5,17 +5,35 @@ viewer and in pandoc: a title with ``*``, ``_``, ``[``, ``<``, ``#`` or ``|`` st
 title, and a commentary that starts with "1." or "-" does not become a list.
 Formatting CommonMark lacks (small caps, superscript, subscript) is written as inline
 HTML, which CommonMark and pandoc both accept.
+
+Cover thumbnails (``Document.covers``) are image files copied into a folder next to the
+document (``name-covers/KEY.jpg``) and linked relatively, each as a linked image
+(``[![title](name-covers/KEY.jpg)](url)``) on the line before its entry's citation:
+Markdown has no columns, so the cover stands above the entry rather than beside it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
-from zotcurate.document import Block, Document, FootnoteRef, Heading, Inline, ListBlock, Paragraph, Span, clean_text
-from zotcurate.fileio import write_text_atomic
+from zotcurate.document import (
+    CITATION,
+    Block,
+    Document,
+    FootnoteRef,
+    Heading,
+    Inline,
+    ListBlock,
+    Paragraph,
+    Picture,
+    Span,
+    clean_text,
+)
+from zotcurate.fileio import atomic_output, write_text_atomic
 from zotcurate.writers.base import WriteOptions
 
 # Characters that mean something somewhere in CommonMark, GFM or pandoc's Markdown
@@ -140,8 +158,20 @@ def _block(block: Block, heading_offset: int) -> str:
     return _escape_line_start(inlines(block.spans))
 
 
-def to_markdown(doc: Document) -> str:
-    """The whole document as Markdown text (UTF-8, ``\\n`` line ends, final newline)."""
+def _cover(picture: Picture, folder: str) -> str:
+    """A linked image: the thumbnail (a relative path) that links to the document."""
+    image = f"![{escape(picture.alt)}](<{_url(folder + '/' + picture.name)}>)"
+    return f"[{image}](<{_url(picture.url)}>)" if picture.url else image
+
+
+def covers_folder(path: Path) -> Path:
+    """Where the Markdown document at ``path`` keeps its cover images."""
+    return path.with_name(f"{path.stem}-covers")
+
+
+def to_markdown(doc: Document, covers: str | None = None) -> str:
+    """The whole document as Markdown text (UTF-8, ``\\n`` line ends, final newline). ``covers``: the
+    folder, relative to the document, where the cover images are (None: no covers printed)."""
     out: list[str] = []
     offset = 0
     if doc.title:
@@ -162,6 +192,9 @@ def to_markdown(doc: Document) -> str:
             continue
         if isinstance(block, ListBlock) and isinstance(previous, ListBlock):
             out.append("<!-- -->")  # two lists in a row would otherwise merge into one
+        if (covers is not None and doc.covers is not None and isinstance(block, Paragraph)
+                and block.role == CITATION and block.image is not None):
+            out.append(_cover(block.image, covers))
         out.append(text)
         previous = block
     for number, spans in doc.footnotes.items():
@@ -180,10 +213,17 @@ class MarkdownWriter:
         """Markdown takes no options that could be wrong (a Word template is not its concern)."""
 
     def write(self, doc: Document, path: Path, options: WriteOptions) -> Path:
-        write_text_atomic(path, to_markdown(doc))
+        folder = covers_folder(path)
+        pictures = [b.image for b in doc.blocks if isinstance(b, Paragraph) and b.image is not None]
+        if doc.covers is not None and pictures:
+            folder.mkdir(parents=True, exist_ok=True)
+            for picture in {p.name: p for p in pictures}.values():
+                with atomic_output(folder / picture.name) as tmp:
+                    shutil.copyfile(picture.path, tmp)
+        write_text_atomic(path, to_markdown(doc, folder.name if pictures else None))
         return path
 
 
 WRITER = MarkdownWriter()
 
-__all__ = ["WRITER", "MarkdownWriter", "escape", "inlines", "to_markdown"]
+__all__ = ["WRITER", "MarkdownWriter", "covers_folder", "escape", "inlines", "to_markdown"]

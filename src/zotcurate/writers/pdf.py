@@ -18,8 +18,13 @@ This is the only module that imports typst.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -40,6 +45,7 @@ from zotcurate.document import (
     Inline,
     ListBlock,
     Paragraph,
+    Picture,
     Span,
     clean_text,
 )
@@ -60,6 +66,9 @@ ROLE_FUNCTIONS: dict[str, str] = {
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 _SPACES = re.compile(r"[ \t\n]+")  # not \s: non-breaking spaces are typography and must stay
 _LANG = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}))?\b")
+# The folder, inside Typst's root, where a render puts its cover thumbnails.
+COVERS_DIR = "zc-covers"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def default_template() -> Path:
@@ -215,11 +224,54 @@ def to_typst(doc: Document) -> str:
         if isinstance(part, Entry):
             link = src.content(part.link) if part.link else "none"
             comm = "".join(f"{src.content(c)}, " for c in part.commentary)
+            cover = ""
+            if doc.covers is not None:  # every entry gets the cover column, so all stay aligned
+                cover = f", cover: {_cover(part.cover)}, cover-width: {doc.covers.width_mm:g}mm"
             out.append(f"#zc-entry(citation: {src.inlines(part.citation.spans)}, link: {link}, "
-                       f"commentary: ({comm}), length: {_length(part)})")
+                       f"commentary: ({comm}), length: {_length(part)}{cover})")
         else:
             out.append(src.block(part))
     return "\n\n".join(out) + "\n"
+
+
+def _cover(picture: Picture | None) -> str:
+    """A call to the template's ``zc-cover`` for the thumbnail (found in ``COVERS_DIR``), or ``none``."""
+    if picture is None or not _SAFE_NAME.match(picture.name):
+        return "none"
+    url = safe_url(picture.url)
+    return (f"zc-cover({typst_str(COVERS_DIR + '/' + picture.name)}, alt: {typst_str(picture.alt)}, "
+            f"url: {typst_str(url) if url else 'none'})")
+
+
+@contextmanager
+def _root_with_covers(doc: Document, template_dir: Path) -> Iterator[Path]:
+    """Typst reads files only inside its root: the template's folder, or, when the document has
+    covers, a temporary folder that links to everything in the template's folder (a logo, fonts)
+    and holds the thumbnails in ``COVERS_DIR``."""
+    pictures = {b.image.name: b.image for b in doc.blocks
+                if isinstance(b, Paragraph) and b.image is not None and _SAFE_NAME.match(b.image.name)}
+    if doc.covers is None or not pictures:
+        yield template_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="zotcurate-typst-") as tmp:
+        root = Path(tmp)
+        for entry in template_dir.iterdir():
+            if entry.name != COVERS_DIR:
+                _link_or_copy(entry, root / entry.name)
+        (root / COVERS_DIR).mkdir()
+        for name, picture in pictures.items():
+            _link_or_copy(Path(picture.path), root / COVERS_DIR / name)
+        yield root
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.symlink(source.resolve(), target, target_is_directory=source.is_dir())
+    except OSError:  # no symlinks here (Windows without the right): copy instead
+        if source.is_dir():
+            shutil.copytree(source, target)
+        elif source.is_file():
+            shutil.copyfile(source, target)
 
 
 def _read_template(path: Path) -> str:
@@ -283,7 +335,8 @@ def write_pdf(doc: Document, path: Path, *, template: Path | None = None) -> Pat
     tpl = template or default_template()
     source = _read_template(tpl) + "\n\n// ---- the document, written by zotcurate ----\n\n" + to_typst(doc)
     try:
-        pdf = compile_pdf(source, tpl.resolve().parent)
+        with _root_with_covers(doc, tpl.resolve().parent) as root:
+            pdf = compile_pdf(source, root)
     except Exception as exc:  # a Typst failure becomes one sentence, never a traceback
         raise RenderError(f"Typst could not typeset {path.name} ({_typst_message(exc)}); "
                           f"check the PDF template {tpl}.") from exc

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import ssl
 import threading
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import unquote
+from urllib.request import url2pathname
 
 import httpcore2
 import httpx2
@@ -55,9 +58,12 @@ CREDENTIAL_HEADERS = ("zotero-api-key", "authorization")
 # Request extensions (``extensions={...}`` on a request through this transport):
 # - the request may be sent on to another origin, without the key (file downloads from storage);
 #   without it, a hop elsewhere is refused;
-# - the answer is not JSON (a file), so it is not checked as one.
+# - the answer is not JSON (a file), so it is not checked as one;
+# - a redirect is handed back as it is, not followed (the file download reads its Location and
+#   fetches from storage with a client that holds no key at all).
 ELSEWHERE_WITHOUT_KEY = "zotcurate.elsewhere_without_key"
 NOT_JSON = "zotcurate.not_json"
+NO_FOLLOW = "zotcurate.no_follow"
 _JSON_FORMATS = ("", "json", "versions")  # the ?format= values whose answers are JSON documents
 
 
@@ -268,7 +274,7 @@ class PoliteTransport(httpx2.BaseTransport):
             request = self._keep_key_home(request, carried_key=carried_key)
             response = self._exchange(request)
             location = response.headers.get("Location")
-            if response.status_code not in REDIRECT_STATUSES or not location:
+            if response.status_code not in REDIRECT_STATUSES or not location or request.extensions.get(NO_FOLLOW):
                 self._check_json(request, response)
                 return response
             request = _next_hop(request, response.status_code, location)
@@ -874,3 +880,129 @@ def expect_write_result(value: Any, size: int) -> dict[str, dict[str, Any]]:
             raise _shape(f"objects in '{part}'")
         out[part] = entries
     return out
+
+
+# -- attachment files (zotcurate.zotero.files) ------------------------------------------
+#
+# Kept apart from the metadata transport above: Zotero answers GET …/items/KEY/file with a
+# redirect to its file storage, on another host. The API key goes with the first request only,
+# to the API's own origin; the redirect is followed by a second client that has no key at all,
+# so no redirect (however many hops) can carry the key anywhere. Zotero 7's local API redirects
+# to a file:// URL on this machine: that file is read directly.
+
+
+class FileUnavailable(Exception):
+    """Zotero has no file for this attachment (never uploaded, or deleted from its storage)."""
+
+
+class FileTooLarge(Exception):
+    """The file is larger than the limit; ``size`` is what is known of its size (or the limit passed)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+CHUNK = 1 << 16
+
+
+class FileFetcher:
+    """Streams attachment files: the API request with the key, the storage request without."""
+
+    def __init__(self, client: ZoteroClient) -> None:
+        self.client = client
+        self.storage = httpx2.Client(
+            transport=PoliteTransport(RetryPolicy(), client.progress.notice, MAX_IN_FLIGHT),
+            timeout=httpx2.Timeout(60.0, connect=10.0), follow_redirects=True, trust_env=not client.local)
+
+    def close(self) -> None:
+        self.storage.close()
+
+    def __enter__(self) -> FileFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, key: str, write: Callable[[bytes], None], max_bytes: int) -> str | None:
+        """Stream the file of attachment ``key`` into ``write``; returns the Content-Type it came with.
+        Raises FileUnavailable, FileTooLarge, or the client's NetworkError/AuthError."""
+        c = self.client
+        url = httpx2.URL(c.base_url + f"{c.prefix}/items/{key}/file")
+        request = c.http.build_request("GET", url, headers=c._headers(), extensions={NO_FOLLOW: True, NOT_JSON: True})
+        try:
+            response = c.http.send(request, stream=True, follow_redirects=False)
+        except ZoteroUnavailable as exc:
+            raise c._unavailable(exc) from exc
+        except httpx2.HTTPError as exc:
+            raise NetworkError(f"Zotero at {c.base_url} could not be reached ({type(exc).__name__}); "
+                               "check the network and run the command again.") from exc
+        try:
+            status = response.status_code
+            if status in REDIRECTS:
+                location = response.headers.get("Location", "")
+                target = url.join(location) if location else None
+            elif status == 200:
+                return self._stream(response, write, max_bytes)
+            else:
+                target = None
+        finally:
+            response.close()
+        if status in (401, 403):
+            raise c._auth_error()
+        if status == 404 or (status in REDIRECTS and target is None):
+            raise FileUnavailable(key)
+        if status not in REDIRECTS:
+            raise NetworkError(f"Zotero answered HTTP {status} for the file of {key}; try again later.")
+        assert target is not None
+        if target.scheme == "file" and c.local:
+            return self._local_file(target, write, max_bytes)
+        if target.scheme not in ("http", "https"):
+            raise NetworkError(f"Zotero sent the file of {key} to an address zotcurate does not follow "
+                               f"({target.scheme}:); report it if it persists.")
+        return self._from_storage(target, key, write, max_bytes)
+
+    def _from_storage(self, target: httpx2.URL, key: str, write: Callable[[bytes], None], max_bytes: int) -> str | None:
+        # A fresh request without any of the API's headers: never the key, whatever the host.
+        try:
+            with self.storage.stream("GET", target, extensions={NOT_JSON: True}) as response:
+                if response.status_code == 404:
+                    raise FileUnavailable(key)
+                if response.status_code != 200:
+                    raise NetworkError(f"Zotero's file storage answered HTTP {response.status_code} for the file "
+                                       f"of {key}; try again later.")
+                return self._stream(response, write, max_bytes)
+        except ZoteroUnavailable as exc:
+            raise NetworkError(f"Zotero's file storage could not be reached ({exc}); try again later "
+                               "(files already downloaded are kept).") from exc
+        except httpx2.HTTPError as exc:
+            raise NetworkError(f"Zotero's file storage could not be reached ({type(exc).__name__}); "
+                               "try again later (files already downloaded are kept).") from exc
+
+    @staticmethod
+    def _stream(response: httpx2.Response, write: Callable[[bytes], None], max_bytes: int) -> str | None:
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise FileTooLarge(int(length))
+        total = 0
+        for chunk in response.iter_bytes(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise FileTooLarge(total)
+            write(chunk)
+        return response.headers.get("Content-Type")
+
+    @staticmethod
+    def _local_file(target: httpx2.URL, write: Callable[[bytes], None], max_bytes: int) -> str | None:
+        path = url2pathname(unquote(target.path))
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > max_bytes:
+                    raise FileTooLarge(size)
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    write(chunk)
+        except FileNotFoundError as exc:
+            raise FileUnavailable(target.path) from exc
+        return None
