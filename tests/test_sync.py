@@ -38,9 +38,25 @@ def sync(server, tmp_path: Path, capsys, *args: str, key: str = TEST_API_KEY) ->
     return code, captured.out, captured.err
 
 
-def stored(tmp_path: Path):
-    store = Store(tmp_path / "store.sqlite")
+def stored(tmp_path: Path, name: str = "store.sqlite"):
+    store = Store(tmp_path / name)
     return store, store.require_library(LIB)
+
+
+def item_pages(server) -> list:
+    """The requests that read item objects page by page (the first-sync path)."""
+    return [r for r in server.requests if r.path.endswith("/items") and "start" in r.query and "itemKey" not in r.query]
+
+
+def fetched_by_key(server) -> int:
+    """How many items were asked for by key (the incremental path)."""
+    return sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
+
+
+def object_fetches(server) -> list:
+    """Answered requests that carried item objects, by page or by key."""
+    return [r for r in server.requests
+            if r.status == 200 and r.path.endswith("/items") and ("start" in r.query or "itemKey" in r.query)]
 
 
 def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -> None:
@@ -55,9 +71,11 @@ def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -
         assert [c.path for c in store.collections(lib)][:2] == ["Numérique et santé", "Numérique et santé/0. Introduction"]
         assert store.item(lib, "SKJ3FVUF").data["institution"] == "Délégation ministérielle au numérique en santé"
         assert store.sync_log(lib)[0]["status"] == "ok"
-    # Objects were fetched by key in batches of at most 50, never one by one.
-    fetches = [r for r in zotero_example.requests if "itemKey" in r.query]
-    assert len(fetches) == 2 and all(len(r.query["itemKey"].split(",")) <= 50 for r in fetches)
+    # A first sync reads the objects page by page (100 per page), never by key, never one by one.
+    pages = item_pages(zotero_example)
+    assert [(r.query["since"], r.query["start"], r.query["limit"]) for r in pages] == [("0", "0", "100")]
+    assert not [r for r in zotero_example.requests if "itemKey" in r.query or "/items/" in r.path]
+    assert len(zotero_example.requests) == 3  # group name, the collections page, the items page
 
 
 def test_no_change_sync_is_one_request_and_says_up_to_date(zotero_example, tmp_path, capsys) -> None:
@@ -100,6 +118,9 @@ def test_hundred_edits_cost_at_most_ten_requests(zotero_example, tmp_path, capsy
     code, out, _ = sync(server, tmp_path, capsys)
     assert code == 0 and out.startswith(f"{LIB}: 0 added, 99 updated")
     assert len(server.requests) <= 10
+    # Objects were fetched by key in batches of at most 50, never one by one.
+    fetches = [r for r in server.requests if "itemKey" in r.query]
+    assert len(fetches) == 2 and all(len(r.query["itemKey"].split(",")) <= 50 for r in fetches)
 
 
 def test_a_remote_edit_during_the_sync_sends_it_round_again(zotero_example, tmp_path, capsys) -> None:
@@ -170,25 +191,36 @@ def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> Non
 
 def test_failure_mid_sync_keeps_batches_and_the_next_run_finishes(zotero_server, tmp_path) -> None:
     server = zotero_server
-    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(120)])
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(320)])
     settings = load_settings(env=env_for(server, tmp_path), library=LIB)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01)
-    # Three batches (50, 50, 20): the item versions list and two batches get through, then
-    # every attempt at the third batch fails.
-    server.inject(500, path=r"/items$", after=3, times=3)
     with Store(settings.store_path) as store:
+        # First sync, four pages (100, 100, 100, 20): the first page and one of the three
+        # sent together get through, then every attempt at the other two fails.
+        server.inject(500, path=r"/items$", after=2, times=None)
         with pytest.raises(NetworkError, match="kept answering 500"):
             sync_library(store, settings, settings.library, policy=policy)
+        server.clear_faults()
         lib = store.require_library(LIB)
         kept = store.counts(lib)["items"]
-        assert lib.version == 0 and kept in (70, 100)  # two batches kept; version not advanced
+        assert lib.version == 0 and kept in (120, 200)  # two pages kept; version not advanced
+        # The next run resumes by key, batches of 50: the item versions list and two batches
+        # get through, then every attempt at the others fails.
+        server.inject(500, path=r"/items$", after=3, times=None)
+        with pytest.raises(NetworkError, match="kept answering 500"):
+            sync_library(store, settings, settings.library, policy=policy)
+        server.clear_faults()
+        lib = store.require_library(LIB)
+        resumed = store.counts(lib)["items"] - kept
+        assert lib.version == 0 and resumed in (70, 100)  # two batches kept; version not advanced
+        kept += resumed
         server.reset_requests()
         result = sync_library(store, settings, settings.library, policy=policy)
         lib = store.require_library(LIB)
-        assert (result.added, store.counts(lib)["items"]) == (120 - kept, 120)
+        assert (result.added, store.counts(lib)["items"]) == (320 - kept, 320)
         assert lib.version == server.library_version(server.prefix)
     fetched = sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
-    assert fetched == 120 - kept
+    assert fetched == 320 - kept
 
 
 def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_path, capsys) -> None:
@@ -199,7 +231,7 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "zotcurate", "--quiet", "sync", "--library", LIB], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while sum(1 for r in server.requests if "itemKey" in r.query and r.status == 200) < 2:
+    while len(object_fetches(server)) < 2:  # pages of 100 (a first sync), or batches by key
         assert time.monotonic() < deadline, "the sync never got going"
         time.sleep(0.02)
     # The store exists by now; kill the run as soon as its first batch is committed.

@@ -9,7 +9,10 @@ rather than scattering raw HTTP:
   counts requests and the ``Last-Modified-Version`` of every response;
 - ``If-Modified-Since-Version`` (pyzotero has no 304 handling) and ``/keys/current``
   are sent through the same HTTP client;
-- objects are fetched by key in batches of 50 (``get_subset`` makes one request per key);
+- objects are fetched by key in batches of 50 (``get_subset`` makes one request per key),
+  or, for a first sync, page by page (100 per page, the API's maximum) with several pages
+  in flight (``everything()`` follows ``Link`` one page at a time and keeps every page in
+  memory);
 - writes go through ``create_items`` per batch so the per-object ``failed`` map is kept
   (``update_items`` drops it).
 """
@@ -19,10 +22,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from pyzotero import zotero as pyzotero
@@ -34,8 +38,16 @@ from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter
 
 MAX_IN_FLIGHT = 4
-BATCH = 50
+BATCH = 50  # keys per itemKey/collectionKey request, the API's maximum
+PAGE = 100  # objects per page of a listing, the API's maximum
+# Requests submitted ahead of the one being consumed: the pool keeps MAX_IN_FLIGHT of them on
+# the wire while the caller stores the earlier ones; the bound keeps memory flat.
+WINDOW = MAX_IN_FLIGHT * 2
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+KINDS = ("collection", "item")
+
+W = TypeVar("W")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,26 @@ class PoliteTransport(httpx2.BaseTransport):
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of a listing (``start`` … ``start + PAGE``) and what its response said."""
+
+    kind: str  # "item" | "collection"
+    start: int
+    objects: list[dict[str, Any]]
+    total: int | None  # Total-Results: the size of the whole listing (None if not sent)
+    version: int | None  # Last-Modified-Version: the library version the page was read at
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _response_headers(zot: pyzotero.Zotero) -> httpx2.Headers:
+    """Headers of the response pyzotero received last (on this thread's instance)."""
+    return zot.request.headers if zot.request is not None else httpx2.Headers()
+
+
+@dataclass(frozen=True)
 class WriteFailure:
     code: int
     message: str
@@ -225,6 +257,11 @@ class ZoteroClient:
             seen, self.transport.versions = self.transport.versions, []
         return seen
 
+    def versions_seen(self) -> list[int]:
+        """The same, in the order the responses arrived, without forgetting them."""
+        with self.transport.lock:
+            return list(self.transport.versions)
+
     def _zot(self) -> pyzotero.Zotero:
         # pyzotero keeps per-request state on the instance: one instance per thread.
         zot = getattr(self._local, "zot", None)
@@ -293,7 +330,8 @@ class ZoteroClient:
              headers: dict[str, str] | None = None) -> httpx2.Response:
         """A raw GET through the same transport, for what pyzotero cannot send."""
         try:
-            response = self.http.get(self.base_url + path, params=params, headers={**self._headers(), **(headers or {})})
+            response = self.http.get(self.base_url + path, params=params,
+                                     headers={**self._headers(), **(headers or {})})
         except ZoteroUnavailable as exc:
             raise self._unavailable(exc) from exc
         except httpx2.HTTPError as exc:
@@ -367,45 +405,91 @@ class ZoteroClient:
             return self._call("fetching items", lambda: self._zot().items(
                 itemKey=",".join(batch), includeTrashed=1, limit=BATCH))
 
-        yield from self._parallel(fetch, list(self._batches(keys)))
+        yield from self._windowed(fetch, list(self._batches(keys)))
 
     def iter_collections_by_key(self, keys: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
             return self._call("fetching collections", lambda: self._zot().collections(
                 collectionKey=",".join(batch), limit=BATCH))
 
-        yield from self._parallel(fetch, list(self._batches(keys)))
+        yield from self._windowed(fetch, list(self._batches(keys)))
 
     def items_by_key(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         return [obj for batch in self.iter_items_by_key(keys) for obj in batch]
 
-    def _parallel(self, fetch: Callable[[list[str]], list[dict[str, Any]]],
-                  batches: list[list[str]]) -> Iterator[list[dict[str, Any]]]:
-        if len(batches) <= 1:
-            for batch in batches:
-                yield fetch(batch)
+    def fetch_page(self, kind: str, start: int, *, since: int = 0) -> Page:
+        """One page of every item (trash included) or collection modified after ``since``."""
+        def call() -> Page:
+            zot = self._zot()
+            if kind == "item":
+                # dateAdded ascending: an edit made while paging does not move an item to
+                # another page (the default, dateModified descending, would shift them all).
+                objects = zot.items(since=since, start=start, limit=PAGE, includeTrashed=1,
+                                    sort="dateAdded", direction="asc")
+            else:
+                objects = zot.collections(since=since, start=start, limit=PAGE)
+            headers = _response_headers(zot)
+            return Page(kind, start, list(objects), _count(headers.get("Total-Results")),
+                        _count(headers.get("Last-Modified-Version")))
+
+        return self._call(f"fetching {kind}s", call)
+
+    def iter_pages(self, kinds: Sequence[str] = KINDS, *, since: int = 0) -> Iterator[Page]:
+        """Every object of these kinds, page by page, ≤ 4 pages in flight, yielded in order
+        as they arrive so the caller can store each one right away.
+
+        A kind's first page says how many objects follow (``Total-Results``); the rest of
+        its pages then go out together with the next kind's first page. Without
+        ``Total-Results``, pages are followed one by one until a short page."""
+        def more(page: Page) -> list[tuple[str, int]]:
+            follow: list[tuple[str, int]] = []
+            if page.start == 0:
+                at = kinds.index(page.kind)
+                if at + 1 < len(kinds):
+                    follow.append((kinds[at + 1], 0))
+                if page.total is not None:
+                    follow += [(page.kind, s) for s in range(PAGE, page.total, PAGE)]
+            if page.total is None and len(page.objects) >= PAGE:
+                follow.append((page.kind, page.start + PAGE))
+            return follow
+
+        if not kinds:
+            return
+        yield from self._windowed(lambda work: self.fetch_page(work[0], work[1], since=since),
+                                  [(kinds[0], 0)], more=more)
+
+    def _windowed(self, fetch: Callable[[W], R], work: Iterable[W],
+                  more: Callable[[R], Iterable[W]] | None = None) -> Iterator[R]:
+        """``fetch`` each piece of work, ≤ 4 at once, yielding results in submission order.
+        ``more(result)`` adds work a result reveals (the pages after a first page). After a
+        failure nothing new is sent; what did arrive is still yielded, then the failure raised."""
+        todo = deque(work)
+        if more is None and len(todo) <= 1:
+            for piece in todo:  # one request: no threads needed
+                yield fetch(piece)
             return
         with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT) as pool:
-            # Submit a bounded window so memory stays flat on huge libraries.
-            pending = []
-            it = iter(batches)
-            for batch in it:
-                pending.append(pool.submit(fetch, batch))
-                if len(pending) >= MAX_IN_FLIGHT * 2:
-                    break
+            pending: deque[Future[R]] = deque()
             failure: BaseException | None = None
-            while pending:
-                done = pending.pop(0)
-                try:
-                    result = done.result()
-                except BaseException as exc:  # keep yielding what did arrive, then fail
-                    failure = failure or exc
-                    continue
-                if failure is None:
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(fetch, nxt))
-                yield result
+            try:
+                while todo and len(pending) < WINDOW:
+                    pending.append(pool.submit(fetch, todo.popleft()))
+                while pending:
+                    done = pending.popleft()
+                    try:
+                        result = done.result()
+                    except BaseException as exc:  # keep yielding what did arrive, then fail
+                        failure = failure or exc
+                        continue
+                    if failure is None:
+                        if more is not None:
+                            todo.extend(more(result))
+                        while todo and len(pending) < WINDOW:
+                            pending.append(pool.submit(fetch, todo.popleft()))
+                    yield result
+            finally:
+                for future in pending:  # the caller stopped early: do not send the rest
+                    future.cancel()
             if failure is not None:
                 raise failure
 
@@ -420,7 +504,11 @@ class ZoteroClient:
         objects = list(objects)
         for start in range(0, len(objects), BATCH):
             batch = objects[start:start + BATCH]
-            response = self._call("writing items", lambda b=batch: self._zot().create_items(b))
+
+            def create(b: list[dict[str, Any]] = batch) -> Any:
+                return self._zot().create_items(b)
+
+            response = self._call("writing items", create)
             for index, obj in (response.get("successful") or {}).items():
                 result.successful[obj.get("key") or batch[int(index)]["key"]] = obj
             for index, key in (response.get("unchanged") or {}).items():
@@ -428,7 +516,7 @@ class ZoteroClient:
             for index, failure in (response.get("failed") or {}).items():
                 key = failure.get("key") or batch[int(index)]["key"]
                 result.failed[key] = WriteFailure(int(failure.get("code", 0)), str(failure.get("message", "")))
-            lmv = self._zot().request.headers.get("Last-Modified-Version")
-            if lmv and lmv.isdigit():
-                result.library_version = int(lmv)
+            version = _count(_response_headers(self._zot()).get("Last-Modified-Version"))
+            if version is not None:
+                result.library_version = version
         return result
