@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx2
 from pyzotero import zotero as pyzotero
@@ -87,8 +88,11 @@ class PoliteTransport(httpx2.BaseTransport):
     """Concurrency limit, backoff and retries beneath pyzotero's HTTP client."""
 
     def __init__(self, policy: RetryPolicy, notice: Callable[[str], None], max_in_flight: int = MAX_IN_FLIGHT,
-                 inner: httpx2.BaseTransport | None = None) -> None:
+                 inner: httpx2.BaseTransport | None = None, version_scope: str = "") -> None:
         self.inner = inner or httpx2.HTTPTransport(retries=0)
+        # Only responses under this path carry the *library* version (a group's own
+        # metadata, /groups/<id>, has a version of its own).
+        self.version_scope = version_scope
         self.policy = policy
         self.notice = notice
         self.slots = threading.BoundedSemaphore(max_in_flight)
@@ -135,7 +139,8 @@ class PoliteTransport(httpx2.BaseTransport):
                 time.sleep(wait)
                 continue
             lmv = response.headers.get("Last-Modified-Version")
-            if lmv and lmv.isdigit() and response.status_code in (200, 304):
+            if (lmv and lmv.isdigit() and response.status_code in (200, 304)
+                    and request.url.path.startswith(self.version_scope)):
                 with self.lock:
                     self.versions.append(int(lmv))
             backoff = _seconds(response.headers.get("Backoff"))
@@ -230,11 +235,13 @@ class ZoteroClient:
         self.api_key = None if self.local else settings.require_api_key()
         self.base_url = settings.local_url if self.local else settings.api_url
         self.progress = progress or ProgressReporter()
-        self.transport = PoliteTransport(policy or RetryPolicy(), self.progress.notice, max_in_flight)
+        self.prefix = f"/{library.remote_type}s/{library.remote_id}"
+        scope = urlsplit(self.base_url).path.rstrip("/") + self.prefix + "/"
+        self.transport = PoliteTransport(policy or RetryPolicy(), self.progress.notice, max_in_flight,
+                                         version_scope=scope)
         self.http = httpx2.Client(transport=self.transport, timeout=httpx2.Timeout(30.0, connect=10.0),
                                   follow_redirects=True, trust_env=not self.local)
         self._local = threading.local()
-        self.prefix = f"/{library.remote_type}s/{library.remote_id}"
 
     # -- plumbing --------------------------------------------------------------------
 

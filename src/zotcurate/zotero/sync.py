@@ -20,6 +20,7 @@ library meanwhile) the pass is run again, by versions and keys.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,15 +111,23 @@ def _run(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *
     retry = {"item": store.retry_keys(lib, "item"), "collection": store.retry_keys(lib, "collection")}
     # Paging needs no version list, but only pays when (nearly) everything must be fetched.
     paged = full or (lib.version == 0 and not store.item_versions(lib) and not store.collection_versions(lib))
-    if lib.version == 0 or full:
-        result.title = client.group_name()
     # Keys fetched during this run: a later --full pass need not fetch them again.
     fetched: dict[str, set[str]] = {"item": set(), "collection": set()}
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # The group's name travels with the first page rather than before it (one round trip less).
+        title = side.submit(client.group_name) if lib.version == 0 or full else None
+        _passes(store, client, lib, result, full=full, progress=progress, pass_wait=pass_wait, paged=paged,
+                since=since, retry=retry, fetched=fetched, title=title)
+
+
+def _passes(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *, full: bool,
+            progress: ProgressReporter, pass_wait: float, paged: bool, since: int, retry: dict[str, list[str]],
+            fetched: dict[str, set[str]], title: Future[str | None] | None) -> None:
     for attempt in range(MAX_PASSES):
         result.passes = attempt + 1
         client.take_versions()
         if paged and attempt == 0:
-            start_version, complete = _paged_pass(store, client, lib, result, progress, fetched, retry)
+            start_version, complete = _paged_pass(store, client, lib, result, progress, fetched, retry, full=full)
         else:
             # Only the first pass may short-cut on 304: later passes know the library moved.
             use_304 = attempt == 0 and since > 0 and not full and not retry["item"] and not retry["collection"]
@@ -131,6 +140,8 @@ def _run(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, *
             start_version, complete = outcome, True
         seen = set(client.take_versions()) | {start_version}
         if len(seen) == 1 and complete:
+            if title is not None:
+                result.title = title.result()
             store.set_library_version(lib, start_version, title=result.title)
             result.to_version = start_version
             total = store.counts(lib)["items"]
@@ -163,10 +174,10 @@ def _store_objects(store: Store, lib: Library, result: SyncResult, kind: str, ob
 
 
 def _paged_pass(store: Store, client: ZoteroClient, lib: Library, result: SyncResult, progress: ProgressReporter,
-                fetched: dict[str, set[str]], retry: dict[str, list[str]]) -> tuple[int, bool]:
+                fetched: dict[str, set[str]], retry: dict[str, list[str]], *, full: bool) -> tuple[int, bool]:
     """Read every collection and item page by page, committing each page; returns the
-    library version of the first response and whether every announced object arrived."""
-    seen: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    library version of the first response and whether every announced object arrived.
+    Always the run's first pass, so ``fetched`` ends up holding exactly what it read."""
     totals: dict[str, int | None] = {}
     progress.start(f"Syncing {lib.name}", total=None)
     for page in client.iter_pages(KINDS, since=0):
@@ -174,21 +185,22 @@ def _paged_pass(store: Store, client: ZoteroClient, lib: Library, result: SyncRe
             totals[page.kind] = page.total
             if page.kind == "item":  # both totals known now
                 progress.start(f"Syncing {lib.name}", total=sum(t or 0 for t in totals.values()))
-                progress.advance(len(seen["collection"]))
+                progress.advance(len(fetched["collection"]))
         _store_objects(store, lib, result, page.kind, page.objects)
-        keys = [o["key"] for o in page.objects]
-        seen[page.kind].update(keys)
-        fetched[page.kind].update(keys)
+        fetched[page.kind].update(o["key"] for o in page.objects)
         progress.advance(len(page.objects))
-    complete = all(total is None or len(seen[kind]) == total for kind, total in totals.items())
+    complete = all(total is None or len(fetched[kind]) == total for kind, total in totals.items())
     versions = client.versions_seen()
     if complete and len(set(versions)) <= 1:
-        # Every object of the library was on a page: what the store has beyond them is gone
-        # (a --full sync), and so are retry keys that no page carried.
-        gone_items = (set(store.item_versions(lib)) | set(retry["item"])) - seen["item"]
-        gone_colls = (set(store.collection_versions(lib)) | set(retry["collection"])) - seen["collection"]
-        result.deleted += store.delete_items(lib, gone_items)
-        result.collections_deleted += store.delete_collections(lib, gone_colls)
+        # Every object of the library was on a page: retry keys that no page carried are
+        # gone, and so is what a --full sync finds in the store beyond the pages (a first
+        # sync started from an empty store: nothing to compare, and no memory spent on it).
+        gone: dict[str, list[str]] = {kind: [k for k in retry[kind] if k not in fetched[kind]] for kind in KINDS}
+        if full:
+            gone["item"] += [k for k in store.item_versions(lib) if k not in fetched["item"]]
+            gone["collection"] += [k for k in store.collection_versions(lib) if k not in fetched["collection"]]
+        result.deleted += store.delete_items(lib, gone["item"])
+        result.collections_deleted += store.delete_collections(lib, gone["collection"])
     return (versions[0] if versions else 0), complete
 
 
