@@ -76,6 +76,7 @@ given), ``itemKey``/``collectionKey``/``searchKey`` (<= 50), ``includeTrashed``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -85,7 +86,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from typing import Any
@@ -130,7 +131,7 @@ _SEGMENT_KIND = {seg: kind for kind, (seg, _, _) in _KINDS.items()}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -266,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep pytest output clean
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -327,10 +328,8 @@ class FakeZotero:
         with self._meta:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -561,7 +560,7 @@ class FakeZotero:
             lib = self._lib(prefix)
             lib.version += 1
             version = lib.version
-            for kind, objs in zip(("item", "collection", "search"), payload):
+            for kind, objs in zip(("item", "collection", "search"), payload, strict=True):
                 store = lib.objects[kind]
                 log = lib.deleted[kind]
                 for obj in objs:
@@ -780,7 +779,7 @@ class FakeZotero:
             except Exception as exc:  # a bug in this server or a callback: answer 500, keep it for the test
                 self.errors.append(exc)
                 resp = _Response(500, {"Content-Type": "text/plain"},
-                                 f"test server error: {exc!r}".encode("utf-8"))
+                                 f"test server error: {exc!r}".encode())
             resp.headers.setdefault("Zotero-API-Version", "3")
             if backoff is not None:
                 resp.headers["Backoff"] = backoff
@@ -913,7 +912,8 @@ class FakeZotero:
         labels = schema["locales"]["en-US"]
         name = segs[0] if segs[0] != "items" else "items/new"
         if name == "itemTypes":
-            return _json(200, [{"itemType": t["itemType"], "localized": labels["itemTypes"].get(t["itemType"], t["itemType"])}
+            return _json(200, [{"itemType": t["itemType"],
+                                "localized": labels["itemTypes"].get(t["itemType"], t["itemType"])}
                                for t in schema["itemTypes"]])
         if name == "itemFields":
             fields = sorted({f["field"] for t in schema["itemTypes"] for f in t["fields"]})
@@ -1055,10 +1055,7 @@ class FakeZotero:
         if cached is not None:
             return cached
         store = lib.objects[kind]
-        if wanted:
-            candidates = [store[k] for k in dict.fromkeys(wanted) if k in store]
-        else:
-            candidates = list(store.values())
+        candidates = [store[k] for k in dict.fromkeys(wanted) if k in store] if wanted else list(store.values())
         what = scope[0]
         arg = scope[1] if len(scope) > 1 else None
         out = []
@@ -1072,9 +1069,8 @@ class FakeZotero:
                         continue
                 elif trashed and not include_trashed:
                     continue
-                if what == "top" or what == "colltop":
-                    if d.get("parentItem"):
-                        continue
+                if what in ("top", "colltop") and d.get("parentItem"):
+                    continue
                 if what == "children" and d.get("parentItem") != arg:
                     continue
                 if what in ("coll", "colltop") and arg not in d.get("collections", ()):
@@ -1206,8 +1202,8 @@ class FakeZotero:
             return self._delete_tags(req, lib)
         kind = _SEGMENT_KIND.get(seg)
         if kind is None:
-            raise _HTTPError(405 if seg in ("tags", "deleted", "settings", "fulltext") else 404,
-                             "Method not allowed" if seg in ("tags", "deleted", "settings", "fulltext") else "Not found")
+            known = seg in ("tags", "deleted", "settings", "fulltext")
+            raise _HTTPError(405 if known else 404, "Method not allowed" if known else "Not found")
         if len(rest) == 1:
             if method == "POST":
                 return self._post(req, lib, kind, key)
