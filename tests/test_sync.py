@@ -180,8 +180,17 @@ def test_503_and_500_are_retried(zotero_example, tmp_path, capsys) -> None:
     server = zotero_example
     server.inject(503, headers={"Retry-After": "1"}, path=r"/items$", times=1)
     server.inject(500, path=r"/deleted$", times=1)
+    server.inject(500, path=r"/collections$", times=1)  # a first sync asks for no /deleted
     code, _, err = sync(server, tmp_path, capsys)
     assert code == 0, err
+    assert [r.status for r in server.requests].count(503) == 1
+    assert [r.status for r in server.requests].count(500) == 1
+    # An incremental sync asks /deleted: its 500 is retried as well.
+    server.put_item(server.prefix, {"key": "SKJ3FVUF", "title": "Révisé"})
+    server.reset_requests()
+    code, _, err = sync(server, tmp_path, capsys)
+    assert code == 0, err
+    assert [(r.path.rsplit("/", 1)[1], r.status) for r in server.requests if r.status == 500] == [("deleted", 500)]
 
 
 def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> None:

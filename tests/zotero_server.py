@@ -67,7 +67,8 @@ HTTP side (under each library prefix): ``items``, ``items/top``, ``items/trash``
 ``/creatorFields``, ``/itemTypeFields``, ``/itemTypeCreatorTypes``, ``/items/new``).
 Query: ``since``, ``format=json|keys|versions`` (keys/versions unlimited unless ``limit`` is
 given), ``itemKey``/``collectionKey``/``searchKey`` (<= 50), ``includeTrashed``, ``limit``
-(default 25, max 100), ``start``, ``sort``/``direction``, ``tag``, ``itemType``, ``q``;
+(default 25, max 100), ``start``, ``sort``/``direction`` (ties broken by version, then key: pages
+never overlap while the library stays the same), ``tag``, ``itemType``, ``q``;
 ``locale``, ``v``, ``include``, ``timeout`` are ignored. Writes: ``POST items|collections|searches``
 (<= 50 objects, PATCH semantics, per-object ``version`` check, ``If-Unmodified-Since-Version``,
 ``Zotero-Write-Token``), ``PATCH``/``PUT <type>/<k>``, ``DELETE <type>?<type>Key=``,
