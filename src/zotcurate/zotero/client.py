@@ -41,9 +41,9 @@ from zotcurate.output import ProgressReporter
 MAX_IN_FLIGHT = 4
 BATCH = 50  # keys per itemKey/collectionKey request, the API's maximum
 PAGE = 100  # objects per page of a listing, the API's maximum
-# Requests submitted ahead of the one being consumed: the pool keeps MAX_IN_FLIGHT of them on
-# the wire while the caller stores the earlier ones; the bound keeps memory flat.
-WINDOW = MAX_IN_FLIGHT * 2
+# Requests submitted but not yet consumed: MAX_IN_FLIGHT on the wire and one answer waiting for
+# the caller to store it. A deeper window bought no speed on 20,000 items and cost memory.
+WINDOW = MAX_IN_FLIGHT + 1
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 KINDS = ("collection", "item")
 
