@@ -458,6 +458,40 @@ def test_full_sync_pages_and_drops_what_zotero_no_longer_has(zotero_example, tmp
         assert len(store.item_versions(lib)) == len(server.item_keys(server.prefix))
 
 
+def test_without_total_results_the_pages_are_followed_one_by_one(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(250)])
+    server.total_results = False
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 250 added")
+    assert [r.query["start"] for r in item_pages(server)] == ["0", "100", "200"]  # the third one is short
+    store, lib = stored(tmp_path)
+    with store:
+        assert len(store.item_versions(lib)) == 250 and lib.version == server.library_version(server.prefix)
+
+
+def test_resumed_first_sync_drops_what_zotero_deleted_meanwhile(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    with Store(settings.store_path) as store:
+        # What a killed first run may leave: an item Zotero has deleted since, a retry key
+        # Zotero does not have, and no library version.
+        lib = store.ensure_library(LIB, "group", str(TEST_GROUP_ID), source=server.url)
+        store.upsert_items(lib, [{"key": "GONE2345", "version": 1, "data": {"itemType": "book", "title": "Supprimé"}}])
+        store.add_retry(lib, "item", ["NOPE2345"])
+    server.reset_requests()
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 99 added, 0 updated, 1 deleted")
+    assert fetched_by_key(server) == 100  # the 99 missing items and the retry key, by key
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "GONE2345") is None and store.retry_keys(lib, "item") == []
+        assert len(store.item_versions(lib)) == len(server.item_keys(server.prefix))
+        assert lib.version == server.library_version(server.prefix)
+
+
 def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys) -> None:
     bad = "WrongKey000000000000abcd"
     code, out, err = sync(zotero_example, tmp_path, capsys, key=bad)

@@ -57,6 +57,7 @@ Observation and fault injection:
 - ``server.max_in_flight``: peak number of requests served at once; ``server.in_flight``.
 - ``server.down()`` / ``server.up()``: stop listening (and cut open connections), then listen
   again on the same port.
+- ``server.total_results = False``: object lists no longer carry ``Total-Results``.
 
 HTTP side (under each library prefix): ``items``, ``items/top``, ``items/trash``,
 ``items/<k>``, ``items/<k>/children``, ``items/<k>/tags``, ``collections``, ``collections/top``,
@@ -280,6 +281,8 @@ class FakeZotero:
         self.latency = latency
         # Zotero 7's local API: no key needed for reads, read-only, and no /deleted endpoint.
         self.local_api = False
+        # False: object lists carry no Total-Results header (a client must then follow the pages).
+        self.total_results = True
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
@@ -1108,7 +1111,8 @@ class FakeZotero:
             raise _HTTPError(400, "'limit' must be a positive integer")
         limit = None if explicit is None and fmt != "json" else min(explicit or DEFAULT_LIMIT, MAX_LIMIT)
         page = keys[start:start + limit] if limit is not None else keys[start:]
-        headers["Total-Results"] = str(total)
+        if self.total_results:
+            headers["Total-Results"] = str(total)
         link = self._links(req, lib, query_pairs, start, limit, total)
         if link:
             headers["Link"] = link

@@ -244,15 +244,17 @@ def _keyed_pass(store: Store, client: ZoteroClient, lib: Library, result: SyncRe
         progress.advance(len(batch))
     for kind in KINDS:
         fetched[kind] |= this_pass[kind]
-    missing = [k for k in queue if k not in this_pass["item"]]
-    if missing:  # listed but not returned: retry next time rather than lose them
+    # Listed but not returned: retry next time rather than lose them. (From version 0 the
+    # lists are complete: a retry key they do not hold is gone, not missing.)
+    missing = [k for k in queue if k not in this_pass["item"] and (since > 0 or k in all_versions)]
+    if missing:
         store.add_retry(lib, "item", missing)
 
     if since == 0:
-        # The lists are complete: what the store has beyond them is gone (a first sync that
-        # was interrupted or went round again, a --full sync; also on the local API).
-        gone_items = set(local_items) - set(all_versions) - this_pass["item"]
-        gone_colls = set(local_colls) - set(coll_versions) - this_pass["collection"]
+        # The lists are complete: what the store (or the retry list) has beyond them is gone
+        # (a first sync that was interrupted or went round again, a --full sync).
+        gone_items = (set(local_items) | set(retry["item"])) - set(all_versions) - this_pass["item"]
+        gone_colls = (set(local_colls) | set(retry["collection"])) - set(coll_versions) - this_pass["collection"]
     elif client.local:
         # The local API has no /deleted: compare the full key lists.
         gone_items = set(store.item_versions(lib)) - client.all_item_keys()
