@@ -98,10 +98,20 @@ def run_client(mode: str, url: str, store: str, src: Path = ROOT / "src") -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def median_row(runs: list[dict]) -> dict:
+    """The run with the median wall time, carrying every wall time measured."""
+    ordered = sorted(runs, key=lambda r: r["wall"])
+    row = dict(ordered[len(ordered) // 2])
+    row["walls"] = [r["wall"] for r in runs]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.03)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure the naive dump and the first sync this many times, alternately (median)")
     parser.add_argument("--baseline-src", type=Path, help="another zotcurate src/ tree: adds its first sync")
     parser.add_argument("--client")
     parser.add_argument("--url")
@@ -119,44 +129,59 @@ def main() -> None:
     server.start()
     server.load_export(f"/groups/{GROUP}", synthetic_items(args.items))
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        store = str(Path(tmp) / "bench.sqlite")
 
-        def measure(name: str, mode: str, src: Path = ROOT / "src", at: str = store) -> dict:
+        def measure(name: str, mode: str, at: str, src: Path = ROOT / "src", keep: bool = True) -> dict:
             server.reset_requests()
             r = run_client(mode, server.url, at, src)
             r.update(name=name, requests=len(server.requests), in_flight=server.max_in_flight)
-            rows.append(r)
+            if keep:
+                rows.append(r)
             print(f"{name}: {r['wall']:.2f} s, {r['requests']} requests, {r['in_flight']} in flight, "
                   f"{r['rss_mb']:.0f} MB, {r['count']} objects", file=sys.stderr)
             return r
 
-        naive = measure("naive pyzotero everything(items())", "naive")
-        if args.baseline_src:
-            baseline = measure(f"first sync, {args.baseline_src}", "sync", args.baseline_src.resolve(),
-                               str(Path(tmp) / "baseline.sqlite"))
-        first = measure("zotcurate first sync (empty store)", "sync")
-        measure("zotcurate no-change sync", "sync")
+        # Alternate the two runs the target compares, each first sync into an empty store.
+        naives, firsts, baselines = [], [], []
+        for i in range(args.repeat):
+            naives.append(measure("naive pyzotero everything(items())", "naive", "", keep=False))
+            if args.baseline_src:
+                baselines.append(measure(f"first sync, {args.baseline_src}", "sync", str(Path(tmp) / f"base{i}.sqlite"),
+                                         args.baseline_src.resolve(), keep=False))
+            firsts.append(measure("zotcurate first sync (empty store)", "sync", str(Path(tmp) / f"first{i}.sqlite"),
+                                  keep=False))
+        naive, first = median_row(naives), median_row(firsts)
+        rows += [naive] + ([median_row(baselines)] if baselines else []) + [first]
+        store = str(Path(tmp) / f"first{args.repeat - 1}.sqlite")
+        measure("zotcurate no-change sync", "sync", store)
         keys = server.item_keys(f"/groups/{GROUP}")[:100]
         for k in keys:
             server.put_item(f"/groups/{GROUP}", {"key": k, "title": "Édité"})
-        measure("zotcurate sync after 100 edits", "sync")
-        measure("zotcurate sync --full", "full")
+        measure("zotcurate sync after 100 edits", "sync", store)
+        measure("zotcurate sync --full", "full", store)
     server.stop()
+    load_after = os.getloadavg()[0]
 
-    print(f"\n### Sync — {time.strftime('%Y-%m-%d')} — {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(f"\n### Sync — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load average {load_before:.1f} → {load_after:.1f}")
     print(f"\n{args.items:,} items on the fake Zotero server, {args.latency * 1000:.0f} ms latency per request; "
-          "each run in a fresh process; peak RSS is the client process's own (VmHWM).\n")
+          "each run in a fresh process; peak RSS is the client process's own (VmHWM)"
+          + (f"; median of {args.repeat} alternating runs where several times are given" if args.repeat > 1 else "")
+          + ".\n")
     print("| run | wall time (s) | requests | most in flight | peak RSS (MB) |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {r['wall']:.2f} | {r['requests']} | {r['in_flight']} | {r['rss_mb']:.0f} |")
-    print(f"\nFirst sync vs naive dump: {first['wall'] / naive['wall']:.2f}× the wall time (target ≤ 0.35), "
-          f"{first['rss_mb'] / naive['rss_mb']:.2f}× the memory.")
-    if args.baseline_src:
-        print(f"First sync vs {args.baseline_src}: {first['wall'] / baseline['wall']:.2f}× the wall time, "
-              f"{first['rss_mb'] / baseline['rss_mb']:.2f}× the memory.")
+        walls = f" ({', '.join(f'{w:.2f}' for w in r['walls'])})" if len(r.get("walls", [])) > 1 else ""
+        print(f"| {r['name']} | {r['wall']:.2f}{walls} | {r['requests']} | {r['in_flight']} | {r['rss_mb']:.0f} |")
+    ratios = ", ".join(f"{f['wall'] / n['wall']:.2f}" for n, f in zip(naives, firsts, strict=True))
+    print(f"\nFirst sync vs naive dump: {first['wall'] / naive['wall']:.2f}× the wall time (target ≤ 0.35; "
+          f"run by run: {ratios}), {first['rss_mb'] / naive['rss_mb']:.2f}× the memory.")
+    if baselines:
+        base = median_row(baselines)
+        print(f"First sync vs {args.baseline_src}: {first['wall'] / base['wall']:.2f}× the wall time, "
+              f"{first['rss_mb'] / base['rss_mb']:.2f}× the memory.")
+
 
 if __name__ == "__main__":
     main()
