@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
-import httpx2
 import pytest
 
 from conftest import TEST_API_KEY, TEST_GROUP_ID
@@ -422,11 +423,14 @@ def test_pages_that_overlap_without_a_version_change_are_completed_by_key(zotero
     server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(300)])
     # A server whose order is not stable: a later page repeats the first page's objects
     # (same library version, same Total-Results), so 100 items are on no page at all.
-    first_page = httpx2.get(f"{server.url}{server.prefix}/items", headers={"Zotero-API-Key": server.api_key},
-                            params={"since": 0, "start": 0, "limit": 100, "includeTrashed": 1,
-                                    "sort": "dateAdded", "direction": "asc"})
-    server.inject(200, body=first_page.json(), path=r"/items$", after=1, headers={
-        h: first_page.headers[h] for h in ("Last-Modified-Version", "Total-Results")})
+    query = urlencode({"since": 0, "start": 0, "limit": 100, "includeTrashed": 1, "sort": "dateAdded",
+                       "direction": "asc"})
+    request = urllib.request.Request(f"{server.url}{server.prefix}/items?{query}",
+                                     headers={"Zotero-API-Key": server.api_key})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
+        first_page = json.loads(response.read().decode("utf-8"))
+        headers = {h: response.headers[h] for h in ("Last-Modified-Version", "Total-Results")}
+    server.inject(200, body=first_page, path=r"/items$", after=1, headers=headers)
     server.reset_requests()
     settings = load_settings(env=env_for(server, tmp_path), library=LIB)
     notices = Notices()
