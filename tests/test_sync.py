@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -16,9 +18,11 @@ from conftest import TEST_API_KEY, TEST_GROUP_ID
 from zotcurate.cli import main
 from zotcurate.config import load_settings
 from zotcurate.errors import ExitCode, NetworkError
+from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
 from zotcurate.zotero.client import RetryPolicy
 from zotcurate.zotero.sync import sync_library
+from zotero_server import KEY_CHARS
 
 LIB = f"group:{TEST_GROUP_ID}"
 
@@ -38,9 +42,25 @@ def sync(server, tmp_path: Path, capsys, *args: str, key: str = TEST_API_KEY) ->
     return code, captured.out, captured.err
 
 
-def stored(tmp_path: Path):
-    store = Store(tmp_path / "store.sqlite")
+def stored(tmp_path: Path, name: str = "store.sqlite"):
+    store = Store(tmp_path / name)
     return store, store.require_library(LIB)
+
+
+def item_pages(server) -> list:
+    """The requests that read item objects page by page (the first-sync path)."""
+    return [r for r in server.requests if r.path.endswith("/items") and "start" in r.query and "itemKey" not in r.query]
+
+
+def fetched_by_key(server) -> int:
+    """How many items were asked for by key (the incremental path)."""
+    return sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
+
+
+def object_fetches(server) -> list:
+    """Answered requests that carried item objects, by page or by key."""
+    return [r for r in server.requests
+            if r.status == 200 and r.path.endswith("/items") and ("start" in r.query or "itemKey" in r.query)]
 
 
 def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -> None:
@@ -52,12 +72,15 @@ def test_first_sync_copies_the_whole_library(zotero_example, tmp_path, capsys) -
         assert lib.version == zotero_example.library_version(zotero_example.prefix)
         assert lib.title == "Numérique et santé"
         assert store.counts(lib)["items"] == 99
-        assert [c.path for c in store.collections(lib)][:2] == ["Numérique et santé", "Numérique et santé/0. Introduction"]
+        paths = [c.path for c in store.collections(lib)]
+        assert paths[:2] == ["Numérique et santé", "Numérique et santé/0. Introduction"]
         assert store.item(lib, "SKJ3FVUF").data["institution"] == "Délégation ministérielle au numérique en santé"
         assert store.sync_log(lib)[0]["status"] == "ok"
-    # Objects were fetched by key in batches of at most 50, never one by one.
-    fetches = [r for r in zotero_example.requests if "itemKey" in r.query]
-    assert len(fetches) == 2 and all(len(r.query["itemKey"].split(",")) <= 50 for r in fetches)
+    # A first sync reads the objects page by page (100 per page), never by key, never one by one.
+    pages = item_pages(zotero_example)
+    assert [(r.query["since"], r.query["start"], r.query["limit"]) for r in pages] == [("0", "0", "100")]
+    assert not [r for r in zotero_example.requests if "itemKey" in r.query or "/items/" in r.path]
+    assert len(zotero_example.requests) == 3  # group name, the collections page, the items page
 
 
 def test_no_change_sync_is_one_request_and_says_up_to_date(zotero_example, tmp_path, capsys) -> None:
@@ -100,6 +123,9 @@ def test_hundred_edits_cost_at_most_ten_requests(zotero_example, tmp_path, capsy
     code, out, _ = sync(server, tmp_path, capsys)
     assert code == ExitCode.OK and out.startswith(f"{LIB}: 0 added, 99 updated")
     assert len(server.requests) <= 10
+    # Objects were fetched by key in batches of at most 50, never one by one.
+    fetches = [r for r in server.requests if "itemKey" in r.query]
+    assert len(fetches) == 2 and all(len(r.query["itemKey"].split(",")) <= 50 for r in fetches)
 
 
 def test_a_remote_edit_during_the_sync_sends_it_round_again(zotero_example, tmp_path, capsys) -> None:
@@ -111,7 +137,7 @@ def test_a_remote_edit_during_the_sync_sends_it_round_again(zotero_example, tmp_
             edited.append(server.put_item(server.prefix, {"key": "SKJ3FVUF", "title": "Edited mid-sync"}))
 
     server.on_request(edit_once, path=r"/items$", times=1)
-    code, out, err = sync(server, tmp_path, capsys)
+    code, _, err = sync(server, tmp_path, capsys)
     assert code == ExitCode.OK, err
     assert "changed during the sync" in err
     store, lib = stored(tmp_path)
@@ -142,7 +168,7 @@ def test_429_with_retry_after_and_backoff_are_waited_out(zotero_example, tmp_pat
     server = zotero_example
     server.inject(429, headers={"Retry-After": "1"}, path=r"/items$", times=1)
     server.backoff(1, times=1, path=r"/collections$")
-    code, out, err = sync(server, tmp_path, capsys)
+    code, _, err = sync(server, tmp_path, capsys)
     assert code == ExitCode.OK
     assert "429: waiting 1 s" in err and "Backoff request: waiting 1 s" in err
     assert [r.status for r in server.requests].count(429) == 1
@@ -155,8 +181,17 @@ def test_503_and_500_are_retried(zotero_example, tmp_path, capsys) -> None:
     server = zotero_example
     server.inject(503, headers={"Retry-After": "1"}, path=r"/items$", times=1)
     server.inject(500, path=r"/deleted$", times=1)
+    server.inject(500, path=r"/collections$", times=1)  # a first sync asks for no /deleted
     code, _, err = sync(server, tmp_path, capsys)
     assert code == ExitCode.OK, err
+    assert [r.status for r in server.requests].count(503) == 1
+    assert [r.status for r in server.requests].count(500) == 1
+    # An incremental sync asks /deleted: its 500 is retried as well.
+    server.put_item(server.prefix, {"key": "SKJ3FVUF", "title": "Révisé"})
+    server.reset_requests()
+    code, _, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert [(r.path.rsplit("/", 1)[1], r.status) for r in server.requests if r.status == 500] == [("deleted", 500)]
 
 
 def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> None:
@@ -170,25 +205,36 @@ def test_at_most_four_requests_in_flight(zotero_server, tmp_path, capsys) -> Non
 
 def test_failure_mid_sync_keeps_batches_and_the_next_run_finishes(zotero_server, tmp_path) -> None:
     server = zotero_server
-    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(120)])
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(320)])
     settings = load_settings(env=env_for(server, tmp_path), library=LIB)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01)
-    # Three batches (50, 50, 20): the item versions list and two batches get through, then
-    # every attempt at the third batch fails.
-    server.inject(500, path=r"/items$", after=3, times=3)
     with Store(settings.store_path) as store:
+        # First sync, four pages (100, 100, 100, 20): the first page and one of the three
+        # sent together get through, then every attempt at the other two fails.
+        server.inject(500, path=r"/items$", after=2, times=None)
         with pytest.raises(NetworkError, match="kept answering 500"):
             sync_library(store, settings, settings.library, policy=policy)
+        server.clear_faults()
         lib = store.require_library(LIB)
         kept = store.counts(lib)["items"]
-        assert lib.version == 0 and kept in (70, 100)  # two batches kept; version not advanced
+        assert lib.version == 0 and kept in (120, 200)  # two pages kept; version not advanced
+        # The next run resumes by key, batches of 50: the item versions list and two batches
+        # get through, then every attempt at the others fails.
+        server.inject(500, path=r"/items$", after=3, times=None)
+        with pytest.raises(NetworkError, match="kept answering 500"):
+            sync_library(store, settings, settings.library, policy=policy)
+        server.clear_faults()
+        lib = store.require_library(LIB)
+        resumed = store.counts(lib)["items"] - kept
+        assert lib.version == 0 and resumed in (70, 100)  # two batches kept; version not advanced
+        kept += resumed
         server.reset_requests()
         result = sync_library(store, settings, settings.library, policy=policy)
         lib = store.require_library(LIB)
-        assert (result.added, store.counts(lib)["items"]) == (120 - kept, 120)
+        assert (result.added, store.counts(lib)["items"]) == (320 - kept, 320)
         assert lib.version == server.library_version(server.prefix)
     fetched = sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
-    assert fetched == 120 - kept
+    assert fetched == 320 - kept
 
 
 def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_path, capsys) -> None:
@@ -199,7 +245,7 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "zotcurate", "--quiet", "sync", "--library", LIB], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while sum(1 for r in server.requests if "itemKey" in r.query and r.status == 200) < 2:
+    while len(object_fetches(server)) < 2:  # pages of 100 (a first sync), or batches by key
         assert time.monotonic() < deadline, "the sync never got going"
         time.sleep(0.02)
     # The store exists by now; kill the run as soon as its first batch is committed.
@@ -216,7 +262,7 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
         assert lib.version == 0 and 0 < partial < 1000
     server.latency = 0
     server.reset_requests()
-    code, out, err = sync(server, tmp_path, capsys)
+    code, _, err = sync(server, tmp_path, capsys)
     assert code == ExitCode.OK, err
     store, lib = stored(tmp_path)
     with store:
@@ -224,6 +270,230 @@ def test_killed_sync_resumes_without_duplicates_or_losses(zotero_server, tmp_pat
         assert lib.version == server.library_version(server.prefix)
     fetched = sum(len(r.query["itemKey"].split(",")) for r in server.requests if "itemKey" in r.query)
     assert fetched == 1000 - partial  # only what the killed run had not stored
+
+
+def zkey(prefix: str, n: int) -> str:
+    """A valid Zotero object key: a letter, then ``n`` in base 33 over Zotero's key alphabet."""
+    digits = ""
+    for _ in range(7):
+        n, r = divmod(n, len(KEY_CHARS))
+        digits = KEY_CHARS[r] + digits
+    return prefix + digits
+
+
+def big_library(n_items: int, n_collections: int) -> tuple[list[dict], list[dict]]:
+    """Books in nested collections (parents and children on different pages), tags, a note
+    on every twentieth book, a trashed book in fifty."""
+    collections = [{"key": zkey("C", c), "name": f"Collection {c:03d}",
+                    "parentCollection": zkey("C", c // 10) if c >= 10 else False} for c in range(n_collections)]
+    items = []
+    for i in range(n_items):
+        book = {"key": zkey("I", i), "itemType": "book", "title": f"Livre {i}", "tags": [{"tag": f"thème {i % 7}"}],
+                "collections": [zkey("C", i % n_collections)]}
+        if i % 50 == 7:
+            book["deleted"] = 1
+        items.append(book)
+        if i % 20 == 3:
+            items.append({"key": zkey("N", i), "itemType": "note", "note": f"<p>Note {i}</p>",
+                          "parentItem": book["key"]})
+    return items, collections
+
+
+def dump(path: Path) -> dict[str, list]:
+    """Everything a sync writes for the library, but timestamps and the sync log."""
+    with Store(path) as store:
+        lib = store.require_library(LIB)
+        tables = {
+            "items": "SELECT key, version, item_type, parent_key, trashed, title, date, url, doi, object FROM items",
+            "collections": "SELECT key, version, name, parent_key, trashed, object FROM collections",
+            "item_collections": "SELECT item_key, collection_key FROM item_collections",
+            "item_tags": "SELECT item_key, tag, type FROM item_tags",
+            "sync_retry": "SELECT object_type, key FROM sync_retry",
+        }
+        out = {name: sorted(tuple(r) for r in store.db.execute(f"{sql} WHERE library_id = ?", (lib.id,)))
+               for name, sql in tables.items()}
+        out["library"] = [(lib.version, lib.title)]
+        return out
+
+
+class Notices(ProgressReporter):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def notice(self, message: str) -> None:
+        self.seen.append(message)
+
+
+def test_first_sync_reads_collections_and_items_in_pages_of_100(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    items, collections = big_library(430, 230)  # 452 items (5 pages), 230 collections (3 pages)
+    server.load_export(server.prefix, items, collections)
+    server.latency = 0.02
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 452 added, 0 updated, 0 deleted")
+    pages = [(r.path.rsplit("/", 1)[1], int(r.query["start"])) for r in server.requests if "start" in r.query]
+    assert sorted(pages) == [("collections", s) for s in (0, 100, 200)] + [("items", s) for s in range(0, 500, 100)]
+    assert all(r.query["limit"] == "100" and r.query["since"] == "0" for r in server.requests if "start" in r.query)
+    assert not [r for r in server.requests if "itemKey" in r.query or "collectionKey" in r.query]
+    assert not [r for r in server.requests if r.query.get("format") in ("versions", "keys")]
+    assert 2 <= server.max_in_flight <= 4
+    store, lib = stored(tmp_path)
+    with store:
+        assert lib.version == server.library_version(server.prefix)
+        assert len(store.item_versions(lib)) == 452 and store.counts(lib)["trashed"] == 9
+        paths = {c.key: c.path for c in store.collections(lib)}
+        # Collection 123 sits on the second page, its parent 12 and grandparent 1 on the first.
+        assert paths[zkey("C", 123)] == "Collection 001/Collection 012/Collection 123"
+        assert [n.data["note"] for n in store.children(lib, zkey("I", 23))] == ["<p>Note 23</p>"]
+
+
+def test_killed_first_sync_resumes_to_the_same_store_as_a_clean_sync(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    items, collections = big_library(1100, 130)  # 1,155 items (12 pages), 130 collections (2 pages)
+    server.load_export(server.prefix, items, collections)
+    total = len(items)
+    server.latency = 0.2
+    env = {**os.environ, **env_for(server, tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "zotcurate", "--quiet", "sync", "--library", LIB], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not item_pages(server):
+        assert time.monotonic() < deadline, "the sync never got going"
+        time.sleep(0.01)
+    # Kill the run as soon as its first page of items is committed.
+    with Store(tmp_path / "store.sqlite") as store:
+        lib = store.require_library(LIB)
+        while not store.item_versions(lib):
+            assert time.monotonic() < deadline, "no page was ever committed"
+            time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    # The killed run read pages only, and committed whole pages only.
+    assert not [r for r in server.requests if "itemKey" in r.query or "collectionKey" in r.query]
+    store, lib = stored(tmp_path)
+    with store:
+        partial = len(store.item_versions(lib))
+        assert lib.version == 0 and 0 < partial < total
+        assert partial % 100 in (0, total % 100)
+    # The next run fetches exactly what is missing, by key, and nothing twice.
+    server.latency = 0
+    server.reset_requests()
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: {total - partial} added, 0 updated, 0 deleted")
+    assert fetched_by_key(server) == total - partial
+    assert not item_pages(server)
+    # Same store as a sync that was never interrupted.
+    server.reset_requests()
+    code, _, err = sync(server, tmp_path / "clean", capsys)
+    assert code == ExitCode.OK, err
+    assert dump(tmp_path / "store.sqlite") == dump(tmp_path / "clean" / "store.sqlite")
+    assert dump(tmp_path / "store.sqlite")["library"] == [(server.library_version(server.prefix), "Numérique et santé")]
+
+
+def test_a_deletion_and_an_addition_during_the_first_sync_are_caught(zotero_server, tmp_path) -> None:
+    server = zotero_server
+    items, collections = big_library(430, 20)
+    server.load_export(server.prefix, items, collections)
+    first = zkey("I", 0)  # sorts first: on the first page, stored before the deletion
+    done = []
+
+    def meanwhile(request) -> None:
+        if request.query.get("start") == "300" and not done:
+            server.delete_item(server.prefix, first)
+            done.append(server.put_item(server.prefix, {"itemType": "book", "title": "Arrivé pendant la sync"}))
+
+    server.on_request(meanwhile, path=r"/items$")
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    notices = Notices()
+    with Store(settings.store_path) as store:
+        result = sync_library(store, settings, settings.library, progress=notices, pass_wait=0.01)
+        lib = store.require_library(LIB)
+        assert done and any("changed during the sync" in n for n in notices.seen)
+        assert result.passes == 2
+        assert sorted(store.item_versions(lib)) == sorted(server.item_keys(server.prefix))
+        assert store.item(lib, first) is None
+        assert store.item(lib, done[0]["key"]).data["title"] == "Arrivé pendant la sync"
+        assert lib.version == server.library_version(server.prefix)
+
+
+def test_pages_that_overlap_without_a_version_change_are_completed_by_key(zotero_server, tmp_path) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(300)])
+    # A server whose order is not stable: a later page repeats the first page's objects
+    # (same library version, same Total-Results), so 100 items are on no page at all.
+    query = urlencode({"since": 0, "start": 0, "limit": 100, "includeTrashed": 1, "sort": "dateAdded",
+                       "direction": "asc"})
+    request = urllib.request.Request(f"{server.url}{server.prefix}/items?{query}",
+                                     headers={"Zotero-API-Key": server.api_key})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
+        first_page = json.loads(response.read().decode("utf-8"))
+        headers = {h: response.headers[h] for h in ("Last-Modified-Version", "Total-Results")}
+    server.inject(200, body=first_page, path=r"/items$", after=1, headers=headers)
+    server.reset_requests()
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    notices = Notices()
+    with Store(settings.store_path) as store:
+        result = sync_library(store, settings, settings.library, progress=notices, pass_wait=0.01)
+        lib = store.require_library(LIB)
+        assert any("not on any page" in n for n in notices.seen)
+        assert (result.added, len(store.item_versions(lib))) == (300, 300)
+        assert lib.version == server.library_version(server.prefix)
+    assert fetched_by_key(server) == 100
+
+
+def test_full_sync_pages_and_drops_what_zotero_no_longer_has(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    sync(server, tmp_path, capsys)
+    store, lib = stored(tmp_path)
+    with store:  # objects the store has but Zotero does not (deleted long ago, log expired)
+        store.upsert_items(lib, [{"key": "GHOST234", "version": 1, "data": {"itemType": "book", "title": "Fantôme"}}])
+        store.upsert_collections(lib, [{"key": "GHOSTC23", "version": 1, "data": {"name": "Fantôme"}}])
+    server.reset_requests()
+    code, out, err = sync(server, tmp_path, capsys, "--full")
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 0 added, 0 updated, 1 deleted, 99 unchanged items; 0 collections changed, 1 deleted")
+    assert [r.query["start"] for r in item_pages(server)] == ["0"]
+    assert not [r for r in server.requests if "itemKey" in r.query or r.path.endswith("/deleted")]
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "GHOST234") is None and "GHOSTC23" not in store.collection_versions(lib)
+        assert len(store.item_versions(lib)) == len(server.item_keys(server.prefix))
+
+
+def test_without_total_results_the_pages_are_followed_one_by_one(zotero_server, tmp_path, capsys) -> None:
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(250)])
+    server.total_results = False
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 250 added")
+    assert [r.query["start"] for r in item_pages(server)] == ["0", "100", "200"]  # the third one is short
+    store, lib = stored(tmp_path)
+    with store:
+        assert len(store.item_versions(lib)) == 250 and lib.version == server.library_version(server.prefix)
+
+
+def test_resumed_first_sync_drops_what_zotero_deleted_meanwhile(zotero_example, tmp_path, capsys) -> None:
+    server = zotero_example
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    with Store(settings.store_path) as store:
+        # What a killed first run may leave: an item Zotero has deleted since, a retry key
+        # Zotero does not have, and no library version.
+        lib = store.ensure_library(LIB, "group", str(TEST_GROUP_ID), source=server.url)
+        store.upsert_items(lib, [{"key": "GONE2345", "version": 1, "data": {"itemType": "book", "title": "Supprimé"}}])
+        store.add_retry(lib, "item", ["NOPE2345"])
+    server.reset_requests()
+    code, out, err = sync(server, tmp_path, capsys)
+    assert code == ExitCode.OK, err
+    assert out.startswith(f"{LIB}: 99 added, 0 updated, 1 deleted")
+    assert fetched_by_key(server) == 100  # the 99 missing items and the retry key, by key
+    store, lib = stored(tmp_path)
+    with store:
+        assert store.item(lib, "GONE2345") is None and store.retry_keys(lib, "item") == []
+        assert len(store.item_versions(lib)) == len(server.item_keys(server.prefix))
+        assert lib.version == server.library_version(server.prefix)
 
 
 def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys) -> None:
@@ -254,7 +524,7 @@ def test_network_down_is_exit_6_and_store_untouched(zotero_example, tmp_path, ca
     zotero_example.put_item(zotero_example.prefix, {"key": "SKJ3FVUF", "title": "changed"})
     zotero_example.down()
     try:
-        code, out, err = sync(zotero_example, tmp_path, capsys)
+        code, _, err = sync(zotero_example, tmp_path, capsys)
     finally:
         zotero_example.up()
     assert code == ExitCode.NETWORK and "could not be reached" in err

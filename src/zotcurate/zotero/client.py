@@ -13,7 +13,10 @@ rather than scattering raw HTTP:
   functions at the end refuse JSON of the wrong shape before it reaches the store;
 - ``If-Modified-Since-Version`` (pyzotero has no 304 handling) and ``/keys/current``
   are sent through the same HTTP client;
-- objects are fetched by key in batches of 50 (``get_subset`` makes one request per key);
+- objects are fetched by key in batches of 50 (``get_subset`` makes one request per key),
+  or, for a first sync, page by page (100 per page, the API's maximum) with several pages
+  in flight (``everything()`` follows ``Link`` one page at a time and keeps every page in
+  memory);
 - writes go through ``create_items`` per batch so the per-object ``failed`` map is kept
   (``update_items`` drops it).
 """
@@ -27,13 +30,14 @@ import random
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import httpcore2
@@ -47,7 +51,11 @@ from zotcurate.model import LibraryRef
 from zotcurate.output import ProgressReporter
 
 MAX_IN_FLIGHT = 4
-BATCH = 50
+BATCH = 50  # keys per itemKey/collectionKey request, the API's maximum
+PAGE = 100  # objects per page of a listing, the API's maximum
+# Requests submitted but not yet consumed: MAX_IN_FLIGHT on the wire and one answer waiting for
+# the caller to store it. A deeper window bought no speed on 20,000 items and cost memory.
+WINDOW = MAX_IN_FLIGHT + 1
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -65,6 +73,11 @@ ELSEWHERE_WITHOUT_KEY = "zotcurate.elsewhere_without_key"
 NOT_JSON = "zotcurate.not_json"
 NO_FOLLOW = "zotcurate.no_follow"
 _JSON_FORMATS = ("", "json", "versions")  # the ?format= values whose answers are JSON documents
+
+KINDS = ("collection", "item")
+
+W = TypeVar("W")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -233,7 +246,10 @@ class PoliteTransport(httpx2.BaseTransport):
 
     def __init__(self, policy: RetryPolicy, notice: Callable[[str], None], max_in_flight: int = MAX_IN_FLIGHT,
                  inner: httpx2.BaseTransport | None = None, *, api_origin: str | None = None,
-                 limits: TransportLimits | None = None) -> None:
+                 limits: TransportLimits | None = None, version_scope: str = "") -> None:
+        # Only responses under this path carry the *library* version (a group's own
+        # metadata, /groups/<id>, has a version of its own).
+        self.version_scope = version_scope
         self.policy = policy
         self.limits = limits or TransportLimits()
         self.api_origin = api_origin  # None: no origin to keep the key to (tests of the transport alone)
@@ -365,7 +381,8 @@ class PoliteTransport(httpx2.BaseTransport):
                 time.sleep(wait)
                 continue
             lmv = response.headers.get("Last-Modified-Version")
-            if lmv and lmv.isdigit() and response.status_code in (200, 304):
+            if (lmv and lmv.isdigit() and response.status_code in (200, 304)
+                    and request.url.path.startswith(self.version_scope)):
                 with self.lock:
                     self.versions.append(int(lmv))
             backoff = self._server_asks(response, "Backoff")
@@ -458,6 +475,26 @@ def _without_waits(response: httpx2.Response) -> httpx2.Response:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of a listing (``start`` … ``start + PAGE``) and what its response said."""
+
+    kind: str  # "item" | "collection"
+    start: int
+    objects: list[dict[str, Any]]
+    total: int | None  # Total-Results: the size of the whole listing (None if not sent)
+    version: int | None  # Last-Modified-Version: the library version the page was read at
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _response_headers(zot: pyzotero.Zotero) -> httpx2.Headers:
+    """Headers of the response pyzotero received last (on this thread's instance)."""
+    return zot.request.headers if zot.request is not None else httpx2.Headers()
+
+
+@dataclass(frozen=True)
 class WriteFailure:
     code: int
     message: str
@@ -509,14 +546,15 @@ class ZoteroClient:
         self.api_key = None if self.local else settings.require_api_key()
         self.base_url = settings.local_url if self.local else settings.api_url
         self.progress = progress or ProgressReporter()
+        self.prefix = f"/{library.remote_type}s/{library.remote_id}"
+        scope = urlsplit(self.base_url).path.rstrip("/") + self.prefix + "/"
         self.transport = PoliteTransport(policy or RetryPolicy(), self.progress.notice, max_in_flight,
                                          api_origin=origin(self.base_url),
-                                         limits=TransportLimits.from_settings(settings))
+                                         limits=TransportLimits.from_settings(settings), version_scope=scope)
         # The transport follows redirects itself (it alone keeps the key to its origin).
         self.http = httpx2.Client(transport=self.transport, timeout=httpx2.Timeout(30.0, connect=10.0),
                                   follow_redirects=False, trust_env=not self.local)
         self._local = threading.local()
-        self.prefix = f"/{library.remote_type}s/{library.remote_id}"
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -538,6 +576,11 @@ class ZoteroClient:
         with self.transport.lock:
             seen, self.transport.versions = self.transport.versions, []
         return seen
+
+    def versions_seen(self) -> list[int]:
+        """The same, in the order the responses arrived, without forgetting them."""
+        with self.transport.lock:
+            return list(self.transport.versions)
 
     def _zot(self) -> pyzotero.Zotero:
         # pyzotero keeps per-request state on the instance: one instance per thread.
@@ -724,45 +767,91 @@ class ZoteroClient:
             return self._call("fetching items", lambda: expect_objects(self._zot().items(
                 itemKey=",".join(batch), includeTrashed=1, limit=BATCH)))
 
-        yield from self._parallel(fetch, list(self._batches(keys)))
+        yield from self._windowed(fetch, list(self._batches(keys)))
 
     def iter_collections_by_key(self, keys: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         def fetch(batch: list[str]) -> list[dict[str, Any]]:
             return self._call("fetching collections", lambda: expect_objects(self._zot().collections(
                 collectionKey=",".join(batch), limit=BATCH)))
 
-        yield from self._parallel(fetch, list(self._batches(keys)))
+        yield from self._windowed(fetch, list(self._batches(keys)))
 
     def items_by_key(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         return [obj for batch in self.iter_items_by_key(keys) for obj in batch]
 
-    def _parallel(self, fetch: Callable[[list[str]], list[dict[str, Any]]],
-                  batches: list[list[str]]) -> Iterator[list[dict[str, Any]]]:
-        if len(batches) <= 1:
-            for batch in batches:
-                yield fetch(batch)
+    def fetch_page(self, kind: str, start: int, *, since: int = 0) -> Page:
+        """One page of every item (trash included) or collection modified after ``since``."""
+        def call() -> Page:
+            zot = self._zot()
+            if kind == "item":
+                # dateAdded ascending: an edit made while paging does not move an item to
+                # another page (the default, dateModified descending, would shift them all).
+                objects = zot.items(since=since, start=start, limit=PAGE, includeTrashed=1,
+                                    sort="dateAdded", direction="asc")
+            else:
+                objects = zot.collections(since=since, start=start, limit=PAGE)
+            headers = _response_headers(zot)
+            return Page(kind, start, list(objects), _count(headers.get("Total-Results")),
+                        _count(headers.get("Last-Modified-Version")))
+
+        return self._call(f"fetching {kind}s", call)
+
+    def iter_pages(self, kinds: Sequence[str] = KINDS, *, since: int = 0) -> Iterator[Page]:
+        """Every object of these kinds, page by page, ≤ 4 pages in flight, yielded in order
+        as they arrive so the caller can store each one right away.
+
+        A kind's first page says how many objects follow (``Total-Results``); the rest of
+        its pages then go out together with the next kind's first page. Without
+        ``Total-Results``, pages are followed one by one until a short page."""
+        def more(page: Page) -> list[tuple[str, int]]:
+            follow: list[tuple[str, int]] = []
+            if page.start == 0:
+                at = kinds.index(page.kind)
+                if at + 1 < len(kinds):
+                    follow.append((kinds[at + 1], 0))
+                if page.total is not None:
+                    follow += [(page.kind, s) for s in range(PAGE, page.total, PAGE)]
+            if page.total is None and len(page.objects) >= PAGE:
+                follow.append((page.kind, page.start + PAGE))
+            return follow
+
+        if not kinds:
+            return
+        yield from self._windowed(lambda work: self.fetch_page(work[0], work[1], since=since),
+                                  [(kinds[0], 0)], more=more)
+
+    def _windowed(self, fetch: Callable[[W], R], work: Iterable[W],
+                  more: Callable[[R], Iterable[W]] | None = None) -> Iterator[R]:
+        """``fetch`` each piece of work, ≤ 4 at once, yielding results in submission order.
+        ``more(result)`` adds work a result reveals (the pages after a first page). After a
+        failure nothing new is sent; what did arrive is still yielded, then the failure raised."""
+        todo = deque(work)
+        if more is None and len(todo) <= 1:
+            for piece in todo:  # one request: no threads needed
+                yield fetch(piece)
             return
         with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT) as pool:
-            # Submit a bounded window so memory stays flat on huge libraries.
-            pending = []
-            it = iter(batches)
-            for batch in it:
-                pending.append(pool.submit(fetch, batch))
-                if len(pending) >= MAX_IN_FLIGHT * 2:
-                    break
+            pending: deque[Future[R]] = deque()
             failure: BaseException | None = None
-            while pending:
-                done = pending.pop(0)
-                try:
-                    result = done.result()
-                except BaseException as exc:  # keep yielding what did arrive, then fail
-                    failure = failure or exc
-                    continue
-                if failure is None:
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(fetch, nxt))
-                yield result
+            try:
+                while todo and len(pending) < WINDOW:
+                    pending.append(pool.submit(fetch, todo.popleft()))
+                while pending:
+                    done = pending.popleft()
+                    try:
+                        result = done.result()
+                    except BaseException as exc:  # keep yielding what did arrive, then fail
+                        failure = failure or exc
+                        continue
+                    if failure is None:
+                        if more is not None:
+                            todo.extend(more(result))
+                        while todo and len(pending) < WINDOW:
+                            pending.append(pool.submit(fetch, todo.popleft()))
+                    yield result
+            finally:
+                for future in pending:  # the caller stopped early: do not send the rest
+                    future.cancel()
             if failure is not None:
                 raise failure
 
@@ -777,8 +866,11 @@ class ZoteroClient:
         objects = list(objects)
         for start in range(0, len(objects), BATCH):
             batch = objects[start:start + BATCH]
-            response = self._call("writing items",
-                                  lambda b=batch: expect_write_result(self._zot().create_items(b), len(b)))
+
+            def create(b: list[dict[str, Any]] = batch) -> Any:
+                return expect_write_result(self._zot().create_items(b), len(b))
+
+            response = self._call("writing items", create)
             for index, obj in response["successful"].items():
                 result.successful[obj.get("key") or batch[int(index)]["key"]] = obj
             for index, key in response["unchanged"].items():
@@ -786,9 +878,9 @@ class ZoteroClient:
             for index, failure in response["failed"].items():
                 key = failure.get("key") or batch[int(index)]["key"]
                 result.failed[key] = WriteFailure(_int(failure.get("code")), str(failure.get("message", "")))
-            lmv = self._zot().request.headers.get("Last-Modified-Version")
-            if lmv and lmv.isdigit():
-                result.library_version = int(lmv)
+            version = _count(_response_headers(self._zot()).get("Last-Modified-Version"))
+            if version is not None:
+                result.library_version = version
         return result
 
 
