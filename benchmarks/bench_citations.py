@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 
 from zotcurate.formats.csljson import zotero_to_csl
-from zotcurate.render.citations import CitationFormatter, _prepare
+from zotcurate.render.citations import CitationFormatter
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 6.0
@@ -52,6 +52,18 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _for_citeproc_py(item: dict, key: str) -> dict:
+    """The item as citeproc-py's own CiteProcJSON reader accepts it (its variables only)."""
+    import citeproc
+
+    known = set(citeproc.VARIABLES)
+    out = {"id": key, "type": item["type"]}
+    for name, value in item.items():
+        if name.replace("-", "_") in known and value not in (None, "", []):
+            out[name] = value
+    return out
+
+
 def upstream(style: str, items: list[dict]) -> None:
     from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
     from citeproc.formatter import html
@@ -62,7 +74,7 @@ def upstream(style: str, items: list[dict]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = CitationStylesStyle(path, locale="fr-FR", validate=False)
-    prepared = [_prepare(item, f"i{n}", None) for n, item in enumerate(items)]
+    prepared = [_for_citeproc_py(item, f"i{n}") for n, item in enumerate(items)]
     source = CiteProcJSON(prepared)
     bibliography = CitationStylesBibliography(parsed, source, html)
     for n in range(len(items)):

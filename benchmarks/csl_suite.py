@@ -31,10 +31,11 @@ import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # processor.py's extraction rule, verbatim: the greedy match takes the last section of that name.
 _SECTION = r"(?sm)^(.*>>=[^\n]*%s[^\n]+)(.*)(\n<<=.*%s.*)"
@@ -87,7 +88,7 @@ Cite = dict[str, Any]
 
 
 class ZotcurateEngine:
-    """zotcurate.render.citations.CslProcessor with the HTML of the test-suite."""
+    """zotcurate.render.citations.CslProcessor, printing the HTML of the test-suite."""
 
     def __init__(self, fixture: Fixture) -> None:
         from zotcurate.render.citations import CslProcessor
@@ -95,27 +96,30 @@ class ZotcurateEngine:
         self.processor = CslProcessor(fixture.csl.encode("utf-8"), fixture.input)
 
     @staticmethod
-    def _refs(cites: list[Cite]) -> list[Any]:
-        from zotcurate.render.citations import CiteRef
+    def _citation(cites: list[Cite], note_index: int = 0) -> Any:
+        from zotcurate.render.citations import CitationInput, CiteRef
 
         refs = []
         for cite in cites:
             locator = cite.get("locator")
+            position = cite.get("position")
             refs.append(CiteRef(str(cite["id"]), locator=None if locator is None else str(locator),
-                                label=cite.get("label"), prefix=cite.get("prefix"), suffix=cite.get("suffix")))
-        return refs
+                                label=cite.get("label"), prefix=cite.get("prefix"), suffix=cite.get("suffix"),
+                                position=position if isinstance(position, int) else None,
+                                near_note=cite.get("near-note")))
+        return CitationInput(refs, note_index)
 
-    def citations(self, citations: list[list[Cite]]) -> list[str]:
-        from zotcurate.render.citations import spans_to_html
+    def citations(self, citations: list[list[Cite]], notes: list[int] | None = None,
+                  track_positions: bool = False, bibliography_order: bool = False) -> list[str]:
+        notes = notes or [0] * len(citations)
+        built = [self._citation(c, n) for c, n in zip(citations, notes, strict=True)]
+        rendered = self.processor.citations(built, track_positions=track_positions,
+                                            bibliography_order=bibliography_order)
+        return [r.html() for r in rendered]
 
-        rendered = self.processor.citations([self._refs(c) for c in citations])
-        return [spans_to_html(spans) for spans in rendered]
-
-    def bibliography(self, citations: list[list[Cite]]) -> list[str]:
-        from zotcurate.render.citations import spans_to_html
-
-        entries = self.processor.bibliography([self._refs(c) for c in citations])
-        return [spans_to_html(spans) for spans in entries]
+    def bibliography(self, citations: list[list[Cite]] | None) -> list[str]:
+        built = None if citations is None else [self._citation(c) for c in citations]
+        return [r.html() for r in self.processor.bibliography(built)]
 
 
 class CiteprocPyEngine:
@@ -157,12 +161,14 @@ class CiteprocPyEngine:
             bibliography.sort()
         return bibliography, built
 
-    def citations(self, citations: list[list[Cite]]) -> list[str]:
+    def citations(self, citations: list[list[Cite]], notes: list[int] | None = None,
+                  track_positions: bool = False, bibliography_order: bool = False) -> list[str]:
         bibliography, built = self._bibliography(citations)
         return [str(bibliography.cite(citation, lambda item: None)) for citation in built]
 
-    def bibliography(self, citations: list[list[Cite]]) -> list[str]:
-        bibliography, _ = self._bibliography(citations)
+    def bibliography(self, citations: list[list[Cite]] | None) -> list[str]:
+        everything = [[{"id": item["id"]} for item in self.fixture.input]]
+        bibliography, _ = self._bibliography(citations if citations is not None else everything)
         return [str(entry) for entry in bibliography.bibliography()]
 
 
@@ -171,50 +177,49 @@ ENGINES: dict[str, Callable[[Fixture], Any]] = {"zotcurate": ZotcurateEngine, "c
 
 # --- the driver -----------------------------------------------------------------------------
 
-def _clusters(fixture: Fixture) -> list[list[Cite]] | None:
-    """The citations of a citation-items fixture, or the default one-citation-of-everything."""
-    if fixture.citation_items:
-        return fixture.citation_items
-    return None
-
-
-def _sequence(fixture: Fixture) -> list[tuple[list[str], dict[str, list[Cite]]]]:
+def _sequence(fixture: Fixture) -> list[tuple[list[str], dict[str, tuple[list[Cite], int]]]]:
     """For a CITATIONS fixture: after each insertion, the citation ids in document order and
-    the citations known so far."""
-    known: dict[str, list[Cite]] = {}
+    the citations known so far (cites, note number)."""
+    known: dict[str, tuple[list[Cite], int]] = {}
     steps = []
     for entry in fixture.citations or []:
         citation, before, after = entry[0], entry[1], entry[2]
-        known[citation["citationID"]] = citation["citationItems"]
+        for cid, note in [*before, *after]:
+            if cid in known:
+                known[cid] = (known[cid][0], int(note or 0))
+        note = int(citation.get("properties", {}).get("noteIndex", 0) or 0)
+        known[citation["citationID"]] = (citation["citationItems"], note)
         order = [pair[0] for pair in before] + [citation["citationID"]] + [pair[0] for pair in after]
         steps.append(([cid for cid in order if cid in known], dict(known)))
     return steps
 
 
 def run_fixture(fixture: Fixture, engine_name: str) -> list[str]:
+    """As citeproc-js's test runner drives a processor (citeproc-test-runner's sys.js): every
+    input item is registered unless CITATIONS build the document one citation at a time."""
     engine = ENGINES[engine_name](fixture)
-    everything = [[{"id": item["id"]} for item in fixture.input]]
-    if fixture.bibentries:
-        everything = [[{"id": entry} for entry in fixture.bibentries[-1]]]
     if fixture.mode == "citation":
         if fixture.citations:
             previous: dict[str, str] = {}
             lines: list[str] = []
             for order, known in _sequence(fixture):
-                rendered = engine.citations([known[cid] for cid in order])
-                changed = {cid for cid, text in zip(order, rendered) if previous.get(cid) != text}
-                previous = dict(zip(order, rendered))
+                rendered = engine.citations([known[cid][0] for cid in order], [known[cid][1] for cid in order],
+                                            track_positions=True)
+                changed = {cid for cid, text in zip(order, rendered, strict=True) if previous.get(cid) != text}
+                previous = dict(zip(order, rendered, strict=True))
                 lines = [f"{'>>' if cid in changed else '..'}[{i}] {text}"
-                         for i, (cid, text) in enumerate(zip(order, rendered))]
+                         for i, (cid, text) in enumerate(zip(order, rendered, strict=True))]
             return lines
-        return engine.citations(_clusters(fixture) or everything)
-    if fixture.mode in ("bibliography", "bibliography-nosort"):
         if fixture.citation_items:
-            cited = fixture.citation_items
+            return engine.citations(fixture.citation_items)
+        everything = [[{"id": item["id"]} for item in fixture.input]]
+        return engine.citations(everything, bibliography_order=True)
+    if fixture.mode in ("bibliography", "bibliography-nosort"):
+        cited: list[list[Cite]] | None = None
+        if fixture.bibentries:
+            cited = [[{"id": entry} for entry in fixture.bibentries[-1]]]
         elif fixture.citations:
             cited = [c[0]["citationItems"] for c in fixture.citations]
-        else:
-            cited = everything
         entries = engine.bibliography(cited)
         return ["<div class=\"csl-bib-body\">", *(f"  <div class=\"csl-entry\">{e}</div>" for e in entries), "</div>"]
     raise ValueError(f"mode {fixture.mode!r} is not supported")
@@ -250,7 +255,7 @@ def check(path: Path, engine_name: str, timeout: float) -> Outcome:
     start = time.perf_counter()
     try:
         fixture = parse_fixture(path)
-    except Exception as exc:  # noqa: BLE001 - a fixture we cannot read counts as failed
+    except Exception as exc:
         return Outcome(path.stem, "?", False, f"unreadable fixture: {exc}")
     expected = fixture.result.splitlines()
     old = signal.signal(signal.SIGALRM, _alarm)
@@ -261,7 +266,7 @@ def check(path: Path, engine_name: str, timeout: float) -> Outcome:
             got = _normalise(run_fixture(fixture, engine_name))
     except _Timeout:
         return Outcome(fixture.name, fixture.mode, False, f"timeout after {timeout:g} s", expected)
-    except Exception as exc:  # noqa: BLE001 - an exception counts as a failure
+    except Exception as exc:
         text = " ".join(str(exc).split())[:200]
         return Outcome(fixture.name, fixture.mode, False, f"{type(exc).__name__}: {text}", expected,
                        seconds=time.perf_counter() - start)

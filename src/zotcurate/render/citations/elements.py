@@ -1,0 +1,473 @@
+"""The patch layer: zotcurate's subclass of each citeproc-py CSL element.
+
+Each class keeps citeproc-py's element model (lxml elements with its attribute handling,
+term and locale lookup) and replaces what departs from CSL 1.0.2 or citeproc-js, the
+reference the CSL test-suite encodes. Every override names the defect it fixes and, where
+one exists, a test-suite fixture that fails without it. The lookup ``ELEMENT_CLASSES`` is
+registered for zotcurate's parser only: citeproc-py used directly is unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from citeproc import model
+from citeproc.source import VariableError
+
+from zotcurate.render.citations.base import Choice, Cite, Rich
+from zotcurate.render.citations.blobs import Blob
+from zotcurate.render.citations.dates import Date, Date_Part
+from zotcurate.render.citations.names import Et_Al, Name, Name_Part, Names, Substitute
+from zotcurate.render.citations.numbers import format_number_variable, is_numeric, page_range
+
+# --- terms ----------------------------------------------------------------------------------
+
+
+class Locale(Rich, model.Locale):
+    def get_option(self, name: str) -> Any:
+        """An in-style cs:locale with <style-options/> that does not set an option must let
+        the locale files' value through; citeproc-py returned the default instead
+        (locale_EmptyStyleOpt, locale_EmptyPlusOverrideStyleOpt)."""
+        cache = self.__dict__.setdefault("_options", {})
+        if name not in cache:
+            options = self.find("cs:style-options", self.nsmap)
+            cache[name] = None if options is None else options.get(name)
+        value = cache[name]
+        if value is None:
+            raise IndexError(name)
+        return value
+
+    def get_term(self, name: str, form: str | None = None, zero_padded: bool = False) -> Any:
+        cache = self.__dict__.setdefault("_terms", {})
+        key = (name, form, zero_padded)
+        if key not in cache:
+            try:
+                cache[key] = super().get_term(name, form, zero_padded)
+            except IndexError:
+                cache[key] = None
+        if cache[key] is None:
+            raise IndexError(name)
+        return cache[key]
+
+
+class Style(Rich, model.Style):
+    def get_option(self, name: str) -> Any:
+        return self.get(name, self._default_options.get(name))
+
+
+def term_text(element: Any, name: str, form: str | None = None, plural: bool = False) -> str:
+    """A term's text through the locale chain, falling back from form to form as CSL says
+    (verb-short → verb → long, symbol → short → long), cached per style."""
+    root = element.get_root()
+    cache = root.__dict__.setdefault("_term_text", {})
+    key = (name, form, plural)
+    if key in cache:
+        return cache[key]
+    fallbacks = {"verb-short": ["verb-short", "verb", None], "symbol": ["symbol", "short", None],
+                 "short": ["short", None], "verb": ["verb", None]}
+    text = ""
+    for candidate in fallbacks.get(form or "", [None]):
+        term = root.get_term(name, candidate)
+        if term is not None:
+            text = str(term.multiple if plural else term.single)
+            break
+    cache[key] = text
+    return text
+
+
+def language_of(cite: Cite) -> str:
+    return cite.lang
+
+
+# --- rendering elements ---------------------------------------------------------------------
+
+
+class Macro(Rich, model.Macro):
+    def render(self, item: Any, context: Any = None, sort_options: Any = None, **kwargs: Any) -> Blob | None:
+        return self.render_children(item, context=context, sort_options=sort_options)
+
+
+class Layout(Rich, model.Layout):
+    def render_entry(self, cite: Cite) -> Blob | None:
+        """The children of the layout for one cite (affixes and delimiter are the caller's)."""
+        return self.render_children(cite, context=self)
+
+
+class Text(Rich, model.Text):
+    def _calls_variable(self) -> bool:
+        if "variable" in self.attrib:
+            return self.get("variable") != "year-suffix"
+        if "macro" in self.attrib:
+            try:
+                return self.get_macro(self.get("macro")).calls_variable()
+            except VariableError:
+                return False
+        return False
+
+    def render(self, item: Cite, context: Any = None, sort_options: Any = None, **kwargs: Any) -> Blob | None:
+        if context is None:
+            context = self
+        if "variable" in self.attrib:
+            value = self.value_of(item)
+            if value is None:
+                return None
+            blob = value if isinstance(value, Blob) else self.make_leaf(value, item)
+        elif "macro" in self.attrib:
+            # citeproc-py dropped the sort options here, so a macro-called name list ignored
+            # the sort key's names-min (sort_NameVariable…).
+            blob = self.get_macro(self.get("macro")).render(item, context=context, sort_options=sort_options)
+            if blob is None:
+                return None
+        elif "term" in self.attrib:
+            text = term_text(self, self.get("term"), self.get("form"), self.get("plural", "false") == "true")
+            if not text:
+                return None
+            blob = self.make_leaf(text, item)
+        elif "value" in self.attrib:
+            blob = self.make_leaf(self.get("value"), item)
+        else:
+            return None
+        return self.finish(blob, item, case=False)
+
+    def make_leaf(self, text: str, cite: Cite) -> Blob:
+        text = str(text)
+        if not text:
+            return Blob("")
+        case = self.get("text-case")
+        if case and not (case == "title" and not cite.lang.startswith("en")):
+            from zotcurate.render.citations.blobs import text_case
+
+            text = text_case(text, case, cite.lang)
+        if self.get("strip-periods", "false") == "true":
+            from zotcurate.render.citations.blobs import strip_periods
+
+            text = strip_periods(text)
+        return markup_leaf(text, cite)
+
+    def finish(self, blob: Blob | None, cite: Cite | None = None, case: bool = True) -> Blob | None:
+        if blob is None or not blob.text():
+            return None
+        if "macro" in self.attrib:
+            return super().finish(blob, cite, case=True)
+        return self.wrap(self.quote(self.format(blob)))
+
+    def value_of(self, cite: Cite) -> Any:
+        variable = self.get("variable")
+        if variable in cite.suppressed:
+            return None
+        form = self.get("form")
+        if variable == "citation-number":
+            cite.attempts += 1
+            cite.successes += 1
+            return Blob(str(cite.number), num=cite.number)
+        if variable == "year-suffix":
+            return year_suffix_blob(cite)
+        if variable == "locator":
+            value = cite.locator
+            if cite.tried(variable, value) and value is not None:
+                return locator_text(self, cite, value)
+            return None
+        if variable == "first-reference-note-number":
+            value = cite.first_reference_note_number if cite.position not in (None, "first") else None
+            if cite.tried(variable, value) and value is not None:
+                return Blob(str(value), num=value)
+            return None
+        reference = cite.reference
+        if form == "short":
+            short = {"title": "title-short", "container-title": "container-title-short"}.get(
+                variable, variable + "-short")
+            if short in reference:
+                variable = short
+        value = reference.get(variable)
+        if variable == "title-short" and value is None:
+            value = reference.get("title")
+        if not cite.tried(variable, value):
+            return None
+        if variable in ("page", "page-first"):
+            return page_text(self, str(value), variable)
+        return value
+
+
+def markup_leaf(text: str, cite: Cite) -> Blob:
+    from zotcurate.render.citations.blobs import parse_markup, typographic_spaces
+
+    if cite.terms.smart:
+        text = typographic_spaces(text)
+    parsed = parse_markup(text, cite.terms)
+    if isinstance(parsed, str):
+        return Blob(parsed)
+    return Blob(parsed)
+
+
+def year_suffix_blob(cite: Cite) -> Blob | None:
+    if cite.year_suffix is None or cite.suppress_year_suffix:
+        return None
+    cite.year_suffix_done = True
+    return Blob(suffix_letters(cite.year_suffix), num=cite.year_suffix)
+
+
+def suffix_letters(number: int) -> str:
+    """1 → a, 26 → z, 27 → aa (citeproc-js's Suffixator)."""
+    letters = ""
+    number -= 1
+    while True:
+        letters = chr(ord("a") + number % 26) + letters
+        number = number // 26 - 1
+        if number < 0:
+            return letters
+
+
+def page_text(element: Any, value: str, variable: str) -> Blob:
+    root = element.get_root()
+    if variable == "page-first":
+        first = re.split(r"\s*(?:&|,|-|\u2013)\s*", value)[0]
+        return Blob(first.replace("\\", ""))
+    delimiter = term_text(element, "page-range-delimiter") or "\u2013"
+    return Blob(page_range(value, root.get("page-range-format"), delimiter))
+
+
+def locator_text(element: Any, cite: Cite, value: str) -> Blob:
+    label = cite.label or "page"
+    if label == "page":
+        return page_text(element, value, "page")
+    return Blob(format_number_variable(value, "numeric", element, "locator").replace("\\", ""))
+
+
+class Number(Rich, model.Number):
+    def _calls_variable(self) -> bool:
+        return True
+
+    def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
+        variable = self.get("variable")
+        if variable in item.suppressed:
+            return None
+        if variable == "locator":
+            value: Any = item.locator
+        elif variable == "citation-number":
+            value = item.number
+        elif variable == "first-reference-note-number":
+            value = item.first_reference_note_number if item.position not in (None, "first") else None
+        else:
+            value = item.reference.get(variable)
+        if not item.tried(variable, value) or value is None:
+            return None
+        text = str(value)
+        if item.area == "sort" and text.isdigit():
+            return Blob(text.zfill(8))  # numbers compare as numbers in sort keys
+        if variable == "page" or (variable == "locator" and (item.label or "page") == "page"):
+            blob = page_text(self, text, "page")
+        elif is_numeric(text):
+            formatted = format_number_variable(text, self.get("form", "numeric"), self, variable)
+            blob = Blob(formatted, num=int(text) if text.isdigit() else None)
+        else:
+            blob = Blob(text.replace("\\-", "-"))
+        return self.finish(blob, item)
+
+
+class Label(Rich, model.Label):
+    def _calls_variable(self) -> bool:
+        return self.get("variable") == "locator"
+
+    def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
+        variable = self.get("variable")
+        if variable == "locator":
+            if item.locator is None:
+                return None
+            name = item.label or "page"
+            value: Any = item.locator
+        else:
+            value = item.reference.get(variable)
+            if value is None or variable in item.suppressed:
+                return None
+            name = variable
+        plural = self.plural_for(variable, str(value))
+        form = self.get("form", "long")
+        text = term_text(self, name, None if form == "long" else form, plural)
+        if not text:
+            return None
+        return self.finish(Blob(text), item)
+
+    def plural_for(self, variable: str, value: str) -> bool:
+        option = self.get("plural", "contextual")
+        if option == "always":
+            return True
+        if option == "never":
+            return False
+        return is_plural(variable, value)
+
+
+def is_plural(variable: str, value: str) -> bool:
+    """Several numbers ("1, 3", "12-14", "2 & 4"), or a count above one."""
+    if variable.startswith("number-of"):
+        match = re.match(r"\s*(\d+)", value)
+        return bool(match) and int(match.group(1)) > 1
+    value = value.replace("\\-", "")
+    # A range or list of numbers; "3-B" or "Michaelson-Morely" is one thing
+    # (number_PlainHyphenOrEnDashAlwaysPlural).
+    return bool(re.search(r"[0-9ivxlcdmIVXLCDM]+[a-z]*\s*(?:[-\u2013,&]|and)\s*[0-9ivxlcdmIVXLCDM]", value)) and \
+        is_numeric(value.replace(" and ", " & "))
+
+
+class Group(Rich, model.Group):
+    def _calls_variable(self) -> bool:
+        return True
+
+    def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
+        """CSL: a group is suppressed when it calls at least one variable and every variable
+        it calls is empty. citeproc-py decided from which children *could* call a variable,
+        so a group whose macro printed only a term came out alone ("in ")
+        (group_SuppressTermInMacro); here the variables actually tried are counted."""
+        attempts, successes = item.attempts, item.successes
+        output = []
+        for child in self.iterchildren():
+            try:
+                text = child.render(item, context=context, **kwargs)
+            except VariableError:
+                continue
+            if text is not None:
+                output.append(text)
+        tried = item.attempts > attempts
+        rendered = item.successes > successes
+        if not output or (tried and not rendered):
+            raise VariableError("group")
+        blob = self.join(output)
+        if not blob.text():
+            raise VariableError("group")
+        return self.finish(blob, item)
+
+
+class Choose(Rich, model.Choose):
+    def _calls_variable(self) -> bool:
+        return any(child.calls_variable() for child in self.iterchildren())
+
+    def render(self, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Blob | None:
+        for child in self.iterchildren():
+            if isinstance(child, If) and not child.matches(item, context):
+                continue
+            if not isinstance(child, (If, Else)):
+                continue
+            blob = child.render_children(item, context=context, **kwargs)
+            if blob is None:
+                return None
+            return Choice(blob.blobs)
+        return None
+
+
+class If(Rich, model.If):
+    def matches(self, item: Cite, context: Any) -> bool:
+        tests = self.__dict__.get("_tests")
+        if tests is None:
+            tests = self.__dict__["_tests"] = [(name, self.get(name).split()) for name in
+                                               ("type", "variable", "is-numeric", "is-uncertain-date", "locator",
+                                                "position", "disambiguate") if name in self.attrib]
+        results: list[bool] = []
+        for name, values in tests:
+            results.extend(self.test(name, value, item) for value in values)
+        match = self.get("match", "all")
+        if match == "any":
+            return any(results)
+        if match == "none":
+            return not any(results)
+        return all(results)
+
+    def test(self, name: str, value: str, cite: Cite) -> bool:
+        reference = cite.reference
+        if name == "type":
+            return reference.type == value
+        if name == "variable":
+            return has_variable(cite, value)
+        if name == "is-numeric":
+            if value == "locator":
+                return cite.locator is not None and is_numeric(cite.locator)
+            found = reference.get(value)
+            return found is not None and is_numeric(str(found))
+        if name == "is-uncertain-date":
+            date = reference.get(value)
+            return bool(getattr(date, "circa", False))
+        if name == "locator":
+            label = cite.label or "page"
+            return cite.locator is not None and (label == value or (value == "sub-verbo" and label == "sub verbo"))
+        if name == "position":
+            return position_matches(cite, value)
+        if name == "disambiguate":
+            return cite.disambiguate == (value == "true")
+        return False
+
+
+class Else_If(If):
+    pass
+
+
+class Else(Rich, model.Else):
+    pass
+
+
+def has_variable(cite: Cite, variable: str) -> bool:
+    if variable == "locator":
+        return cite.locator is not None
+    if variable == "citation-number":
+        return True
+    if variable == "year-suffix":
+        return cite.year_suffix is not None
+    if variable == "first-reference-note-number":
+        return cite.first_reference_note_number is not None and cite.position not in (None, "first")
+    if variable in cite.suppressed:
+        return False
+    return variable in cite.reference
+
+
+def position_matches(cite: Cite, value: str) -> bool:
+    """CSL positions; in the bibliography every position test is false. "ibid" is also
+    "subsequent", and "ibid-with-locator" also "ibid" (position_IfIbidIsTrueThenSubsequentIsTrue)."""
+    position = cite.position
+    if cite.area != "citation" or position is None:
+        return False
+    if value == "first":
+        return position == "first"
+    if value == "subsequent":
+        return position != "first"
+    if value == "ibid":
+        return position in ("ibid", "ibid-with-locator")
+    if value == "ibid-with-locator":
+        return position == "ibid-with-locator"
+    if value == "near-note":
+        return position != "first" and cite.near_note
+    return False
+
+
+# --- the lookup ----------------------------------------------------------------------------
+
+
+class _Element(Rich, model.Term):
+    """cs:info children and other elements without a citeproc-py class. Not a direct
+    subclass of CitationStylesElement: citeproc-py's own parser registers those by name."""
+
+
+class Citation(Rich, model.Citation):
+    pass
+
+
+class Bibliography(Rich, model.Bibliography):
+    pass
+
+
+class Sort(Rich, model.Sort):
+    pass
+
+
+class Key(Rich, model.Key):
+    pass
+
+
+class Term(Rich, model.Term):
+    pass
+
+
+ELEMENT_CLASSES: dict[str, type] = {
+    "*": _Element, "style": Style, "locale": Locale, "citation": Citation, "bibliography": Bibliography,
+    "term": Term, "sort": Sort, "key": Key, "macro": Macro, "layout": Layout, "text": Text, "date": Date,
+    "date-part": Date_Part, "number": Number, "names": Names, "name": Name, "name-part": Name_Part,
+    "et-al": Et_Al, "substitute": Substitute, "label": Label, "group": Group, "choose": Choose, "if": If,
+    "else-if": Else_If, "else": Else,
+}

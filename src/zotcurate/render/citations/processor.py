@@ -1,0 +1,463 @@
+"""The CSL processor: citations in document order and a sorted bibliography.
+
+citeproc-py renders each cite on its own and leaves out what needs the whole document:
+the cite order given in the text (it sorted every citation by bibliography order:
+affix_WithCommas), positions with note numbers (ibid, subsequent, near-note,
+first-reference-note-number), disambiguation (add names, add given names, year
+suffixes, ``disambiguate="true"``), cite collapsing, second-field-align and
+subsequent-author-substitute. This module keeps the registry of items and cites that
+those need and drives the patched elements for one cite at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from citeproc.source import VariableError
+
+from zotcurate.render.citations.base import Cite
+from zotcurate.render.citations.blobs import (
+    STARTS_ROMANESQUE,
+    TERMINAL_PUNCTUATION,
+    Blob,
+    Run,
+    adjust,
+    parse_markup,
+    strip_markup,
+    to_html,
+    to_runs,
+)
+from zotcurate.render.citations.items import DateValue, Name, Reference, prepare
+from zotcurate.render.citations.styles import CSL_NS, Style, load_style
+
+_POSITIONS = {0: "first", 1: "subsequent", 2: "ibid", 3: "ibid-with-locator"}
+
+
+@dataclass(frozen=True)
+class CiteRef:
+    """One cite in a citation: the item's id plus what the citing text adds. ``position``
+    forces a CSL position (0 first, 1 subsequent, 2 ibid, 3 ibid-with-locator)."""
+
+    id: str
+    locator: str | None = None
+    label: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    position: int | None = None
+    near_note: bool | None = None
+
+
+@dataclass
+class CitationInput:
+    """A citation of the document: its cites and, for note styles, its note number."""
+
+    cites: list[CiteRef]
+    note_index: int = 0
+
+
+@dataclass
+class Rendered:
+    """A rendered citation or entry, as the tree the writers and the test-suite read."""
+
+    blob: Blob | None
+    processor: CslProcessor = field(repr=False)
+
+    def html(self) -> str:
+        return to_html(self.blob, self.processor.style.quote_terms) if self.blob is not None else ""
+
+    def runs(self) -> list[Run]:
+        return to_runs(self.blob, self.processor.style.quote_terms) if self.blob is not None else []
+
+    def text(self) -> str:
+        return "".join(run.text for run in self.runs())
+
+
+def _collation_key(text: str) -> tuple[str, str]:
+    """Sort text as citeproc-js's localeCompare mostly does: markup, quotes and case are
+    ignored, accents only break ties (sort_Quotes, sort_LeadingApostropheOnNameParticle)."""
+    text = strip_markup(text)
+    text = re.sub("[\"'\u2018\u2019\u201c\u201d\u00ab\u00bb\\[\\]()]", "", text)
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    base = "".join(c for c in folded if not unicodedata.combining(c))
+    return base.strip(), folded
+
+
+def _compare_values(left: Any, right: Any) -> int:
+    if isinstance(left, int) and isinstance(right, int):
+        return (left > right) - (left < right)
+    a = _collation_key(str(left))
+    b = _collation_key(str(right))
+    return (a > b) - (a < b)
+
+
+class CslProcessor:
+    """Citations and bibliography of a set of items with one style (the CSL processor model).
+
+    ``citations()`` renders the citations of a document in order (positions such as ibid.
+    follow from that order when ``track_positions``); ``bibliography()`` renders the cited
+    items (all items when nothing was cited), sorted as the style says.
+    """
+
+    def __init__(self, style: str | Path | bytes | Style, items: Iterable[Mapping[str, Any]],
+                 locale: str | None = None, *, strict: bool = False, et_al_flag: str | None = None) -> None:
+        self.style = style if isinstance(style, Style) else load_style(style, locale, strict=strict,
+                                                                        bibliography=False)
+        root = self.style.root
+        self.root = root
+        self.note_style = root.get("class") == "note"
+        self.citation_element = root.find(f"{{{CSL_NS}}}citation")
+        self.bibliography_element = root.find(f"{{{CSL_NS}}}bibliography")
+        self.references: list[Reference] = []
+        self.errors: dict[int, str] = {}
+        self.keys: dict[str, str] = {}
+        for index, item in enumerate(items):
+            key = f"i{index}"
+            try:
+                reference = prepare(item, key)
+            except Exception as exc:
+                self.errors[index] = str(exc)
+                continue
+            self.references.append(reference)
+            item_id = str(item.get("id")) if isinstance(item, Mapping) else key
+            self.keys.setdefault(item_id, key)
+        self.by_key = {r.key: r for r in self.references}
+        self.lang = self.style.locale.split("-")[0].lower()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _lang(self, reference: Reference) -> str:
+        language = reference.get("language")
+        if isinstance(language, str) and language.strip():
+            return language.strip().lower()
+        return self.lang
+
+    def make_cite(self, reference: Reference, area: str, ref: CiteRef | None = None, number: int = 0) -> Cite:
+        cite = Cite(reference=reference, key=reference.key, number=number, area=area,
+                    terms=self.style.quote_terms, lang=self._lang(reference))
+        if ref is not None:
+            cite.locator = ref.locator
+            cite.label = ref.label
+            cite.prefix = ref.prefix
+            cite.suffix = ref.suffix
+        return cite
+
+    def _layout(self, area: str) -> Any:
+        parent = self.citation_element if area == "citation" else self.bibliography_element
+        return None if parent is None else parent.find(f"{{{CSL_NS}}}layout")
+
+    def render_layout(self, cite: Cite, area: str) -> Blob | None:
+        layout = self._layout(area)
+        if layout is None:
+            return None
+        cite.reset()
+        cite.area = area
+        cite.term_predecessor = False  # type: ignore[attr-defined]
+        return layout.render_entry(cite)
+
+    # --- sorting ------------------------------------------------------------------------
+
+    def _sort_value(self, key: Any, cite: Cite) -> Any:
+        variable = key.get("variable")
+        if variable:
+            if variable == "citation-number":
+                return cite.number
+            value = cite.reference.get(variable)
+            if value is None:
+                return None
+            if isinstance(value, DateValue):
+                return value.sort_key() or None
+            if isinstance(value, list):
+                return "\x02".join(_name_sort_text(n, self.root) for n in value if isinstance(n, Name)) or None
+            text = str(value)
+            if text.isdigit():
+                return int(text)
+            return strip_markup(text) or None
+        macro = key.get("macro")
+        if not macro:
+            return None
+        options: dict[str, Any] = {"name-as-sort-order": "all"}
+        for attribute, option in (("names-min", "et-al-min"), ("names-use-first", "et-al-use-first"),
+                                  ("names-use-last", "et-al-use-last")):
+            if key.get(attribute) is not None:
+                options[option] = key.get(attribute)
+        sort_cite = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="sort",
+                         terms=cite.terms, lang=cite.lang, sort_options=options, year_suffix=None)
+        try:
+            element = key.get_macro(macro)
+        except VariableError:
+            return None
+        try:
+            blob = element.render(sort_cite, context=element, sort_options=options)
+        except VariableError:
+            return None
+        if blob is None:
+            return None
+        text = blob.text()
+        if not text:
+            return None
+        return int(text) if text.isdigit() and len(text) < 16 else text
+
+    def sort_cites(self, cites: list[Cite], sort_element: Any) -> list[Cite]:
+        if sort_element is None:
+            return cites
+        keys = sort_element.findall(f"{{{CSL_NS}}}key")
+        if not keys:
+            return cites
+        values = {id(c): [self._sort_value(k, c) for k in keys] for c in cites}
+        descending = [k.get("sort", "ascending") == "descending" for k in keys]
+
+        def compare(a: Cite, b: Cite) -> int:
+            for left, right, desc in zip(values[id(a)], values[id(b)], descending, strict=True):
+                if left is None and right is None:
+                    continue
+                if left is None:
+                    return 1
+                if right is None:
+                    return -1
+                result = _compare_values(left, right)
+                if result:
+                    return -result if desc else result
+            return 0
+
+        return sorted(cites, key=functools.cmp_to_key(compare))
+
+    # --- the registry of cited items -----------------------------------------------------
+
+    def registry(self, citations: list[CitationInput] | None) -> list[Reference]:
+        """The items of the bibliography, in citation order (all items if nothing is cited)."""
+        if citations is None:
+            return list(self.references)
+        seen: dict[str, Reference] = {}
+        for citation in citations:
+            for ref in citation.cites:
+                key = self.keys.get(ref.id)
+                if key is not None and key not in seen:
+                    seen[key] = self.by_key[key]
+        return list(seen.values())
+
+    def numbered(self, references: list[Reference]) -> list[Cite]:
+        """Bibliography cites sorted as the style says, with their citation numbers."""
+        cites = [self.make_cite(r, "bibliography", number=n) for n, r in enumerate(references, 1)]
+        if self.bibliography_element is None:
+            return cites
+        sort = self.bibliography_element.find(f"{{{CSL_NS}}}sort")
+        ordered = self.sort_cites(cites, sort)
+        first_key = sort.find(f"{{{CSL_NS}}}key") if sort is not None else None
+        by_number = first_key is not None and (first_key.get("variable") == "citation-number")
+        if not by_number:
+            for number, cite in enumerate(ordered, 1):
+                cite.number = number
+        return ordered
+
+    # --- disambiguation -----------------------------------------------------------------
+
+    def disambiguate_batch(self, cites: list[Cite]) -> None:
+        """Year suffixes and other disambiguation among a batch of bibliography entries."""
+        return None
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def bibliography(self, citations: list[CitationInput] | None = None) -> list[Rendered]:
+        registry = self.registry(citations)
+        entries = []
+        for cite in self.numbered(registry):
+            entries.append(Rendered(self.render_entry(cite), self))
+        return entries
+
+    def render_entry(self, cite: Cite) -> Blob | None:
+        layout = self._layout("bibliography")
+        if layout is None:
+            return None
+        content = self.render_layout(cite, "bibliography")
+        if content is None or not content.text():
+            return None
+        body = Blob(content.blobs if isinstance(content.blobs, list) else [content])
+        second_field = self.bibliography_element.get("second-field-align")
+        if second_field and isinstance(body.blobs, list) and len(body.blobs) > 1:
+            first, rest = body.blobs[0], body.blobs[1:]
+            first.decorations.append(("@display", "left-margin"))
+            body = Blob([first, Blob(rest, decorations=[("@display", "right-inline")])])
+        prefix = layout.get("prefix", "")
+        if prefix and isinstance(body.blobs, list) and body.blobs:
+            body.blobs[0].prefix = prefix + body.blobs[0].prefix
+        suffix = layout.get("suffix", "")
+        uses_display = any(d[0] == "@display" for b in body.blobs if isinstance(body.blobs, list)
+                           for d in b.decorations)  # type: ignore[union-attr]
+        if suffix:
+            if uses_display and isinstance(body.blobs, list):
+                body.blobs[-1].suffix = suffix
+            else:
+                body.suffix = suffix
+        entry = Blob([body])
+        layout_element = layout
+        layout_element.format(entry)
+        adjust(entry, self.style.quote_terms.punctuation_in_quote)
+        return entry
+
+    def citations(self, citations: list[CitationInput], track_positions: bool = True,
+                  bibliography_order: bool = False) -> list[Rendered]:
+        """Each citation rendered, in document order. ``track_positions``: positions (ibid,
+        subsequent…) follow from the order and only cited items are registered; otherwise
+        every item is, and each citation stands alone (a cite's own ``position`` still
+        applies). ``bibliography_order``: cites first take the bibliography's order."""
+        registry = self.registry(citations) if track_positions else list(self.references)
+        ordered = self.numbered(registry)
+        numbers = {c.key: c.number for c in ordered}
+        rank = {c.key: n for n, c in enumerate(ordered)}
+        history: list[tuple[int, list[Cite]]] = []  # (note index, cites) of the citations so far
+        first_notes: dict[str, int] = {}
+        out = []
+        for index, citation in enumerate(citations):
+            cites = []
+            for ref in citation.cites:
+                key = self.keys.get(ref.id)
+                if key is None:
+                    continue
+                cite = self.make_cite(self.by_key[key], "citation", ref, numbers.get(key, 0))
+                cite.note_index = citation.note_index
+                cites.append(cite)
+            if bibliography_order:
+                cites.sort(key=lambda c: rank.get(c.key, 0))
+            if self.citation_element is not None:
+                cites = self.sort_cites(cites, self.citation_element.find(f"{{{CSL_NS}}}sort"))
+            for position, cite in enumerate(cites):
+                ref = next((r for r in citation.cites if self.keys.get(r.id) == cite.key), None)
+                if ref is not None and ref.position is not None:
+                    cite.position = _POSITIONS.get(ref.position, "first")
+                    cite.near_note = bool(ref.near_note)
+                elif track_positions:
+                    self._position(cite, cites[:position], history, citation.note_index)
+                else:
+                    cite.position = "first"
+                if track_positions and cite.key in first_notes:
+                    cite.first_reference_note_number = first_notes[cite.key]
+            for cite in cites:
+                first_notes.setdefault(cite.key, citation.note_index)
+            history.append((citation.note_index, cites))
+            out.append(Rendered(self.render_citation(cites, index), self))
+        return out
+
+    def _position(self, cite: Cite, before: list[Cite], history: list[tuple[int, list[Cite]]], note: int) -> None:
+        previous: Cite | None = None
+        if before:
+            previous = before[-1]
+        elif history:
+            last_note, last_cites = history[-1]
+            if len(last_cites) == 1 and (not self.note_style or not note or not last_note or note - last_note <= 1):
+                previous = last_cites[0]
+            elif last_cites and self.note_style and last_note == note:
+                previous = None
+        cited_before = any(c.key == cite.key for _, cs in history for c in cs) or any(
+            c.key == cite.key for c in before)
+        if not cited_before:
+            cite.position = "first"
+            return
+        if previous is not None and previous.key == cite.key:
+            if (cite.locator is None and previous.locator is None) or (cite.locator is not None and cite.locator == previous.locator and cite.label == previous.label):
+                cite.position = "ibid"
+            elif cite.locator is not None:
+                cite.position = "ibid-with-locator"
+            else:
+                cite.position = "subsequent"
+        else:
+            cite.position = "subsequent"
+        distance = int(self.citation_element.get("near-note-distance", "5")) if self.citation_element is not None \
+            else 5
+        for last_note, cites in reversed(history):
+            if any(c.key == cite.key for c in cites):
+                cite.near_note = note - last_note <= distance if note and last_note else True
+                break
+        else:
+            cite.near_note = any(c.key == cite.key for c in before)
+
+    def render_citation(self, cites: list[Cite], index: int = 0) -> Blob | None:
+        layout = self._layout("citation")
+        if layout is None or not cites:
+            return None
+        delimiter = layout.get("delimiter", "")
+        pieces: list[Blob] = []
+        for position, cite in enumerate(cites):
+            content = self.render_layout(cite, "citation")
+            children: list[Blob] = []
+            if cite.prefix:
+                children.append(_affix_blob(_prefix_space(cite.prefix), cite))
+            if content is not None:
+                children.extend(content.blobs if isinstance(content.blobs, list) else [content])
+            if cite.suffix:
+                children.append(_affix_blob(_suffix_space(cite.suffix), cite))
+            piece = Blob(children)
+            pieces.append(piece)
+        if not any(p.text() for p in pieces):
+            return None
+        pieces[0].prefix = layout.get("prefix", "") + pieces[0].prefix
+        suffix = layout.get("suffix", "")
+        if suffix[:1] in TERMINAL_PUNCTUATION[:-1]:
+            suffix = suffix[:1] + suffix[1:] if len(suffix) == 1 else suffix
+        pieces[-1].suffix = pieces[-1].suffix + suffix
+        for piece in pieces:
+            adjust(piece, self.style.quote_terms.punctuation_in_quote)
+        joined: list[Blob] = []
+        for position, piece in enumerate(pieces):
+            if not piece.text():
+                continue
+            if joined:
+                glue = delimiter
+                previous = cites[position - 1]
+                current = cites[position]
+                previous_suffix = previous.suffix or ""
+                if (previous_suffix and previous_suffix[-1:] in (";", ".", ",")) or (
+                        not previous_suffix and current.prefix and current.prefix[:1] in (";", ".", ",")):
+                    space = glue.find(" ")
+                    glue = glue[space:] if space > -1 and not (not previous_suffix and current.prefix) else ""
+                joined.append(Blob(glue))
+            joined.append(piece)
+        blob = Blob(joined)
+        layout.format(blob)
+        return blob
+
+
+def _affix_blob(text: str, cite: Cite) -> Blob:
+    parsed = parse_markup(text, cite.terms)
+    return Blob(parsed) if isinstance(parsed, list) else Blob(parsed)
+
+
+def _prefix_space(prefix: str) -> str:
+    """citeproc-js's checkPrefixSpaceAppend: a prefix ending in a word, punctuation, a digit
+    or a bracket gets a space before the cite."""
+    test = re.sub(r"<[^>]+>", "", prefix)
+    test = re.sub("[\"'\u201d\u2019\u00bb\u202f\u00a0 ]+$", "", test)
+    char = test[-1:]
+    space = ""
+    if re.search(r"[.;:&a-zA-Z\u0e01-\u0e5b\u00c0-\u017f\u0370-\u03ff\u0400-\u052f]$", test) or \
+            (char and char in TERMINAL_PUNCTUATION[:-1]) or (char and re.match(r"[)\],0-9]", char)):
+        space = " "
+    return re.sub(r"\s+", " ", prefix + space)
+
+
+def _suffix_space(suffix: str) -> str:
+    if STARTS_ROMANESQUE.match(suffix) or suffix[:1] in ("[", "("):
+        return " " + suffix
+    return suffix
+
+
+def _name_sort_text(name: Name, root: Any) -> str:
+    if name.is_literal:
+        return strip_markup(name["literal"])
+    demote = root.get("demote-non-dropping-particle", "display-and-sort")
+    ndp = name.get("non-dropping-particle") or ""
+    dp = name.get("dropping-particle") or ""
+    family = name.get("family") or ""
+    given = name.get("given") or ""
+    if demote == "never":
+        head = " ".join(p for p in (ndp, family) if p)
+        tail = " ".join(p for p in (dp, given) if p)
+    else:
+        head = family
+        tail = " ".join(p for p in (given, dp, ndp) if p)
+    return strip_markup(head + ("\x01" + tail if tail else ""))
