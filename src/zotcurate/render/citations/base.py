@@ -66,6 +66,9 @@ class Cite:
     first_date: Blob | None = None
     terms: QuoteTerms = field(default_factory=QuoteTerms)
     lang: str = "en"
+    item_lang: str = ""  # the item's own language field, lowercased ("" if none)
+    sort_area: str = "bibliography"  # which section's options a sort key inherits
+    term_predecessor: bool = False
     sort_options: dict[str, Any] | None = None
     author_only: bool = False
     suppress_author: bool = False

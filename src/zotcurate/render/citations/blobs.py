@@ -393,7 +393,7 @@ def _build_markup_parser(open_quote: str, close_quote: str, open_inner: str, clo
     if open_quote and close_quote and open_quote not in _STRAIGHT:
         table[open_quote] = ("quote", close_quote, "@quotes", "flip")
     if open_inner and close_inner and open_inner not in _STRAIGHT:
-        table[open_inner] = ("quote", close_inner, "@quotes", "flip")
+        table[open_inner] = ("quote", close_inner, "@quotes", "flip-inner")
     openers = sorted(table, key=len, reverse=True)
     closers = sorted({v[1] for v in table.values()}, key=len, reverse=True)
     alternatives = "|".join(re.escape(s) for s in [*openers, *closers])
@@ -492,6 +492,9 @@ def parse_markup(text: str, terms: QuoteTerms) -> list[Blob] | str:
             kept_forced.append(forced[i])
         else:
             kept_strings[-1] += strings[i + 1]
+    # The first straight quote form of the field is the outer one; the other prints as inner
+    # quotes even at the top (citeproc-js's _setOuterQuoteForm).
+    first_form = next((tag[1] for tag, _ in events if tag in (" \"", " '", "(\"", "('")), "\"")
     for i, (tag, _) in enumerate(events):
         if tag in (" \"", " '", "(\"", "('") and not kept_forced[i]:
             kept_strings[i] += tag[0]
@@ -516,6 +519,8 @@ def parse_markup(text: str, terms: QuoteTerms) -> list[Blob] | str:
             continue
         if parser.opener.match(tag):
             _, _, attr, value = parser.table[tag]
+            if tag in (" \"", " '", "(\"", "('") and tag[1] != first_form:
+                value = "flip-inner"
             add("")
             top = nodes[-1]
             if top[1] == (attr, value) and not top[0]:
@@ -868,7 +873,10 @@ def _resolve(decorations: list[Decoration], context: _Context) -> tuple[list[Dec
                     out.append((name, "normal"))
                     inner[name] = ("normal", True)
             continue
-        if value == "flip":
+        if value == "flip-inner":
+            current = inner.get(attr)
+            value = "true" if current and current[0] == "inner" else "inner"
+        elif value == "flip":
             current = inner.get(attr)
             if attr == "@quotes":
                 value = "inner" if current and current[0] == "true" else "true"

@@ -89,6 +89,14 @@ class Date(Rich, model.Date):
 
     def render_value(self, value: DateValue, parts: list[tuple[str, dict[str, str]]], cite: Cite) -> Blob | None:
         begin, end = value.begin, value.end
+        if end is not None and end.year == 0 and end.month is None and end.day is None:
+            # An open range ("1987–"): the end year is 0 (date_TextFormYeardateYearRangeOpen).
+            children = [b for b in (self.render_part(n, a, begin, cite) for n, a in parts) if b is not None]
+            if not children:
+                return None
+            delimiter = next((a.get("range-delimiter") for n, a in parts if n == "year" and a.get("range-delimiter")),
+                             "\u2013")
+            return Blob([*children, Blob(delimiter)])
         if end is None or end.is_empty():
             children = [b for b in (self.render_part(n, a, begin, cite) for n, a in parts) if b is not None]
             return Blob(children) if children else None

@@ -180,8 +180,6 @@ class Text(Rich, model.Text):
             if short in reference:
                 variable = short
         value = reference.get(variable)
-        if variable == "title-short" and value is None:
-            value = reference.get("title")
         if not cite.tried(variable, value):
             return None
         if variable in ("page", "page-first"):
@@ -297,16 +295,19 @@ class Label(Rich, model.Label):
         return is_plural(variable, value)
 
 
+_JOINERS = re.compile(r"\s*(?:(?<!\\)[-\u2013]|,|&|;)\s*|\s+(?:and|et|und|y|e)\s+")
+
+
 def is_plural(variable: str, value: str) -> bool:
-    """Several numbers ("1, 3", "12-14", "2 & 4"), or a count above one."""
+    """Several numbers ("1, 3", "12-14", "S213–S235", "213 and 235", "i–ix"), or a count
+    above one; "3\\-B" and "Michaelson-Morely" are one thing
+    (number_PlainHyphenOrEnDashAlwaysPlural, label_PluralPagesWithAlphaPrefix)."""
     if variable.startswith("number-of"):
         match = re.match(r"\s*(\d+)", value)
         return bool(match) and int(match.group(1)) > 1
-    value = value.replace("\\-", "")
-    # A range or list of numbers; "3-B" or "Michaelson-Morely" is one thing
-    # (number_PlainHyphenOrEnDashAlwaysPlural).
-    return bool(re.search(r"[0-9ivxlcdmIVXLCDM]+[a-z]*\s*(?:[-\u2013,&]|and)\s*[0-9ivxlcdmIVXLCDM]", value)) and \
-        is_numeric(value.replace(" and ", " & "))
+    tokens = [t for t in _JOINERS.split(value) if t.strip()]
+    numbers = [t for t in tokens if re.search(r"\d", t) or re.fullmatch(r"[ivxlcdm]+|[IVXLCDM]+", t.strip())]
+    return len(numbers) >= 2
 
 
 class Group(Rich, model.Group):

@@ -41,6 +41,7 @@ _DEFAULTS = {"and": None, "delimiter-precedes-et-al": "contextual", "delimiter-p
              "initialize-with": None, "name-as-sort-order": None, "sort-separator": ", ", "form": "long",
              "delimiter": ", ", "initialize-with-hyphen": "true", "demote-non-dropping-particle": "display-and-sort"}
 _INHERITED_AS = {"form": "name-form", "delimiter": "name-delimiter"}
+CSL_NS = "http://purl.org/net/xbiblio/csl"
 
 
 def _mergetag(tagstr: str, newstr: str) -> str:
@@ -182,22 +183,27 @@ def _romanesque(name: NameValue, lang: str) -> int:
 class Name(Rich, model.Name):
     def option(self, name: str, cite: Cite | None = None) -> Any:
         """An inheritable name option: sort key override, the cs:name attribute, then the
-        enclosing cs:citation/cs:bibliography, then cs:style, then CSL's default."""
+        cs:citation or cs:bibliography being rendered (not the XML ancestor: a macro serves
+        both), then cs:style, then CSL's default (sort_TestInheritance, etal_Citation…)."""
         if cite is not None and cite.sort_options and name in cite.sort_options:
             return cite.sort_options[name]
+        area = "bibliography" if cite is not None and cite.area == "bibliography" else "citation"
+        if cite is not None and cite.area == "sort":
+            area = cite.sort_area
         cache = self.__dict__.setdefault("_options", {})
-        if name not in cache:
+        key = (name, area)
+        if key not in cache:
             value = self.get(name)
             if value is None:
                 inherited = _INHERITED_AS.get(name, name)
-                for ancestor in self.iterancestors():
-                    tag = ancestor.tag.rsplit("}", 1)[-1]
-                    if tag in ("citation", "bibliography", "style"):
-                        value = ancestor.get(inherited)
-                        if value is not None:
-                            break
-            cache[name] = _DEFAULTS.get(name) if value is None else value
-        return cache[name]
+                root = self.get_root()
+                section = root.find(f"{{{root.nsmap.get(None, CSL_NS)}}}{area}")
+                for holder in (section, root):
+                    if holder is not None and holder.get(inherited) is not None:
+                        value = holder.get(inherited)
+                        break
+            cache[key] = _DEFAULTS.get(name) if value is None else value
+        return cache[key]
 
     def render_list(self, names: list[NameValue], cite: Cite, variable: str, index: int, et_al: Et_Al | None,
                     institutions_formatted: bool) -> tuple[Blob | None, int]:
@@ -300,15 +306,15 @@ class Name(Rich, model.Name):
                 prefix_single = delimiter
             if prefix_multiple:
                 prefix_multiple = " "
-            if self.is_inverted(count - 2):
+            if self.is_inverted(count - 2, cite):
                 return Blob(term, prefix=delimiter, suffix=suffix)
         return Blob(term, prefix=prefix_multiple if count > 2 else prefix_single, suffix=suffix)
 
     def inverted_flags(self, shown: list[NameValue]) -> None:
         return None
 
-    def is_inverted(self, position: int) -> bool:
-        order = self.option("name-as-sort-order")
+    def is_inverted(self, position: int, cite: Cite | None = None) -> bool:
+        order = self.option("name-as-sort-order", cite)
         return order == "all" or (order == "first" and position == 0)
 
     def part(self, which: str) -> Name_Part | None:
@@ -370,7 +376,7 @@ class Name(Rich, model.Name):
             suffix = Blob(suffix_text, suffix=trailing)
         sort_separator = self.option("sort-separator", cite) or ""
         suffix_separator = ", " if name.get("comma-suffix") else " "
-        romanesque = _romanesque(name, cite.lang)
+        romanesque = _romanesque(name, cite.item_lang)
         hyphenated = bool(ndp is not None and str(ndp.blobs)[-1:] in ("\u2019", "'", "-", " "))
         space = " "
         demote = self.get_root().get("demote-non-dropping-particle", "display-and-sort")
@@ -391,7 +397,7 @@ class Name(Rich, model.Name):
                 blob = Blob([blob], prefix=prefix or "", suffix=suffix_ or "")
             return blob
 
-        inverted = form != "short" and self.is_inverted(position)
+        inverted = form != "short" and self.is_inverted(position, cite)
         if romanesque == 0 and not inverted:
             # CJK names print family then given, no space (name_AsianGlyphs); inverted, the
             # style's sort-separator still applies.
@@ -549,7 +555,10 @@ class Names(Rich, model.Names):
             if cite.tried(variable, values) and values:
                 lists.append((variable, values))
         if len(lists) == 2 and {v for v, _ in lists} == {"editor", "translator"} and lists[0][1] == lists[1][1]:
-            lists = [("editortranslator", lists[0][1])]
+            from zotcurate.render.citations.elements import term_text
+
+            if term_text(self, "editortranslator"):
+                lists = [("editortranslator", lists[0][1])]
         outputs: list[Blob] = []
         total = 0
         for variable, values in lists:
@@ -557,8 +566,13 @@ class Names(Rich, model.Names):
             total += count
             if blob is None:
                 continue
+            # cs:name's formatting and affixes belong to the list of names, not to its label.
+            name.format(blob)
+            name_prefix, name_suffix = name.get("prefix"), name.get("suffix")
+            if name_prefix or name_suffix:
+                blob = Blob([blob], prefix=name_prefix or "", suffix=name_suffix or "")
             if label is not None and cite.area != "sort" and name.option("form", cite) != "count":
-                label_blob = _label(label, variable, count, cite)
+                label_blob = _label(label, variable, len(values), cite)
                 if label_blob is not None:
                     children = list(label.getparent().iterchildren())
                     before = children.index(label) < children.index(name) if name in children else False
@@ -572,14 +586,7 @@ class Names(Rich, model.Names):
             return self.finish(Blob(str(total) if cite.area != "sort" else str(total).zfill(8), num=total), cite)
         if not outputs:
             return self.substitute_or_none(cite, context, sort_options)
-        if len(outputs) == 1:
-            blob = outputs[0]
-        else:
-            blob = Blob(outputs, delimiter=self.delimiter_between())
-        name.format(blob)
-        name_prefix, name_suffix = name.get("prefix"), name.get("suffix")
-        if name_prefix or name_suffix:
-            blob = Blob([blob], prefix=name_prefix or "", suffix=name_suffix or "")
+        blob = outputs[0] if len(outputs) == 1 else Blob(outputs, delimiter=self.delimiter_between())
         result = self.finish(blob, cite)
         if result is not None and cite.first_names is None and cite.area != "sort":
             cite.first_names = result

@@ -104,13 +104,16 @@ def _listify(text: str, delimiter: str) -> list[Any]:
     return out
 
 
-def _expand(text: str, delimiter: str) -> list[Any]:
+def _expand(text: str, delimiter: str, keep_short: bool = False) -> list[Any]:
     parts = _listify(text, delimiter)
     for pos in range(1, len(parts), 2):
         match = _RANGE.match(parts[pos])
         if match:
             m = list(match.groups())
-            if not m[2] or m[0] == m[2]:
+            digits = [int(re.match(r"\d+", m[i]).group()) for i in (1, 3)]  # type: ignore[union-attr]
+            if keep_short and digits[0] > digits[1]:
+                pass  # no page-range-format: "110-5" stays short (page_NoOption)
+            elif not m[2] or m[0] == m[2]:
                 if len(m[3]) < len(m[1]):
                     m[3] = m[1][: len(m[1]) - len(m[3])] + m[3]
                 if int(re.match(r"\d+", m[1]).group()) < int(re.match(r"\d+", m[3]).group()):  # type: ignore[union-attr]
@@ -143,7 +146,7 @@ def page_range(text: str, range_format: str | None, delimiter: str) -> str:
     and joined with the locale's page-range-delimiter; escaped hyphens stay hyphens."""
     if not re.search(r"\d", text) or not re.search(r"\d\s*(?:\\?-|\u2013)\s*\w", text):
         return text.replace("\\-", "-")
-    parts = _expand(text, delimiter)
+    parts = _expand(text, delimiter, keep_short=range_format is None)
     if range_format in ("minimal", "minimal-two"):
         minchars = 2 if range_format == "minimal-two" else 0
         for pos in range(1, len(parts), 2):

@@ -138,8 +138,10 @@ class CslProcessor:
         return self.lang
 
     def make_cite(self, reference: Reference, area: str, ref: CiteRef | None = None, number: int = 0) -> Cite:
+        language = reference.get("language")
         cite = Cite(reference=reference, key=reference.key, number=number, area=area,
-                    terms=self.style.quote_terms, lang=self._lang(reference))
+                    terms=self.style.quote_terms, lang=self._lang(reference),
+                    item_lang=language.strip().lower() if isinstance(language, str) else "")
         if ref is not None:
             cite.locator = ref.locator
             cite.label = ref.label
@@ -157,12 +159,12 @@ class CslProcessor:
             return None
         cite.reset()
         cite.area = area
-        cite.term_predecessor = False  # type: ignore[attr-defined]
+        cite.term_predecessor = False
         return layout.render_entry(cite)
 
     # --- sorting ------------------------------------------------------------------------
 
-    def _sort_value(self, key: Any, cite: Cite) -> Any:
+    def _sort_value(self, key: Any, cite: Cite, area: str) -> Any:
         variable = key.get("variable")
         if variable:
             if variable == "citation-number":
@@ -187,7 +189,8 @@ class CslProcessor:
             if key.get(attribute) is not None:
                 options[option] = key.get(attribute)
         sort_cite = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="sort",
-                         terms=cite.terms, lang=cite.lang, sort_options=options, year_suffix=None)
+                         terms=cite.terms, lang=cite.lang, item_lang=cite.item_lang, sort_options=options,
+                         year_suffix=None, sort_area=area)
         try:
             element = key.get_macro(macro)
         except VariableError:
@@ -209,7 +212,8 @@ class CslProcessor:
         keys = sort_element.findall(f"{{{CSL_NS}}}key")
         if not keys:
             return cites
-        values = {id(c): [self._sort_value(k, c) for k in keys] for c in cites}
+        area = "citation" if sort_element.getparent().tag.endswith("citation") else "bibliography"
+        values = {id(c): [self._sort_value(k, c, area) for k in keys] for c in cites}
         descending = [k.get("sort", "ascending") == "descending" for k in keys]
 
         def compare(a: Cite, b: Cite) -> int:
@@ -266,9 +270,20 @@ class CslProcessor:
     def bibliography(self, citations: list[CitationInput] | None = None) -> list[Rendered]:
         registry = self.registry(citations)
         entries = []
+        numeric = self._numeric_bibliography()
         for cite in self.numbered(registry):
-            entries.append(Rendered(self.render_entry(cite), self))
+            blob = self.render_entry(cite)
+            if blob is None:
+                if not numeric:
+                    continue  # an entry with nothing to print is left out (sort_OmittedBibRefNonNumericStyle)
+                blob = Blob(f"{cite.number}. [CSL STYLE ERROR: reference with no printed form.]")
+            entries.append(Rendered(blob, self))
         return entries
+
+    def _numeric_bibliography(self) -> bool:
+        element = self.bibliography_element
+        return element is not None and bool(element.xpath(".//cs:text[@variable='citation-number']",
+                                                          namespaces={"cs": CSL_NS}))
 
     def render_entry(self, cite: Cite) -> Blob | None:
         layout = self._layout("bibliography")
