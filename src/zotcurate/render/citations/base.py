@@ -57,8 +57,8 @@ class Cite:
     # render state
     suppressed: set[str] = field(default_factory=set)
     recording: list[list[str]] = field(default_factory=list)
-    attempts: int = 0
-    successes: int = 0
+    # citeproc-js's group context: per open group, [variable tried, variable printed, term printed]
+    groups: list[list[bool]] = field(default_factory=lambda: [[False, False, False]])
     names_seen: int = 0
     first_names: Blob | None = None
     first_names_text: str | None = None
@@ -78,13 +78,32 @@ class Cite:
     def has_locator(self) -> bool:
         return self.locator is not None
 
+    def printed_term(self) -> None:
+        self.groups[-1][2] = True
+
+    def open_group(self) -> None:
+        self.groups.append([False, False, False])
+
+    def close_group(self, output: bool) -> bool:
+        """CSL group suppression as citeproc-js decides it: a group prints if a variable in it
+        printed, or if it printed a term and tried no variable; a printed group counts as a
+        printed variable for the group around it (group_SuppressTermInMacro)."""
+        attempt, success, term = self.groups.pop()
+        keep = output and (success or (term and not attempt) or not (attempt or term))
+        parent = self.groups[-1]
+        if keep:
+            parent[1] = True
+        else:
+            parent[0] = attempt
+        return keep
+
     def __contains__(self, name: str) -> bool:  # citeproc-py asks "'locator' in item"
         return name == "locator" and self.locator is not None
 
     def reset(self) -> None:
         self.suppressed = set()
         self.recording = []
-        self.attempts = self.successes = 0
+        self.groups = [[False, False, False]]
         self.names_seen = 0
         self.first_names = None
         self.first_names_text = None
@@ -92,11 +111,12 @@ class Cite:
         self.first_date = None
 
     def tried(self, variable: str, value: Any) -> bool:
-        """Count a variable attempt (group suppression) and record it for cs:substitute."""
-        self.attempts += 1
+        """Note a variable attempt (group suppression) and record it for cs:substitute."""
+        flags = self.groups[-1]
+        flags[0] = True
         if value is None or value == "" or value == []:
             return False
-        self.successes += 1
+        flags[1] = True
         for record in self.recording:
             record.append(variable)
         return True

@@ -30,7 +30,7 @@ class Date(Rich, model.Date):
     def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
         variable = self.get("variable")
         if variable in item.suppressed:
-            item.attempts += 1
+            item.tried(variable, None)
             return None
         value = item.reference.get(variable)
         if not item.tried(variable, value) or not isinstance(value, DateValue):

@@ -115,16 +115,23 @@ class Text(Rich, model.Text):
             blob = value if isinstance(value, Blob) else self.make_leaf(value, item)
         elif "macro" in self.attrib:
             # citeproc-py dropped the sort options here, so a macro-called name list ignored
-            # the sort key's names-min (sort_NameVariable…).
-            blob = self.get_macro(self.get("macro")).render(item, context=context, sort_options=sort_options)
-            if blob is None:
+            # the sort key's names-min (sort_NameVariable…). A called macro is suppressed like
+            # a group: "in " alone when its container title is empty (group_SuppressTermInMacro).
+            item.open_group()
+            try:
+                blob = self.get_macro(self.get("macro")).render(item, context=context, sort_options=sort_options)
+            finally:
+                keep = item.close_group(blob is not None and bool(blob.text()))
+            if blob is None or not keep:
                 return None
         elif "term" in self.attrib:
             text = term_text(self, self.get("term"), self.get("form"), self.get("plural", "false") == "true")
             if not text:
                 return None
+            item.printed_term()
             blob = self.make_leaf(text, item)
         elif "value" in self.attrib:
+            item.printed_term()
             blob = self.make_leaf(self.get("value"), item)
         else:
             return None
@@ -158,8 +165,7 @@ class Text(Rich, model.Text):
             return None
         form = self.get("form")
         if variable == "citation-number":
-            cite.attempts += 1
-            cite.successes += 1
+            cite.tried(variable, cite.number)
             return Blob(str(cite.number), num=cite.number)
         if variable == "year-suffix":
             return year_suffix_blob(cite)
@@ -319,18 +325,19 @@ class Group(Rich, model.Group):
         it calls is empty. citeproc-py decided from which children *could* call a variable,
         so a group whose macro printed only a term came out alone ("in ")
         (group_SuppressTermInMacro); here the variables actually tried are counted."""
-        attempts, successes = item.attempts, item.successes
+        item.open_group()
         output = []
-        for child in self.iterchildren():
-            try:
-                text = child.render(item, context=context, **kwargs)
-            except VariableError:
-                continue
-            if text is not None:
-                output.append(text)
-        tried = item.attempts > attempts
-        rendered = item.successes > successes
-        if not output or (tried and not rendered):
+        try:
+            for child in self.iterchildren():
+                try:
+                    text = child.render(item, context=context, **kwargs)
+                except VariableError:
+                    continue
+                if text is not None:
+                    output.append(text)
+        finally:
+            keep = item.close_group(bool(output) and any(o.text() for o in output))
+        if not keep:
             raise VariableError("group")
         blob = self.join(output)
         if not blob.text():

@@ -24,6 +24,7 @@ from zotcurate.render.citations.blobs import (
     ROMANESQUE,
     STARTS_ROMANESQUE,
     Blob,
+    parse_markup,
     strip_periods,
     text_case,
     typographic_spaces,
@@ -331,9 +332,13 @@ class Name(Rich, model.Name):
             text = name["literal"]
             if sort:
                 return Blob(_sort_text(text))
-            blob = Blob(text)
             if family_part is not None and institutions_formatted:
-                family_part.decorate(blob, cite, affixes=False)
+                text = family_part.cased(text, cite)
+            if cite.terms.smart:
+                text = typographic_spaces(text)
+            blob = Blob(parse_markup(text, cite.terms))
+            if family_part is not None and institutions_formatted:
+                family_part.decorate(blob, cite, affixes=False, case=False)
             return blob
         given = name.get("given")
         family = name.get("family")
@@ -356,9 +361,14 @@ class Name(Rich, model.Name):
         def piece(text: str | None, part: Name_Part | None) -> Blob | None:
             if not text:
                 return None
-            blob = Blob(typographic_spaces(text) if cite.terms.smart else text)
             if part is not None:
-                part.decorate(blob, cite, affixes=False)
+                text = part.cased(text, cite)
+            if cite.terms.smart:
+                text = typographic_spaces(text)
+            parsed = parse_markup(text, cite.terms)  # rich text and apostrophes in names too
+            blob = Blob(parsed)
+            if part is not None:
+                part.decorate(blob, cite, affixes=False, case=False)
             return blob
 
         given_blob = piece(given, given_part)
@@ -377,7 +387,7 @@ class Name(Rich, model.Name):
         sort_separator = self.option("sort-separator", cite) or ""
         suffix_separator = ", " if name.get("comma-suffix") else " "
         romanesque = _romanesque(name, cite.item_lang)
-        hyphenated = bool(ndp is not None and str(ndp.blobs)[-1:] in ("\u2019", "'", "-", " "))
+        hyphenated = bool(ndp is not None and ndp.text()[-1:] in ("\u2019", "'", "-", " "))
         space = " "
         demote = self.get_root().get("demote-non-dropping-particle", "display-and-sort")
 
@@ -419,7 +429,7 @@ class Name(Rich, model.Name):
                 blob = join([merged, suffix], sort_separator)
             return blob
         if dp is not None and family_blob is not None and ndp is None:
-            particle = str(dp.blobs)
+            particle = dp.text()
             if particle[-1:] in ("'", "\u02bc", "\u2019", "-") and particle[:-1] != "de":
                 family_blob = join([dp, family_blob], "")
                 dp = None
@@ -474,12 +484,17 @@ def _join_names(blobs: list[Blob], delimiter: str, final: Blob | None, _flags: A
 
 
 class Name_Part(Rich, model.Name_Part):
-    def decorate(self, blob: Blob, cite: Cite, affixes: bool = True) -> Blob:
+    def cased(self, text: str, cite: Cite) -> str:
         case = self.get("text-case")
         if case and not (case == "title" and not cite.lang.startswith("en")):
-            blob.blobs = text_case(str(blob.blobs), case, cite.lang)
+            text = text_case(text, case, cite.lang)
         if self.get("strip-periods", "false") == "true":
-            blob.blobs = strip_periods(str(blob.blobs))
+            text = strip_periods(text)
+        return text
+
+    def decorate(self, blob: Blob, cite: Cite, affixes: bool = True, case: bool = True) -> Blob:
+        if case and isinstance(blob.blobs, str):
+            blob.blobs = self.cased(blob.blobs, cite)
         for attribute, decoration in FORMATTING:
             value = self.get(attribute)
             if value is not None:
