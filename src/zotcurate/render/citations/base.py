@@ -68,7 +68,9 @@ class Cite:
     lang: str = "en"
     item_lang: str = ""  # the item's own language field, lowercased ("" if none)
     sort_area: str = "bibliography"  # which section's options a sort key inherits
-    term_predecessor: bool = False
+    term_predecessor: bool = False  # something printed before in this cite (term capitalisation)
+    predecessors: list[bool] = field(default_factory=list)
+    capitalize_terms: bool = False
     sort_options: dict[str, Any] | None = None
     author_only: bool = False
     suppress_author: bool = False
@@ -83,13 +85,17 @@ class Cite:
 
     def open_group(self) -> None:
         self.groups.append([False, False, False])
+        self.predecessors.append(self.term_predecessor)
 
     def close_group(self, output: bool) -> bool:
         """CSL group suppression as citeproc-js decides it: a group prints if a variable in it
         printed, or if it printed a term and tried no variable; a printed group counts as a
         printed variable for the group around it (group_SuppressTermInMacro)."""
         attempt, success, term = self.groups.pop()
+        predecessor = self.predecessors.pop()
         keep = output and (success or (term and not attempt) or not (attempt or term))
+        if not keep:
+            self.term_predecessor = predecessor  # a suppressed group printed nothing
         parent = self.groups[-1]
         if keep:
             parent[1] = True
@@ -104,6 +110,7 @@ class Cite:
         self.suppressed = set()
         self.recording = []
         self.groups = [[False, False, False]]
+        self.predecessors = []
         self.names_seen = 0
         self.first_names = None
         self.first_names_text = None
@@ -164,6 +171,8 @@ class Rich:
         """text-case, strip-periods, formatting, quotes, affixes and display of a node."""
         if blob is None or not blob.text():
             return None
+        if cite is not None:
+            cite.term_predecessor = True
         if case:
             self.apply_case(blob, cite)
         if self.get("strip-periods", "false") == "true":

@@ -129,6 +129,12 @@ class Text(Rich, model.Text):
             if not text:
                 return None
             item.printed_term()
+            if not item.term_predecessor and item.capitalize_terms:
+                # A term that opens a note or an entry is capitalised: "Ibid." (citeproc-js;
+                # position_IbidWithLocator, magic_CapitalizeFirstOccurringTerm).
+                from zotcurate.render.citations.blobs import text_case
+
+                text = text_case(text, "capitalize-first", item.lang)
             blob = self.make_leaf(text, item)
         elif "value" in self.attrib:
             item.printed_term()
@@ -157,6 +163,8 @@ class Text(Rich, model.Text):
             return None
         if "macro" in self.attrib:
             return super().finish(blob, cite, case=True)
+        if cite is not None:
+            cite.term_predecessor = True
         return self.wrap(self.quote(self.format(blob)))
 
     def value_of(self, cite: Cite) -> Any:

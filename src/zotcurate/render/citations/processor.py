@@ -153,13 +153,14 @@ class CslProcessor:
         parent = self.citation_element if area == "citation" else self.bibliography_element
         return None if parent is None else parent.find(f"{{{CSL_NS}}}layout")
 
-    def render_layout(self, cite: Cite, area: str) -> Blob | None:
+    def render_layout(self, cite: Cite, area: str, predecessor: bool = False) -> Blob | None:
         layout = self._layout(area)
         if layout is None:
             return None
         cite.reset()
         cite.area = area
-        cite.term_predecessor = False
+        cite.term_predecessor = predecessor
+        cite.capitalize_terms = area == "bibliography" or self.root.get("class") != "in-text"
         return layout.render_entry(cite)
 
     # --- sorting ------------------------------------------------------------------------
@@ -397,8 +398,14 @@ class CslProcessor:
             return None
         delimiter = layout.get("delimiter", "")
         pieces: list[Blob] = []
+        predecessor = False
         for position, cite in enumerate(cites):
-            content = self.render_layout(cite, "citation")
+            if cite.prefix:
+                test = re.sub("[\"'\u201d\u2019\u00bb\u202f\u00a0 ]+$", "", re.sub(r"<[^>]+>", "", cite.prefix))
+                ignore = test[-1:] in (":", ".", ";", "!", "?") and " " in cite.prefix.strip()
+                predecessor = not ignore
+            content = self.render_layout(cite, "citation", predecessor)
+            predecessor = predecessor or (content is not None and bool(content.text()))
             children: list[Blob] = []
             if cite.prefix:
                 children.append(_affix_blob(_prefix_space(cite.prefix), cite))
