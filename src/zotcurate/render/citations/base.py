@@ -60,6 +60,8 @@ class Cite:
     # citeproc-js's group context: per open group, [variable tried, variable printed, term printed]
     groups: list[list[bool]] = field(default_factory=lambda: [[False, False, False]])
     names_seen: int = 0
+    names_counts: dict[int, tuple[int, int]] = field(default_factory=dict)  # names index → (total, shown)
+    rendered_names: dict[tuple[int, int], Any] = field(default_factory=dict)  # (names index, position) → Name
     first_names: Blob | None = None
     first_names_text: str | None = None
     year_suffix_done: bool = False
@@ -112,6 +114,8 @@ class Cite:
         self.groups = [[False, False, False]]
         self.predecessors = []
         self.names_seen = 0
+        self.names_counts = {}
+        self.rendered_names = {}
         self.first_names = None
         self.first_names_text = None
         self.year_suffix_done = False

@@ -230,6 +230,11 @@ class Name(Rich, model.Name):
             if count < len(names):
                 shown = names[:count]
                 truncated = True
+        if cite.area == "citation":
+            total, seen = cite.names_counts.get(index, (0, 0))
+            cite.names_counts[index] = (max(total, len(names)), max(seen, len(shown)))
+            for position, name in enumerate(shown):
+                cite.rendered_names[(index, position)] = name
         if form == "count":
             return None, len(shown)
         if not shown:

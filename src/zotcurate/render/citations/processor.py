@@ -33,6 +33,7 @@ from zotcurate.render.citations.blobs import (
     to_html,
     to_runs,
 )
+from zotcurate.render.citations.disambiguation import Disambiguator
 from zotcurate.render.citations.items import DateValue, Name, Reference, prepare
 from zotcurate.render.citations.styles import CSL_NS, Style, load_style
 
@@ -262,9 +263,51 @@ class CslProcessor:
 
     # --- disambiguation -----------------------------------------------------------------
 
+    def ambiguity_key(self, cite: Cite) -> str:
+        """How a cite of the item prints on its own as a first citation, without year suffix
+        (citeproc-js's getAmbiguousCite): cites that print alike are ambiguous."""
+        probe = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="citation",
+                     position="first", terms=cite.terms, lang=cite.lang, item_lang=cite.item_lang,
+                     names_min=cite.names_min, givens=cite.givens, disambiguate=cite.disambiguate)
+        blob = self.render_layout(probe, "citation")
+        cite.names_counts = probe.names_counts
+        cite.rendered_names = probe.rendered_names
+        return to_html(blob, self.style.quote_terms) if blob is not None else ""
+
+    def disambiguation(self, references: list[Reference]) -> dict[str, Cite]:
+        """Disambiguation settings per item key, over every registered item."""
+        cites = self.numbered(references)
+        element = self.citation_element
+        if element is None or self._layout("citation") is None:
+            return {c.key: c for c in cites}
+        options = {name: element.get(name) for name in ("disambiguate-add-names", "disambiguate-add-givenname",
+                                                         "givenname-disambiguation-rule",
+                                                         "disambiguate-add-year-suffix")}
+        has_condition = bool(element.xpath(".//cs:*[@disambiguate]", namespaces={"cs": CSL_NS})) or bool(
+            self.root.xpath("//cs:macro//cs:*[@disambiguate]", namespaces={"cs": CSL_NS}))
+        if any(v == "true" for v in options.values()) or has_condition:
+            Disambiguator(options, self.ambiguity_key, has_condition).run(cites)
+        return {c.key: c for c in cites}
+
     def disambiguate_batch(self, cites: list[Cite]) -> None:
-        """Year suffixes and other disambiguation among a batch of bibliography entries."""
-        return None
+        """Year suffixes among a batch of entries formatted one by one (CitationFormatter)."""
+        if len(cites) < 2 or self.citation_element is None:
+            return
+        settings = self.disambiguation([c.reference for c in cites])
+        for cite in cites:
+            found = settings.get(cite.key)
+            if found is not None:
+                cite.year_suffix = found.year_suffix
+
+    @staticmethod
+    def _apply(cite: Cite, settings: Cite | None, citation: bool) -> Cite:
+        if settings is not None:
+            cite.year_suffix = settings.year_suffix
+            if citation:
+                cite.names_min = dict(settings.names_min)
+                cite.givens = dict(settings.givens)
+                cite.disambiguate = settings.disambiguate
+        return cite
 
     # --- rendering ----------------------------------------------------------------------
 
@@ -272,7 +315,9 @@ class CslProcessor:
         registry = self.registry(citations)
         entries = []
         numeric = self._numeric_bibliography()
+        settings = self.disambiguation(registry)
         for cite in self.numbered(registry):
+            self._apply(cite, settings.get(cite.key), citation=False)
             blob = self.render_entry(cite)
             if blob is None:
                 if not numeric:
@@ -326,6 +371,7 @@ class CslProcessor:
         ordered = self.numbered(registry)
         numbers = {c.key: c.number for c in ordered}
         rank = {c.key: n for n, c in enumerate(ordered)}
+        settings = self.disambiguation(registry)
         history: list[tuple[int, list[Cite]]] = []  # (note index, cites) of the citations so far
         first_notes: dict[str, int] = {}
         out = []
@@ -336,6 +382,7 @@ class CslProcessor:
                 if key is None:
                     continue
                 cite = self.make_cite(self.by_key[key], "citation", ref, numbers.get(key, 0))
+                self._apply(cite, settings.get(key), citation=True)
                 cite.note_index = citation.note_index
                 cites.append(cite)
             if bibliography_order:
