@@ -62,6 +62,8 @@ class Cite:
     names_seen: int = 0
     names_counts: dict[int, tuple[int, int]] = field(default_factory=dict)  # names index → (total, shown)
     rendered_names: dict[tuple[int, int], Any] = field(default_factory=dict)  # (names index, position) → Name
+    author_substitute: dict[str, Any] | None = None  # the entry's leading names, for subsequent-author-substitute
+    last_name_blobs: list[Blob] = field(default_factory=list)
     first_names: Blob | None = None
     first_names_text: str | None = None
     year_suffix_done: bool = False
@@ -116,6 +118,7 @@ class Cite:
         self.names_seen = 0
         self.names_counts = {}
         self.rendered_names = {}
+        self.author_substitute = None
         self.first_names = None
         self.first_names_text = None
         self.year_suffix_done = False

@@ -247,6 +247,7 @@ class Name(Rich, model.Name):
                 blobs.append(blob)
         if not blobs:
             return None, 0
+        cite.last_name_blobs = blobs
         delimiter = self.option("delimiter", cite)
         if sort:
             return Blob(blobs, delimiter="\x02"), len(shown)
@@ -561,6 +562,8 @@ class Names(Rich, model.Names):
             raise VariableError("names")
         index = cite.names_seen
         cite.names_seen += 1
+        leading = cite.area == "bibliography" and not cite.term_predecessor and names_context is None \
+            and cite.author_substitute is None
         name, et_al, label = self.children_of(names_context)
         if name is None:
             raise VariableError("names")
@@ -586,6 +589,9 @@ class Names(Rich, model.Names):
             total += count
             if blob is None:
                 continue
+            if leading and cite.author_substitute is None:
+                cite.author_substitute = {"ids": [_identity(n) for n in values[:len(cite.last_name_blobs)]],
+                                          "list": blob, "names": list(cite.last_name_blobs)}
             # cs:name's formatting and affixes belong to the list of names, not to its label.
             name.format(blob)
             name_prefix, name_suffix = name.get("prefix"), name.get("suffix")
@@ -605,7 +611,10 @@ class Names(Rich, model.Names):
                 return self.substitute_or_none(cite, context, sort_options)
             return self.finish(Blob(str(total) if cite.area != "sort" else str(total).zfill(8), num=total), cite)
         if not outputs:
-            return self.substitute_or_none(cite, context, sort_options)
+            result = self.substitute_or_none(cite, context, sort_options)
+            if leading and result is not None and cite.author_substitute is None:
+                cite.author_substitute = {"ids": [result.text()], "list": result, "names": [result]}
+            return result
         blob = outputs[0] if len(outputs) == 1 else Blob(outputs, delimiter=self.delimiter_between())
         result = self.finish(blob, cite)
         if result is not None and cite.first_names is None and cite.area != "sort":
@@ -625,6 +634,13 @@ class Names(Rich, model.Names):
             cite.first_names = result
             cite.first_names_text = result.text()
         return result
+
+
+def _identity(name: NameValue) -> str:
+    if name.is_literal:
+        return name["literal"]
+    return "|".join(name.get(k) or "" for k in ("family", "given", "non-dropping-particle", "dropping-particle",
+                                                 "suffix"))
 
 
 def _label(label: Any, variable: str, count: int, cite: Cite) -> Blob | None:

@@ -316,9 +316,10 @@ class CslProcessor:
         entries = []
         numeric = self._numeric_bibliography()
         settings = self.disambiguation(registry)
+        previous: list[str] | None = None
         for cite in self.numbered(registry):
             self._apply(cite, settings.get(cite.key), citation=False)
-            blob = self.render_entry(cite)
+            blob, previous = self._entry_with_substitute(cite, previous)
             if blob is None:
                 if not numeric:
                     continue  # an entry with nothing to print is left out (sort_OmittedBibRefNonNumericStyle)
@@ -331,13 +332,49 @@ class CslProcessor:
         return element is not None and bool(element.xpath(".//cs:text[@variable='citation-number']",
                                                           namespaces={"cs": CSL_NS}))
 
-    def render_entry(self, cite: Cite) -> Blob | None:
+    def _entry_with_substitute(self, cite: Cite, previous: list[str] | None) -> tuple[Blob | None, list[str] | None]:
+        """An entry, its leading names replaced by subsequent-author-substitute ("———") when they
+        repeat the previous entry's (complete-all, complete-each, partial-each, partial-first)."""
+        substitute = self.bibliography_element.get("subsequent-author-substitute") \
+            if self.bibliography_element is not None else None
+        if substitute is None:
+            return self.render_entry(cite), previous
+
+        def replace(content: Blob) -> None:
+            info = cite.author_substitute
+            if info is None or previous is None:
+                return
+            rule = self.bibliography_element.get("subsequent-author-substitute-rule", "complete-all")
+            ids = info["ids"]
+            if rule in ("partial-each", "partial-first"):
+                for position, identity in enumerate(ids):
+                    if position >= len(previous) or identity != previous[position]:
+                        break
+                    _substitute(info["names"][position], substitute)
+                    if rule == "partial-first":
+                        break
+            elif ids == previous:
+                if rule == "complete-each":
+                    for name in info["names"]:
+                        _substitute(name, substitute)
+                else:
+                    info["list"].blobs = [Blob(substitute)] if substitute else []
+                    info["list"].delimiter = ""
+
+        blob = self.render_entry(cite, replace)
+        if cite.author_substitute is not None:
+            previous = cite.author_substitute["ids"]
+        return blob, previous
+
+    def render_entry(self, cite: Cite, before_adjust: Any = None) -> Blob | None:
         layout = self._layout("bibliography")
         if layout is None:
             return None
         content = self.render_layout(cite, "bibliography")
         if content is None or not content.text():
             return None
+        if before_adjust is not None:
+            before_adjust(content)
         body = Blob(content.blobs if isinstance(content.blobs, list) else [content])
         second_field = self.bibliography_element.get("second-field-align")
         if second_field and isinstance(body.blobs, list) and len(body.blobs) > 1:
@@ -489,6 +526,11 @@ class CslProcessor:
         blob = Blob(joined)
         layout.format(blob)
         return blob
+
+
+def _substitute(name: Blob, text: str) -> None:
+    name.blobs = text
+    name.num = None
 
 
 def _affix_blob(text: str, cite: Cite) -> Blob:
