@@ -79,6 +79,7 @@ class Cite:
     author_only: bool = False
     suppress_author: bool = False
     skip_first_names: bool = False
+    number_in_citation: int = 0  # the cite's place in its citation (0: first)
 
     @property
     def has_locator(self) -> bool:

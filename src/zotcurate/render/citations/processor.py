@@ -427,6 +427,8 @@ class CslProcessor:
             if self.citation_element is not None:
                 cites = self.sort_cites(cites, self.citation_element.find(f"{{{CSL_NS}}}sort"))
             for position, cite in enumerate(cites):
+                cite.number_in_citation = position
+            for position, cite in enumerate(cites):
                 ref = next((r for r in citation.cites if self.keys.get(r.id) == cite.key), None)
                 if ref is not None and ref.position is not None:
                     cite.position = _POSITIONS.get(ref.position, "first")
@@ -477,55 +479,211 @@ class CslProcessor:
             cite.near_note = any(c.key == cite.key for c in before)
 
     def render_citation(self, cites: list[Cite], index: int = 0) -> Blob | None:
+        """One citation: its cites joined with the layout's delimiter, cite grouping and
+        collapsing (collapse="citation-number", "year", "year-suffix", "year-suffix-ranged",
+        cite-group-delimiter, after-collapse-delimiter) as citeproc-js does them."""
         layout = self._layout("citation")
         if layout is None or not cites:
             return None
+        citation = self.citation_element
+        collapse = citation.get("collapse") or ""
+        group_delimiter = citation.get("cite-group-delimiter")
         delimiter = layout.get("delimiter", "")
-        pieces: list[Blob] = []
-        predecessor = False
-        for position, cite in enumerate(cites):
-            if cite.prefix:
-                test = re.sub("[\"'\u201d\u2019\u00bb\u202f\u00a0 ]+$", "", re.sub(r"<[^>]+>", "", cite.prefix))
-                ignore = test[-1:] in (":", ".", ";", "!", "?") and " " in cite.prefix.strip()
-                predecessor = not ignore
-            content = self.render_layout(cite, "citation", predecessor)
-            predecessor = predecessor or (content is not None and bool(content.text()))
-            children: list[Blob] = []
-            if cite.prefix:
-                children.append(_affix_blob(_prefix_space(cite.prefix), cite))
-            if content is not None:
-                children.extend(content.blobs if isinstance(content.blobs, list) else [content])
-            if cite.suffix:
-                children.append(_affix_blob(_suffix_space(cite.suffix), cite))
-            piece = Blob(children)
-            pieces.append(piece)
-        if not any(p.text() for p in pieces):
+        units = self._cite_units(cites, collapse, group_delimiter)
+        if collapse == "citation-number":
+            units = self._number_ranges(units, delimiter)
+        if not any(u.piece.text() for u in units):
             return None
-        pieces[0].prefix = layout.get("prefix", "") + pieces[0].prefix
-        suffix = layout.get("suffix", "")
-        if suffix[:1] in TERMINAL_PUNCTUATION[:-1]:
-            suffix = suffix[:1] + suffix[1:] if len(suffix) == 1 else suffix
-        pieces[-1].suffix = pieces[-1].suffix + suffix
-        for piece in pieces:
-            adjust(piece, self.style.quote_terms.punctuation_in_quote)
+        units[0].piece.prefix = layout.get("prefix", "") + units[0].piece.prefix
+        units[-1].piece.suffix = units[-1].piece.suffix + layout.get("suffix", "")
+        for unit in units:
+            adjust(unit.piece, self.style.quote_terms.punctuation_in_quote)
+        after_collapse = citation.get("after-collapse-delimiter")
+        in_text = self.root.get("class") == "in-text"
         joined: list[Blob] = []
-        for position, piece in enumerate(pieces):
-            if not piece.text():
+        previous: _Unit | None = None
+        for unit in units:
+            if not unit.piece.text():
                 continue
-            if joined:
-                glue = delimiter
-                previous = cites[position - 1]
-                current = cites[position]
-                previous_suffix = previous.suffix or ""
+            if previous is not None:
+                glue = unit.glue
+                if glue is None:
+                    if after_collapse is not None:
+                        if previous.cite.locator is not None or (previous.collapsed and not unit.collapsed) or (
+                                not previous.collapsed and not unit.collapsed and collapse != "year-suffix"):
+                            glue = after_collapse
+                        else:
+                            glue = delimiter
+                    elif unit.grouped and group_delimiter:
+                        glue = group_delimiter
+                    elif unit.collapsed and in_text:
+                        glue = ", "
+                    else:
+                        glue = delimiter
+                previous_suffix = previous.cite.suffix or ""
+                prefix = unit.cite.prefix or ""
                 if (previous_suffix and previous_suffix[-1:] in (";", ".", ",")) or (
-                        not previous_suffix and current.prefix and current.prefix[:1] in (";", ".", ",")):
+                        not previous_suffix and prefix[:1] in (";", ".", ",")):
                     space = glue.find(" ")
-                    glue = glue[space:] if space > -1 and not (not previous_suffix and current.prefix) else ""
+                    glue = glue[space:] if space > -1 and previous_suffix else ""
                 joined.append(Blob(glue))
-            joined.append(piece)
+            joined.append(unit.piece)
+            previous = unit
         blob = Blob(joined)
         layout.format(blob)
         return blob
+
+    def _cite_units(self, cites: list[Cite], collapse: str, group_delimiter: str | None) -> list[_Unit]:
+        grouping = collapse.startswith("year") or bool(group_delimiter)
+        rendered = [(cite, self._render_cite(cite, False)) for cite in cites]
+        in_text = self.root.get("class") == "in-text"
+        if (in_text and collapse.startswith("year")) or group_delimiter:
+            # Cites by the same names are brought together, in the order of their first cite.
+            keys = [cite.first_names_text for cite, _ in rendered]
+            first: dict[str, int] = {}
+            for position, key in enumerate(keys):
+                if key:
+                    first.setdefault(key, position)
+            order = sorted(range(len(rendered)), key=lambda i: (first[keys[i]] if keys[i] else i, i))
+            rendered = [rendered[i] for i in order]
+        units: list[_Unit] = []
+        previous: Cite | None = None
+        suffix_delimiter = self.citation_element.get("year-suffix-delimiter")
+        layout_delimiter = self._layout("citation").get("delimiter", "")
+        for position, (cite, content) in enumerate(rendered):
+            unit = _Unit(cite, self._piece(cite, content))
+            same_names = previous is not None and bool(cite.first_names_text) and \
+                cite.first_names_text == previous.first_names_text
+            if same_names and grouping:
+                unit.grouped = True
+            if same_names and collapse.startswith("year") and not cite.prefix and previous is not None \
+                    and previous.locator is None:
+                unit.collapsed = True
+                suffix_only = (collapse.startswith("year-suffix") and cite.year_suffix is not None
+                               and previous.year_suffix is not None and _year(cite) == _year(previous)
+                               and cite.locator is None and not cite.suffix)
+                if suffix_only:
+                    from zotcurate.render.citations.elements import suffix_letters
+
+                    unit.piece = Blob([Blob(suffix_letters(cite.year_suffix), num=cite.year_suffix)])
+                    unit.suffix_only = True
+                    unit.glue = group_delimiter or suffix_delimiter or layout_delimiter
+                else:
+                    unit.piece = self._piece(cite, self._render_cite(cite, True))
+            units.append(unit)
+            previous = cite
+        if collapse == "year-suffix-ranged":
+            units = self._suffix_ranges(units)
+        return units
+
+    def _render_cite(self, cite: Cite, skip_names: bool) -> Blob | None:
+        cite.skip_first_names = skip_names
+        try:
+            return self.render_layout(cite, "citation", self._predecessor(cite))
+        finally:
+            cite.skip_first_names = False
+
+    @staticmethod
+    def _predecessor(cite: Cite) -> bool:
+        if not cite.prefix:
+            return cite.number_in_citation > 0
+        test = re.sub("[\"'\u201d\u2019\u00bb\u202f\u00a0 ]+$", "", re.sub(r"<[^>]+>", "", cite.prefix))
+        return not (test[-1:] in (":", ".", ";", "!", "?") and " " in cite.prefix.strip())
+
+    @staticmethod
+    def _piece(cite: Cite, content: Blob | None) -> Blob:
+        children: list[Blob] = []
+        if cite.prefix:
+            children.append(_affix_blob(_prefix_space(cite.prefix), cite))
+        if content is not None:
+            children.extend(content.blobs if isinstance(content.blobs, list) else [content])
+        if cite.suffix:
+            children.append(_affix_blob(_suffix_space(cite.suffix), cite))
+        return Blob(children)
+
+    def _suffix_ranges(self, units: list[_Unit]) -> list[_Unit]:
+        """Three or more year suffixes in a row print as a range: "2000a–e"."""
+        from zotcurate.render.citations.elements import term_text
+
+        delimiter = term_text(self.root, "citation-range-delimiter") or "\u2013"
+        out: list[_Unit] = []
+        run: list[_Unit] = []
+
+        def flush() -> None:
+            if len(run) >= 3:
+                first, last = run[0], run[-1]
+                first.piece = Blob([first.piece, Blob(delimiter), last.piece])
+                out.append(first)
+            else:
+                out.extend(run)
+            run.clear()
+
+        for unit in units:
+            suffix = unit.cite.year_suffix
+            if run and unit.suffix_only and suffix is not None and run[-1].cite.year_suffix is not None \
+                    and suffix == run[-1].cite.year_suffix + 1:
+                run.append(unit)
+                continue
+            flush()
+            if suffix is not None:
+                run.append(unit)
+            else:
+                out.append(unit)
+        flush()
+        return out
+
+    def _number_ranges(self, units: list[_Unit], delimiter: str) -> list[_Unit]:
+        """collapse="citation-number": three or more consecutive numbers print as a range,
+        "[1]–[4]", when a cite prints nothing but its number."""
+        from zotcurate.render.citations.elements import term_text
+
+        range_delimiter = term_text(self.root, "citation-range-delimiter") or "\u2013"
+        out: list[_Unit] = []
+        run: list[_Unit] = []
+
+        def numeric(unit: _Unit) -> bool:
+            leaves = [leaf for leaf in unit.piece.leaves() if leaf.blobs]
+            return len(leaves) == 1 and leaves[0].num == unit.cite.number and unit.cite.locator is None \
+                and not unit.cite.prefix and not unit.cite.suffix
+
+        def flush() -> None:
+            if len(run) >= 3:
+                first, last = run[0], run[-1]
+                first.piece = Blob([first.piece, last.piece], delimiter=range_delimiter)
+                first.collapsed = True
+                out.append(first)
+            else:
+                out.extend(run)
+            run.clear()
+
+        for unit in units:
+            if numeric(unit) and run and unit.cite.number == run[-1].cite.number + 1:
+                run.append(unit)
+                continue
+            flush()
+            if numeric(unit):
+                run.append(unit)
+            else:
+                out.append(unit)
+        flush()
+        return out
+
+
+@dataclass
+class _Unit:
+    """A cite of a citation as printed: its piece of output and how it joins the previous one."""
+
+    cite: Cite
+    piece: Blob
+    grouped: bool = False
+    collapsed: bool = False
+    suffix_only: bool = False
+    glue: str | None = None
+
+
+def _year(cite: Cite) -> int | None:
+    date = cite.reference.get("issued")
+    return date.begin.year if isinstance(date, DateValue) else None
 
 
 def _substitute(name: Blob, text: str) -> None:
