@@ -177,7 +177,7 @@ class Rich:
 
     def finish(self, blob: Blob | None, cite: Cite | None = None, case: bool = True) -> Blob | None:
         """text-case, strip-periods, formatting, quotes, affixes and display of a node."""
-        if blob is None or not blob.text():
+        if blob is None or not blob.nonempty():
             return None
         if cite is not None:
             cite.term_predecessor = True

@@ -80,7 +80,16 @@ class Blob:
         return f"Blob({self.blobs!r}{extra})"
 
     def __bool__(self) -> bool:
-        return bool(self.text())
+        return self.nonempty()
+
+    def nonempty(self) -> bool:
+        """Whether the node prints anything (stops at the first text; text() builds it all)."""
+        if isinstance(self.blobs, str):
+            return bool(self.blobs)
+        for child in self.blobs:
+            if child.nonempty():
+                return True
+        return False
 
     def text(self) -> str:
         """The plain text, affixes and delimiters included, no quotes or formatting."""
@@ -850,9 +859,15 @@ _FLIP = {"@font-style": ("italic", "normal"), "@font-variant": ("small-caps", "n
          "@font-weight": ("bold", "normal")}
 
 
+_DOUBLE_SPACE = re.compile(r"\s\s")
+_PLAIN_HTML = re.compile(r"^[A-Za-z0-9 ,.;:()\-'/]*$")
+
+
 def html_escape(text: str) -> str:
+    if _PLAIN_HTML.match(text) and "  " not in text:
+        return text
     text = text.replace("&", "&#38;").replace("<", "&#60;").replace(">", "&#62;")
-    text = re.sub(r"\s\s", "\u00a0 ", text)
+    text = _DOUBLE_SPACE.sub("\u00a0 ", text)
     return _SUPERSCRIPT_RE.sub(lambda m: f"<sup>{SUPERSCRIPTS[m.group(0)]}</sup>", text)
 
 
@@ -973,7 +988,7 @@ def _runs(blob: Blob, terms: QuoteTerms, context: _Context, display: str | None,
     for attr, value in decorations:
         if attr == "@display":
             display = value
-    if not blob.text():
+    if not blob.nonempty():
         return
     quotes = [v for a, v in decorations if a == "@quotes" and v != "false"]
     _emit(blob.prefix, context, display, runs)
@@ -984,7 +999,7 @@ def _runs(blob: Blob, terms: QuoteTerms, context: _Context, display: str | None,
     else:
         first = True
         for child in blob.blobs:
-            if not child.text():
+            if not child.nonempty():
                 continue
             if not first:
                 _emit(blob.delimiter, inner, display, runs)

@@ -28,6 +28,12 @@ def _groups(cites: list[Cite], key: Key) -> list[list[Cite]]:
     return list(by_key.values())
 
 
+def _names_of(cite: Cite) -> str:
+    """Every name of the item (all name variables), to tell whether names can separate cites."""
+    return repr(sorted((variable, [dict(n) for n in value]) for variable, value in cite.reference.items()
+                       if isinstance(value, list) and value and isinstance(value[0], Name)))
+
+
 def _person(given: str) -> str:
     """A given name as identity: "J. J." and "J.J." are one person
     (disambiguate_DifferentSpacingInInitials)."""
@@ -77,7 +83,16 @@ class Disambiguator:
         self.rule = options.get("givenname-disambiguation-rule") or "by-cite"
         self.add_year_suffix = options.get("disambiguate-add-year-suffix") == "true"
         self.has_condition = has_condition
-        self.key = key
+        self._key = key
+        self._keys: dict[tuple[int, str], str] = {}
+
+    def key(self, cite: Cite) -> str:
+        """The ambiguity key, remembered per cite and settings (steps re-ask it often)."""
+        settings = repr((sorted(cite.names_min.items()), sorted(cite.givens.items()), cite.disambiguate))
+        found = self._keys.get((id(cite), settings))
+        if found is None:
+            found = self._keys[(id(cite), settings)] = self._key(cite)
+        return found
 
     def run(self, cites: list[Cite]) -> None:
         order = {id(c): n for n, c in enumerate(cites)}
@@ -129,6 +144,8 @@ class Disambiguator:
         what helped (so year suffixes, not long name lists, tell them apart)."""
         for cite in group:
             self.key(cite)
+        if len({_names_of(c) for c in group}) == 1:
+            return [group]  # the same names everywhere: adding names or given names cannot help
         pending = [group]
         unresolved: list[list[Cite]] = []
         steps = self.steps(group)

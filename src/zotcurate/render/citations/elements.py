@@ -121,7 +121,7 @@ class Text(Rich, model.Text):
             try:
                 blob = self.get_macro(self.get("macro")).render(item, context=context, sort_options=sort_options)
             finally:
-                keep = item.close_group(blob is not None and bool(blob.text()))
+                keep = item.close_group(blob is not None and blob.nonempty())
             if blob is None or not keep:
                 return None
         elif "term" in self.attrib:
@@ -159,7 +159,7 @@ class Text(Rich, model.Text):
         return markup_leaf(text, cite)
 
     def finish(self, blob: Blob | None, cite: Cite | None = None, case: bool = True) -> Blob | None:
-        if blob is None or not blob.text():
+        if blob is None or not blob.nonempty():
             return None
         if "macro" in self.attrib:
             return super().finish(blob, cite, case=True)
@@ -344,11 +344,11 @@ class Group(Rich, model.Group):
                 if text is not None:
                     output.append(text)
         finally:
-            keep = item.close_group(bool(output) and any(o.text() for o in output))
+            keep = item.close_group(any(o.nonempty() for o in output))
         if not keep:
             raise VariableError("group")
         blob = self.join(output)
-        if not blob.text():
+        if not blob.nonempty():
             raise VariableError("group")
         return self.finish(blob, item)
 

@@ -36,7 +36,8 @@ TEXT_VARIABLES = frozenset({
     "original-publisher-place", "PMCID", "PMID", "publisher", "publisher-place", "references", "reviewed-genre",
     "scale", "source", "status", "URL", "year-suffix"}) | NUMBER_VARIABLES
 # Zotero / CSL-JSON spellings of the short forms.
-_ALIASES = {"shortTitle": "title-short", "journalAbbreviation": "container-title-short"}
+_ALIASES = {"shortTitle": "title-short", "journalAbbreviation": "container-title-short",
+            "archive-location": "archive_location", "archive-collection": "archive_collection"}
 _NAME_KEYS = ("family", "given", "dropping-particle", "non-dropping-particle", "suffix")
 _ET_AL_LINE = re.compile(r"^\s*bib-et-al\s*:\s*true\s*$", re.IGNORECASE | re.MULTILINE)
 _RAW_DATE = re.compile(r"^(-?\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -52,6 +53,9 @@ class ItemError(Exception):
     """An item that cannot be formatted at all; the message completes "it …"."""
 
 
+_SPELLINGS: dict[str, str] = {}  # "page_first" → "page-first": a fixed vocabulary, filled once
+
+
 class Reference(dict):  # type: ignore[type-arg]
     """One item's variables. Attribute and item access raise citeproc-py's VariableError
     for a missing variable (which its elements catch); "_" and "-" spellings both work."""
@@ -61,31 +65,32 @@ class Reference(dict):  # type: ignore[type-arg]
         self.__dict__["key"] = key
         self.__dict__["type"] = csl_type
 
+    # Variables are stored under their CSL names; citeproc-py's own code spells some of them
+    # with "_" (archive_location stays as CSL spells it).
     def __getitem__(self, name: str) -> Any:
         try:
             return dict.__getitem__(self, name)
         except KeyError:
             pass
-        for spelling in (name.replace("_", "-"), name.replace("-", "_")):
-            if spelling in self:
-                return dict.__getitem__(self, spelling)
-        raise VariableError(name)
+        spelling = _SPELLINGS.get(name)
+        if spelling is None:
+            spelling = _SPELLINGS[name] = name.replace("_", "-") if name not in TEXT_VARIABLES else name
+        try:
+            return dict.__getitem__(self, spelling)
+        except KeyError:
+            raise VariableError(name) from None
 
     def __getattr__(self, name: str) -> Any:
         return self[name]
 
-    def __contains__(self, name: object) -> bool:
-        if dict.__contains__(self, name):
-            return True
-        if isinstance(name, str):
-            return dict.__contains__(self, name.replace("_", "-")) or dict.__contains__(self, name.replace("-", "_"))
-        return False
-
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         try:
-            return self[name]
-        except VariableError:
-            return default
+            return dict.__getitem__(self, name)
+        except KeyError:
+            try:
+                return self[name]
+            except VariableError:
+                return default
 
     def __repr__(self) -> str:
         return f"Reference({self.key})"

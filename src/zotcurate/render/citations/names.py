@@ -674,7 +674,7 @@ class Substitute(Rich, model.Substitute):
                 continue
             finally:
                 item.recording.pop()
-            if text is not None and text.text():
+            if text is not None and text.nonempty():
                 item.suppressed.update(record)
                 for outer in item.recording:
                     outer.extend(record)

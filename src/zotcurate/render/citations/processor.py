@@ -38,6 +38,7 @@ from zotcurate.render.citations.items import DateValue, Name, Reference, prepare
 from zotcurate.render.citations.styles import CSL_NS, Style, load_style
 
 _POSITIONS = {0: "first", 1: "subsequent", 2: "ibid", 3: "ibid-with-locator"}
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,18 @@ def _collation_key(text: str) -> tuple[str, str]:
     return base.strip(), folded
 
 
+def _sortable(value: Any) -> Any:
+    """A sort value made comparable once (not at every comparison)."""
+    if value is None or isinstance(value, int):
+        return value
+    return _collation_key(str(value))
+
+
 def _compare_values(left: Any, right: Any) -> int:
-    if isinstance(left, int) and isinstance(right, int):
-        return (left > right) - (left < right)
-    a = _collation_key(str(left))
-    b = _collation_key(str(right))
-    return (a > b) - (a < b)
+    if isinstance(left, int) != isinstance(right, int):
+        left = _collation_key(str(left)) if isinstance(left, int) else left
+        right = _collation_key(str(right)) if isinstance(right, int) else right
+    return (left > right) - (left < right)
 
 
 class CslProcessor:
@@ -215,11 +222,20 @@ class CslProcessor:
         if not keys:
             return cites
         area = "citation" if sort_element.getparent().tag.endswith("citation") else "bibliography"
-        values = {id(c): [self._sort_value(k, c, area) for k in keys] for c in cites}
         descending = [k.get("sort", "ascending") == "descending" for k in keys]
+        # Keys are computed when a comparison needs them: most ties break on the first key,
+        # and a macro key renders part of the entry.
+        values: dict[tuple[int, int], Any] = {}
+
+        def value(cite: Cite, index: int) -> Any:
+            found = values.get((id(cite), index), _MISSING)
+            if found is _MISSING:
+                found = values[(id(cite), index)] = _sortable(self._sort_value(keys[index], cite, area))
+            return found
 
         def compare(a: Cite, b: Cite) -> int:
-            for left, right, desc in zip(values[id(a)], values[id(b)], descending, strict=True):
+            for index, desc in enumerate(descending):
+                left, right = value(a, index), value(b, index)
                 if left is None and right is None:
                     continue
                 if left is None:
@@ -274,9 +290,11 @@ class CslProcessor:
         cite.rendered_names = probe.rendered_names
         return to_html(blob, self.style.quote_terms) if blob is not None else ""
 
-    def disambiguation(self, references: list[Reference]) -> dict[str, Cite]:
-        """Disambiguation settings per item key, over every registered item."""
-        cites = self.numbered(references)
+    def disambiguation(self, references: list[Reference], ordered: list[Cite] | None = None) -> dict[str, Cite]:
+        """Disambiguation settings per item key, over every registered item (``ordered``: the
+        registry already sorted, to sort it once)."""
+        cites = self.numbered(references) if ordered is None else [
+            self.make_cite(c.reference, "bibliography", number=c.number) for c in ordered]
         element = self.citation_element
         if element is None or self._layout("citation") is None:
             return {c.key: c for c in cites}
@@ -315,9 +333,10 @@ class CslProcessor:
         registry = self.registry(citations)
         entries = []
         numeric = self._numeric_bibliography()
-        settings = self.disambiguation(registry)
+        ordered = self.numbered(registry)
+        settings = self.disambiguation(registry, ordered)
         previous: list[str] | None = None
-        for cite in self.numbered(registry):
+        for cite in ordered:
             self._apply(cite, settings.get(cite.key), citation=False)
             blob, previous = self._entry_with_substitute(cite, previous)
             if blob is None:
@@ -371,7 +390,7 @@ class CslProcessor:
         if layout is None:
             return None
         content = self.render_layout(cite, "bibliography")
-        if content is None or not content.text():
+        if content is None or not content.nonempty():
             return None
         if before_adjust is not None:
             before_adjust(content)
@@ -408,7 +427,7 @@ class CslProcessor:
         ordered = self.numbered(registry)
         numbers = {c.key: c.number for c in ordered}
         rank = {c.key: n for n, c in enumerate(ordered)}
-        settings = self.disambiguation(registry)
+        settings = self.disambiguation(registry, ordered)
         history: list[tuple[int, list[Cite]]] = []  # (note index, cites) of the citations so far
         first_notes: dict[str, int] = {}
         out = []
@@ -492,7 +511,7 @@ class CslProcessor:
         units = self._cite_units(cites, collapse, group_delimiter)
         if collapse == "citation-number":
             units = self._number_ranges(units, delimiter)
-        if not any(u.piece.text() for u in units):
+        if not any(u.piece.nonempty() for u in units):
             return None
         units[0].piece.prefix = layout.get("prefix", "") + units[0].piece.prefix
         units[-1].piece.suffix = units[-1].piece.suffix + layout.get("suffix", "")
@@ -503,7 +522,7 @@ class CslProcessor:
         joined: list[Blob] = []
         previous: _Unit | None = None
         for unit in units:
-            if not unit.piece.text():
+            if not unit.piece.nonempty():
                 continue
             if previous is not None:
                 glue = unit.glue
