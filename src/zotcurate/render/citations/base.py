@@ -71,6 +71,7 @@ class Cite:
     terms: QuoteTerms = field(default_factory=QuoteTerms)
     lang: str = "en"
     item_lang: str = ""  # the item's own language field, lowercased ("" if none)
+    output_lang: str = "en"  # the language of the output locale
     sort_area: str = "bibliography"  # which section's options a sort key inherits
     term_predecessor: bool = False  # something printed before in this cite (term capitalisation)
     predecessors: list[bool] = field(default_factory=list)
@@ -189,13 +190,17 @@ class Rich:
                     leaf.blobs = strip_periods(str(leaf.blobs))
         return self.wrap(self.quote(self.format(blob)))
 
+    # CSL: title case applies to English items only; terms and labels are not item text, so
+    # they take it whatever the item's language ("(Éd.)" in APA with French items).
+    title_case_any_language = False
+
     def apply_case(self, blob: Blob, cite: Cite | None) -> None:
         case = self.get("text-case")
         if not case:
             return
         lang = cite.lang if cite is not None else "en"
-        if case == "title" and not lang.startswith("en"):
-            return  # CSL: title case for English items only
+        if case == "title" and not lang.startswith("en") and not self.title_case_any_language:
+            return
         first = True
         for leaf in blob.leaves():
             text = leaf.blobs

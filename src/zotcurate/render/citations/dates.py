@@ -214,9 +214,9 @@ class Date_Part(Rich, model.Date_Part):
             if form == "numeric-leading-zeros":
                 return f"{part.day:02d}"
             if form == "ordinal":
-                from citeproc.model import to_ordinal
+                from zotcurate.render.citations.numbers import noun_gender, ordinal
 
-                return str(to_ordinal(part.day, self))
+                return ordinal(part.day, self, noun_gender(self, f"month-{part.month:02d}"))
             return str(part.day)
         if name == "month":
             form = form or "long"

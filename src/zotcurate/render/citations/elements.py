@@ -19,6 +19,7 @@ from zotcurate.render.citations.base import Choice, Cite, Rich
 from zotcurate.render.citations.blobs import Blob
 from zotcurate.render.citations.dates import Date, Date_Part
 from zotcurate.render.citations.names import Et_Al, Name, Name_Part, Names, Substitute
+from zotcurate.render.citations.items import NUMBER_VARIABLES
 from zotcurate.render.citations.numbers import format_number_variable, is_numeric, page_range
 
 # --- terms ----------------------------------------------------------------------------------
@@ -60,6 +61,8 @@ def term_text(element: Any, name: str, form: str | None = None, plural: bool = F
     """A term's text through the locale chain, falling back from form to form as CSL says
     (verb-short → verb → long, symbol → short → long), cached per style."""
     root = element.get_root()
+    if isinstance(root, model.Locale):  # a locale's own date parts: look terms up through the style
+        root = root.style
     cache = root.__dict__.setdefault("_term_text", {})
     key = (name, form, plural)
     if key in cache:
@@ -148,7 +151,8 @@ class Text(Rich, model.Text):
         if not text:
             return Blob("")
         case = self.get("text-case")
-        if case and not (case == "title" and not cite.lang.startswith("en")):
+        item_text = "variable" in self.attrib
+        if case and not (case == "title" and item_text and not cite.lang.startswith("en")):
             from zotcurate.render.citations.blobs import text_case
 
             text = text_case(text, case, cite.lang)
@@ -198,6 +202,8 @@ class Text(Rich, model.Text):
             return None
         if variable in ("page", "page-first"):
             return page_text(self, str(value), variable)
+        if variable in NUMBER_VARIABLES and isinstance(value, str) and "-" in value and is_numeric(value):
+            return Blob(format_number_variable(value, "numeric", self, variable))
         return value
 
 
@@ -278,6 +284,8 @@ class Number(Rich, model.Number):
 
 
 class Label(Rich, model.Label):
+    title_case_any_language = True
+
     def _calls_variable(self) -> bool:
         return self.get("variable") == "locator"
 
@@ -428,8 +436,8 @@ def has_variable(cite: Cite, variable: str) -> bool:
         return cite.year_suffix is not None
     if variable == "first-reference-note-number":
         return cite.first_reference_note_number is not None and cite.position not in (None, "first")
-    if variable in cite.suppressed:
-        return False
+    # A variable cs:substitute already printed is not printed again, but conditions still see
+    # it (APA's publisher after a substituted editor).
     return variable in cite.reference
 
 

@@ -394,7 +394,9 @@ class Name(Rich, model.Name):
         suffix_separator = ", " if name.get("comma-suffix") else " "
         romanesque = _romanesque(name, cite.item_lang)
         hyphenated = bool(ndp is not None and ndp.text()[-1:] in ("\u2019", "'", "-", " "))
-        space = " "
+        # citeproc-js ties particles to the family name with a no-break space in French,
+        # Russian and Czech output ("de\u00a0La Fontaine").
+        space = "\u00a0" if cite.terms.smart and cite.output_lang in ("fr", "ru", "cs") else " "
         demote = self.get_root().get("demote-non-dropping-particle", "display-and-sort")
 
         def join(parts: list[Blob | None], delimiter: str) -> Blob | None:
@@ -644,6 +646,7 @@ def _identity(name: NameValue) -> str:
 
 
 def _label(label: Any, variable: str, count: int, cite: Cite) -> Blob | None:
+    """The label of a name list (its term; title case whatever the item's language)."""
     from zotcurate.render.citations.elements import term_text
 
     option = label.get("plural", "contextual")

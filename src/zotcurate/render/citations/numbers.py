@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from citeproc import model
+
 _NUMBER = r"[A-Za-z]*\d+[A-Za-z]*"
 IS_NUMERIC = re.compile(rf"^{_NUMBER}(?:\s*(?:[,&\-\u2013]|\s|and)\s*{_NUMBER})*$")
 _TOKENS = re.compile(r"(\s*&\s*|,\s*|\s*\\?[-\u2013]\s*|\s+and\s+)")
@@ -33,10 +35,61 @@ def romanize(number: int) -> str:
     return "".join(out)
 
 
-def ordinal(number: int, element: Any, gender: str | None = None) -> str:
-    from citeproc.model import to_ordinal
+def _ordinal_terms(locale: Any) -> dict[str, list[tuple[str | None, str | None, str]]]:
+    cache = locale.__dict__.get("_ordinals")
+    if cache is None:
+        cache = {}
+        terms = locale.find("cs:terms", locale.nsmap)
+        for term in [] if terms is None else terms.iterchildren():
+            name = term.get("name") or ""
+            if name == "ordinal" or (name.startswith("ordinal-") and name[8:].isdigit()):
+                cache.setdefault(name, []).append((term.get("gender-form"), term.get("match"), term.text or ""))
+        locale.__dict__["_ordinals"] = cache
+    return cache
 
-    return str(to_ordinal(number, element))
+
+def ordinal(number: int, element: Any, gender: str | None = None) -> str:
+    """CSL 1.0.2 ordinals, locale by locale: "ordinal-NN" (last two digits, or the whole
+    number), "ordinal-0N" (last digit), then "ordinal", with the noun's gender ("1ʳᵉ éd.").
+    citeproc-py looked the terms up across locales and printed "3rd éd." in French."""
+    root = element.get_root()
+    root = root.style if isinstance(root, model.Locale) else root
+    for locale in root.locales:
+        terms = _ordinal_terms(locale)
+        if not terms:
+            continue
+        candidates = []
+        if number >= 10:
+            candidates.append((f"ordinal-{number % 100:02d}", "last-two-digits"))
+        candidates.append((f"ordinal-{number % 10:02d}", "last-digit"))
+        candidates.append(("ordinal", None))
+        for name, default_match in candidates:
+            entries = terms.get(name, [])
+            preferred = [e for e in entries if gender and e[0] == gender] + [e for e in entries if e[0] is None]
+            for _, match, text in preferred:
+                if name != "ordinal":
+                    digits = int(name[8:])
+                    match = match or default_match
+                    if (match == "whole-number" and number != digits) or (
+                            match == "last-two-digits" and number % 100 != digits) or (
+                            match == "last-digit" and number % 10 != digits):
+                        continue
+                return f"{number}{text}"
+    return str(number)
+
+
+def noun_gender(element: Any, variable: str) -> str | None:
+    """The gender of the term a number counts ("edition" is feminine in French)."""
+    root = element.get_root()
+    root = root.style if isinstance(root, model.Locale) else root
+    for locale in root.locales:
+        terms = locale.find("cs:terms", locale.nsmap)
+        if terms is None:
+            continue
+        for term in terms.iterchildren():
+            if term.get("name") == variable and term.get("gender") and term.get("form") in (None, "long"):
+                return term.get("gender")
+    return None
 
 
 def long_ordinal(number: int, element: Any) -> str:
@@ -49,12 +102,12 @@ def long_ordinal(number: int, element: Any) -> str:
     return ordinal(number, element)
 
 
-def _format_one(token: str, form: str, element: Any) -> str:
+def _format_one(token: str, form: str, element: Any, gender: str | None = None) -> str:
     if not token.isdigit():
         return token
     number = int(token)
     if form == "ordinal":
-        return ordinal(number, element)
+        return ordinal(number, element, gender)
     if form == "long-ordinal":
         return long_ordinal(number, element)
     if form == "roman":
@@ -62,14 +115,24 @@ def _format_one(token: str, form: str, element: Any) -> str:
     return str(number)
 
 
+def range_delimiter(element: Any, variable: str) -> str:
+    """citeproc-js joins the ranges of every number variable with the locale's
+    page-range-delimiter (year-range-delimiter for collection-number)."""
+    from zotcurate.render.citations.elements import term_text
+
+    term = "year-range-delimiter" if variable == "collection-number" else "page-range-delimiter"
+    return term_text(element, term) or "\u2013"
+
+
 def format_number_variable(value: str, form: str, element: Any, variable: str) -> str:
     """A numeric value in a number form, each number formatted and joiners normalised:
-    ranges take an en dash, lists ", ", ampersands " & " (as citeproc-js prints them)."""
+    ranges take the range delimiter, lists ", ", ampersands " & " (as citeproc-js prints them)."""
     parts = _TOKENS.split(value.strip())
+    gender = noun_gender(element, variable) if form in ("ordinal", "long-ordinal") else None
     out = []
     for index, part in enumerate(parts):
         if index % 2 == 0:
-            out.append(_format_one(part.strip(), form, element))
+            out.append(_format_one(part.strip(), form, element, gender))
         else:
             joiner = part.strip()
             if joiner == "&":
@@ -81,7 +144,7 @@ def format_number_variable(value: str, form: str, element: Any, variable: str) -
             elif joiner.startswith("\\"):
                 out.append("-")
             else:
-                out.append("\u2013")
+                out.append(range_delimiter(element, variable))
     return "".join(out)
 
 

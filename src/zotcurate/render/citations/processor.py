@@ -69,6 +69,7 @@ class Rendered:
 
     blob: Blob | None
     processor: CslProcessor = field(repr=False)
+    item_id: str | None = None  # the item's CSL-JSON id (bibliography entries)
 
     def html(self) -> str:
         return to_html(self.blob, self.processor.style.quote_terms) if self.blob is not None else ""
@@ -135,6 +136,7 @@ class CslProcessor:
             item_id = str(item.get("id")) if isinstance(item, Mapping) else key
             self.keys.setdefault(item_id, key)
         self.by_key = {r.key: r for r in self.references}
+        self.ids = {key: item_id for item_id, key in self.keys.items()}
         self.lang = self.style.locale.split("-")[0].lower()
 
     # --- helpers ------------------------------------------------------------------------
@@ -149,7 +151,7 @@ class CslProcessor:
         language = reference.get("language")
         cite = Cite(reference=reference, key=reference.key, number=number, area=area,
                     terms=self.style.quote_terms, lang=self._lang(reference),
-                    item_lang=language.strip().lower() if isinstance(language, str) else "")
+                    item_lang=language.strip().lower() if isinstance(language, str) else "", output_lang=self.lang)
         if ref is not None:
             cite.locator = ref.locator
             cite.label = ref.label
@@ -199,6 +201,7 @@ class CslProcessor:
                 options[option] = key.get(attribute)
         sort_cite = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="sort",
                          terms=cite.terms, lang=cite.lang, item_lang=cite.item_lang, sort_options=options,
+                         output_lang=cite.output_lang,
                          year_suffix=None, sort_area=area)
         try:
             element = key.get_macro(macro)
@@ -284,6 +287,7 @@ class CslProcessor:
         (citeproc-js's getAmbiguousCite): cites that print alike are ambiguous."""
         probe = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="citation",
                      position="first", terms=cite.terms, lang=cite.lang, item_lang=cite.item_lang,
+                     output_lang=cite.output_lang,
                      names_min=cite.names_min, givens=cite.givens, disambiguate=cite.disambiguate)
         blob = self.render_layout(probe, "citation")
         cite.names_counts = probe.names_counts
@@ -343,7 +347,7 @@ class CslProcessor:
                 if not numeric:
                     continue  # an entry with nothing to print is left out (sort_OmittedBibRefNonNumericStyle)
                 blob = Blob(f"{cite.number}. [CSL STYLE ERROR: reference with no printed form.]")
-            entries.append(Rendered(blob, self))
+            entries.append(Rendered(blob, self, self.ids.get(cite.key)))
         return entries
 
     def _numeric_bibliography(self) -> bool:
