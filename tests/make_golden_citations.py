@@ -38,18 +38,24 @@ _NODE = r"""
 const path = require("path"), fs = require("fs");
 const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const CSL = require(path.join(job.modules, "citeproc"));
-const byId = {}; for (const it of job.items) byId[it.id] = it;
+const byId = {}; for (const it of job.items) byId[it.id] = Object.assign({system_id: it.id}, it);
 const sys = {
   retrieveLocale: (lang) => { try { return fs.readFileSync(path.join(job.locales, "locales-" + lang + ".xml"), "utf8"); }
                               catch (e) { return false; } },
   retrieveItem: (id) => byId[id],
+  // citeproc-js calls this after each entry it prints: it names the entry's item.
+  embedBibliographyEntry: (id) => "<!--item:" + id + "-->",
 };
 const engine = new CSL.Engine(sys, job.style, job.lang, true);
 engine.updateItems(job.items.map(i => i.id));
 const bib = engine.makeBibliography();
-const out = {};
-bib[0].entry_ids.forEach((ids, n) => { out[ids[0]] = bib[1][n].replace(/^\s*<div class="csl-entry">/, "").replace(/<\/div>\s*$/, ""); });
-process.stdout.write(JSON.stringify({entries: out, order: bib[0].entry_ids.map(x => x[0])}));
+const out = {}, order = [];
+for (const html of bib[1]) {
+  const m = html.match(/^\s*<div class="csl-entry">([\s\S]*)<\/div>\n<!--item:(.*)-->\n$/);
+  if (!m) throw new Error("unexpected entry: " + html);
+  out[m[2]] = m[1]; order.push(m[2]);
+}
+process.stdout.write(JSON.stringify({entries: out, order: order}));
 """
 
 FAMILIES = ["Martin", "Bernard", "Dubois", "Smith", "Johnson", "Müller", "García", "van der Berg", "O'Connor",

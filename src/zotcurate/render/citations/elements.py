@@ -127,6 +127,9 @@ class Text(Rich, model.Text):
                 keep = item.close_group(blob is not None and blob.nonempty())
             if blob is None or not keep:
                 return None
+            # citeproc-js nests the macro's own group inside the cs:text's (affixes outside):
+            # punctuation merges see both levels ("<i>Livre</i>. pp.", not ".pp.").
+            blob = Blob([blob])
         elif "term" in self.attrib:
             text = term_text(self, self.get("term"), self.get("form"), self.get("plural", "false") == "true")
             if not text:

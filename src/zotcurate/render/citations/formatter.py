@@ -44,6 +44,8 @@ def runs_to_spans(runs: Iterable[Run]) -> list[Span]:
     for run in runs:
         if not run.text:
             continue
+        if "\n" in run.text:  # a line break in a note or abstract: entries are one line for the writers
+            run = Run(" ".join(run.text.split("\n")), **{n: getattr(run, n) for n in _FLAGS})
         flags = {name: getattr(run, name) for name in _FLAGS}
         if spans and all(getattr(spans[-1], n) == flags[n] for n in _FLAGS):
             spans[-1] = Span(spans[-1].text + run.text, **flags)

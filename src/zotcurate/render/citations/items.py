@@ -149,9 +149,13 @@ class DateValue:
         return key
 
 
-def clean_text(value: Any) -> str:
-    # Zotero trims its fields; stray outer spaces would show before delimiters.
-    return _LINE_BREAKS.sub(" ", _UNPRINTABLE.sub("", str(value))).strip()
+def clean_text(value: Any, keep_lines: bool = False) -> str:
+    # Zotero trims its fields; stray outer spaces would show before delimiters. Notes and
+    # abstracts keep their line breaks (citeproc-js prints them); elsewhere they are spaces.
+    text = _UNPRINTABLE.sub("", str(value))
+    if keep_lines:
+        return text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ").strip()
+    return _LINE_BREAKS.sub(" ", text).strip()
 
 
 def _parse_particles(name: dict[str, str]) -> None:
@@ -301,6 +305,53 @@ def _clean_date(value: Any, variable: str) -> DateValue | None:
     return None
 
 
+_NOTE_FIELD = re.compile(r"^([\-_a-z]+|[A-Z]+):\s*([^}]+)$")
+_NOTE_FIELDS_INLINE = re.compile(r"\{:(?:[\-_a-z]+|[A-Z]+):[^}]+\}")
+_MULTILINE = frozenset({"note", "abstract", "annote"})
+
+
+def note_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Zotero's "Extra" cheater syntax as citeproc-js reads it from CSL ``note``: leading
+    "key: value" lines set the variable when the item has none (the first line of each key
+    only), and leave the note; a "type:" line sets the type."""
+    note = item.get("note")
+    if not isinstance(note, str) or ":" not in note:
+        return dict(item)
+    out = dict(item)
+    lines = note.split("\n")
+    for index, line in enumerate(lines):  # inline {:key: value} forms become lines of their own
+        if _NOTE_FIELDS_INLINE.search(line):
+            lines[index] = _NOTE_FIELDS_INLINE.sub(lambda m: "\n" + m.group(0)[2:-1].strip() + "\n", line)
+    lines = "\n".join(lines).split("\n")
+    names: dict[str, list[dict[str, str]]] = {}
+    for index, line in enumerate(lines):
+        match = _NOTE_FIELD.match(line)
+        if not line.strip():
+            continue
+        if not match:
+            if index == 0:
+                continue
+            break
+        key, value = match.group(1), match.group(2).strip()
+        if key == "type":
+            out["type"] = value
+            lines[index] = ""
+        elif key in DATE_VARIABLES:
+            out[key] = {"raw": value}
+            lines[index] = ""
+        elif not out.get(key):
+            if key in NAME_VARIABLES:
+                parts = re.split(r"\s*\|\|\s*", value)
+                names.setdefault(key, []).append({"literal": parts[0]} if len(parts) == 1 else
+                                                 {"family": parts[0], "given": parts[1]})
+            else:
+                out[key] = value
+            lines[index] = ""
+    out.update(names)
+    out["note"] = "\n".join(lines).strip()
+    return out
+
+
 def has_et_al_flag(item: Mapping[str, Any]) -> bool:
     flag = item.get("bib-et-al")
     if flag is True or str(flag).lower() == "true":
@@ -317,7 +368,9 @@ def prepare(item: Any, key: str, et_al_threshold: tuple[int, int] | None = None)
     if not isinstance(csl_type, str) or not csl_type.strip():
         raise ItemError("it has no CSL 'type'")
     data: dict[str, Any] = {}
-    for name, value in item.items():
+    source = note_fields(item)
+    csl_type = source.get("type") if isinstance(source.get("type"), str) and source.get("type") else csl_type
+    for name, value in source.items():
         if name in ("id", "type") or value is None or value == "" or value == []:
             continue
         variable = _ALIASES.get(name, name)
@@ -332,7 +385,7 @@ def prepare(item: Any, key: str, et_al_threshold: tuple[int, int] | None = None)
         elif isinstance(value, bool):
             continue
         elif isinstance(value, (str, int, float)):
-            text = clean_text(value)
+            text = clean_text(value, keep_lines=variable in _MULTILINE)
             if text and (variable not in data or name == variable):
                 data[variable] = text
         elif variable in TEXT_VARIABLES:
