@@ -177,6 +177,9 @@ class Text(Rich, model.Text):
     def value_of(self, cite: Cite) -> Any:
         variable = self.get("variable")
         if variable in cite.suppressed:
+            # Printed already by cs:substitute: an empty variable here, so a group or macro
+            # around it is suppressed too (elsevier-harvard's "[WWW Document]" after a title).
+            cite.tried(variable, None)
             return None
         form = self.get("form")
         if variable == "citation-number":
@@ -262,6 +265,7 @@ class Number(Rich, model.Number):
     def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
         variable = self.get("variable")
         if variable in item.suppressed:
+            item.tried(variable, None)
             return None
         if variable == "locator":
             value: Any = item.locator

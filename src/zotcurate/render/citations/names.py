@@ -564,8 +564,7 @@ class Names(Rich, model.Names):
             raise VariableError("names")
         index = cite.names_seen
         cite.names_seen += 1
-        leading = cite.area == "bibliography" and not cite.term_predecessor and names_context is None \
-            and cite.author_substitute is None
+        leading = cite.area == "bibliography" and not cite.term_predecessor and cite.author_substitute is None
         name, et_al, label = self.children_of(names_context)
         if name is None:
             raise VariableError("names")

@@ -323,11 +323,14 @@ class CslProcessor:
 
     @staticmethod
     def _apply(cite: Cite, settings: Cite | None, citation: bool) -> Cite:
+        """Disambiguation settings of the item on one of its cites; the bibliography takes
+        the year suffix and the names and given names added (citeproc-js, MLA and
+        elsevier-harvard), not the disambiguate="true" branch."""
         if settings is not None:
             cite.year_suffix = settings.year_suffix
+            cite.names_min = dict(settings.names_min)
+            cite.givens = dict(settings.givens)
             if citation:
-                cite.names_min = dict(settings.names_min)
-                cite.givens = dict(settings.givens)
                 cite.disambiguate = settings.disambiguate
         return cite
 
@@ -400,10 +403,10 @@ class CslProcessor:
             before_adjust(content)
         body = Blob(content.blobs if isinstance(content.blobs, list) else [content])
         second_field = self.bibliography_element.get("second-field-align")
-        if second_field and isinstance(body.blobs, list) and len(body.blobs) > 1:
+        if second_field and isinstance(body.blobs, list) and body.blobs:
             first, rest = body.blobs[0], body.blobs[1:]
             first.decorations.append(("@display", "left-margin"))
-            body = Blob([first, Blob(rest, decorations=[("@display", "right-inline")])])
+            body = Blob([first, Blob(rest, decorations=[("@display", "right-inline")])] if rest else [first])
         prefix = layout.get("prefix", "")
         if prefix and isinstance(body.blobs, list) and body.blobs:
             body.blobs[0].prefix = prefix + body.blobs[0].prefix
