@@ -76,6 +76,7 @@ class Cite:
     term_predecessor: bool = False  # something printed before in this cite (term capitalisation)
     predecessors: list[bool] = field(default_factory=list)
     capitalize_terms: bool = False
+    dates_only: bool = False  # in a sort key, inside a macro with a date: only the date's key prints
     sort_options: dict[str, Any] | None = None
     author_only: bool = False
     suppress_author: bool = False

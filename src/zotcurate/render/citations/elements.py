@@ -87,8 +87,22 @@ def language_of(cite: Cite) -> str:
 
 
 class Macro(Rich, model.Macro):
+    def has_date(self) -> bool:
+        cached = self.__dict__.get("_has_date")
+        if cached is None:
+            cached = self.__dict__["_has_date"] = bool(self.findall(".//cs:date", self.nsmap))
+        return cached
+
     def render(self, item: Any, context: Any = None, sort_options: Any = None, **kwargs: Any) -> Blob | None:
-        return self.render_children(item, context=context, sort_options=sort_options)
+        if item.area != "sort" or not self.has_date():
+            return self.render_children(item, context=context, sort_options=sort_options)
+        # In a sort key, a macro with a date gives the date's key and nothing else (citeproc-js
+        # "macro-with-date": "[sans date]" sorts as no date, iso690-author-date-fr).
+        outer, item.dates_only = item.dates_only, True
+        try:
+            return self.render_children(item, context=context, sort_options=sort_options)
+        finally:
+            item.dates_only = outer
 
 
 class Layout(Rich, model.Layout):
@@ -111,6 +125,8 @@ class Text(Rich, model.Text):
     def render(self, item: Cite, context: Any = None, sort_options: Any = None, **kwargs: Any) -> Blob | None:
         if context is None:
             context = self
+        if item.dates_only and "macro" not in self.attrib:
+            return None
         if "variable" in self.attrib:
             value = self.value_of(item)
             if value is None:
@@ -264,6 +280,8 @@ class Number(Rich, model.Number):
 
     def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
         variable = self.get("variable")
+        if item.dates_only:
+            return None
         if variable in item.suppressed:
             item.tried(variable, None)
             return None
@@ -394,7 +412,12 @@ class If(Rich, model.If):
                                                 "position", "disambiguate") if name in self.attrib]
         results: list[bool] = []
         for name, values in tests:
-            results.extend(self.test(name, value, item) for value in values)
+            if name == "type":
+                # One test whatever the match: an item has one type, so type="thesis manuscript"
+                # means either (citeproc-js; american-sociological-association's theses).
+                results.append(item.reference.type in values)
+            else:
+                results.extend(self.test(name, value, item) for value in values)
         match = self.get("match", "all")
         if match == "any":
             return any(results)

@@ -362,7 +362,7 @@ class Name(Rich, model.Name):
         elif use_level == 0:
             given = None
         if sort:
-            return self.sort_blob(name, given, family)
+            return self.sort_blob(name, given, family, cite)
 
         def piece(text: str | None, part: Name_Part | None) -> Blob | None:
             if not text:
@@ -450,12 +450,16 @@ class Name(Rich, model.Name):
         given_blob = affix(given_blob, given_part)
         return join([given_blob, second], " ")
 
-    def sort_blob(self, name: NameValue, given: str | None, family: str | None) -> Blob:
+    def sort_blob(self, name: NameValue, given: str | None, family: str | None, cite: Cite) -> Blob:
+        """A name as a sort key: family first, particles placed as the style's
+        demote-non-dropping-particle says (and tied with a no-break space in French output,
+        as citeproc-js sorts "de La Fontaine" after "De l’autre")."""
         demote = self.get_root().get("demote-non-dropping-particle", "display-and-sort")
         ndp = (name.get("non-dropping-particle") or "").replace("'", "").replace("\u2019", "")
         dp = (name.get("dropping-particle") or "").replace("'", "").replace("\u2019", "")
+        tie = "\u00a0" if cite.terms.smart and cite.output_lang in ("fr", "ru", "cs") else " "
         if demote == "never":
-            head = " ".join(p for p in (ndp, family or "") if p)
+            head = tie.join(p for p in (ndp, family or "") if p)
             tail = " ".join(p for p in (dp, given or "") if p)
         else:
             head = family or ""
@@ -559,6 +563,8 @@ class Names(Rich, model.Names):
     def render(self, item: Cite, context: Any = None, sort_options: Any = None, names_context: Any = None,
                **kwargs: Any) -> Blob | None:
         cite = item
+        if cite.dates_only:
+            return None
         if cite.skip_first_names and cite.names_seen == 0 and names_context is None:
             cite.names_seen += 1
             raise VariableError("names")
@@ -658,12 +664,29 @@ def _label(label: Any, variable: str, count: int, cite: Cite) -> Blob | None:
 
 
 class Substitute(Rich, model.Substitute):
+    def candidates(self, element: Any, cite: Cite) -> Any:
+        """The rendering elements to try in turn: a cs:choose counts as its matching branch's
+        elements, one by one (citeproc-js; chicago-author-date's editors inside a choose)."""
+        from zotcurate.render.citations.elements import Choose, Else, If
+
+        for child in element.iterchildren():
+            if isinstance(child, Choose):
+                for branch in child.iterchildren():
+                    if isinstance(branch, If) and not branch.matches(cite, None):
+                        continue
+                    if isinstance(branch, (If, Else)):
+                        yield from self.candidates(branch, cite)
+                        break
+            elif isinstance(child, Rich):
+                yield child
+
     def render(self, item: Cite, context: Any = None, sort_options: Any = None, **kwargs: Any) -> Blob | None:
-        """The first child that renders; every variable it rendered is suppressed in the
+        """The first element that renders; every variable it rendered is suppressed in the
         rest of the entry. citeproc-py only suppressed a child that names a variable itself,
-        so a substituted macro (APA, Chicago: <text macro="title"/>) printed the title twice."""
+        so a substituted macro (APA, Chicago: <text macro="title"/>) printed the title twice.
+        A cs:names without cs:name here takes the enclosing cs:names' name, et-al and label."""
         parent = self.getparent()
-        for child in self.iterchildren():
+        for child in self.candidates(self, item):
             record: list[str] = []
             item.recording.append(record)
             try:

@@ -81,14 +81,21 @@ class Rendered:
         return "".join(run.text for run in self.runs())
 
 
-def _collation_key(text: str) -> tuple[str, str]:
-    """Sort text as citeproc-js's localeCompare mostly does: markup, quotes and case are
-    ignored, accents only break ties (sort_Quotes, sort_LeadingApostropheOnNameParticle)."""
-    text = strip_markup(text)
-    text = re.sub("[\"'\u2018\u2019\u201c\u201d\u00ab\u00bb\\[\\]()]", "", text)
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    base = "".join(c for c in folded if not unicodedata.combining(c))
-    return base.strip(), folded
+def _collation_key(text: str) -> str:
+    """Sort text as citeproc-js compares it (localeCompare, sensitivity "base",
+    ignorePunctuation, numeric, words joined by "|"): case, accents, punctuation and no-break
+    spaces do not count, a word boundary sorts before any letter, numbers by value
+    (sort_Quotes, sort_LeadingApostropheOnNameParticle, "De l’autre…" before "de La Fontaine")."""
+    text = re.sub(r"^[\[\]'\"]+", "", strip_markup(text))
+    out = []
+    for char in unicodedata.normalize("NFD", text.casefold()):
+        if unicodedata.combining(char) or char in "\u00a0\u202f\u2009":
+            continue
+        if char.isspace() or char in "\x01\x02":
+            out.append("\x01")
+        elif not unicodedata.category(char).startswith("P"):
+            out.append(char)
+    return re.sub(r"\d+", lambda m: m.group(0).zfill(12), "".join(out))
 
 
 def _sortable(value: Any) -> Any:
@@ -186,7 +193,8 @@ class CslProcessor:
             if isinstance(value, DateValue):
                 return value.sort_key() or None
             if isinstance(value, list):
-                return "\x02".join(_name_sort_text(n, self.root) for n in value if isinstance(n, Name)) or None
+                tie = "\u00a0" if cite.terms.smart and cite.output_lang in ("fr", "ru", "cs") else " "
+                return "\x02".join(_name_sort_text(n, self.root, tie) for n in value if isinstance(n, Name)) or None
             text = str(value)
             if text.isdigit():
                 return int(text)
@@ -741,7 +749,7 @@ def _suffix_space(suffix: str) -> str:
     return suffix
 
 
-def _name_sort_text(name: Name, root: Any) -> str:
+def _name_sort_text(name: Name, root: Any, tie: str = " ") -> str:
     if name.is_literal:
         return strip_markup(name["literal"])
     demote = root.get("demote-non-dropping-particle", "display-and-sort")
@@ -750,7 +758,7 @@ def _name_sort_text(name: Name, root: Any) -> str:
     family = name.get("family") or ""
     given = name.get("given") or ""
     if demote == "never":
-        head = " ".join(p for p in (ndp, family) if p)
+        head = tie.join(p for p in (ndp, family) if p)
         tail = " ".join(p for p in (dp, given) if p)
     else:
         head = family
