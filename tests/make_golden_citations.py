@@ -40,8 +40,9 @@ const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const CSL = require(path.join(job.modules, "citeproc"));
 const byId = {}; for (const it of job.items) byId[it.id] = Object.assign({system_id: it.id}, it);
 const sys = {
-  retrieveLocale: (lang) => { try { return fs.readFileSync(path.join(job.locales, "locales-" + lang + ".xml"), "utf8"); }
-                              catch (e) { return false; } },
+  retrieveLocale: (lang) => {
+    try { return fs.readFileSync(path.join(job.locales, "locales-" + lang + ".xml"), "utf8"); }
+    catch (e) { return false; } },
   retrieveItem: (id) => byId[id],
   // citeproc-js calls this after each entry it prints: it names the entry's item.
   embedBibliographyEntry: (id) => "<!--item:" + id + "-->",
@@ -63,13 +64,18 @@ FAMILIES = ["Martin", "Bernard", "Dubois", "Smith", "Johnson", "Müller", "Garc�
 GIVENS = ["Marie", "Jean-Pierre", "Anne", "John", "Emily", "Hans", "Lucía", "Pieter", "Seán", "Minh", "Chloé",
           "Karl", "Giulia", "Piotr", "Jean", "Sarah", "J. R. R.", "Wei"]
 INSTITUTIONS = ["World Health Organization", "Haute Autorité de santé", "Ministère des Solidarités et de la Santé",
-                "Institut national de la santé et de la recherche médicale", "OECD", "Deutsche Gesellschaft für Soziologie"]
+                "Institut national de la santé et de la recherche médicale", "OECD",
+                "Deutsche Gesellschaft für Soziologie"]
 TITLES = [
-    ("en", "The digital transformation of health care: a review"), ("en", "Why \"open data\" matters for public health"),
-    ("en", "Machine learning in <i>Escherichia coli</i> genomics"), ("en", "A study of the 'patient voice' in online forums"),
+    ("en", "The digital transformation of health care: a review"),
+    ("en", "Why \"open data\" matters for public health"),
+    ("en", "Machine learning in <i>Escherichia coli</i> genomics"),
+    ("en", "A study of the 'patient voice' in online forums"),
     ("en", "Telemedicine: opportunities and challenges"), ("en", "On the use of mobile apps by older adults"),
-    ("fr", "La santé numérique : enjeux éthiques et juridiques"), ("fr", "L'intelligence artificielle au service du soin"),
-    ("fr", "Les inégalités d'accès aux soins en France"), ("fr", "Pourquoi « l'e-santé » change-t-elle la relation ?"),
+    ("fr", "La santé numérique : enjeux éthiques et juridiques"),
+    ("fr", "L'intelligence artificielle au service du soin"),
+    ("fr", "Les inégalités d'accès aux soins en France"),
+    ("fr", "Pourquoi « l'e-santé » change-t-elle la relation ?"),
     ("fr", "Numérique et santé mentale des étudiants"), ("de", "Digitale Gesundheit in Deutschland: eine Übersicht"),
     ("en", "Health informatics, 2nd edition"), ("en", "COVID-19 and the rise of remote consultations"),
 ]
@@ -97,7 +103,8 @@ def made_items(count: int = 160, seed: int = 10) -> list[dict]:
     for n in range(count):
         kind = types[n % len(types)]
         lang, title = TITLES[rng.randrange(len(TITLES))]
-        item: dict = {"id": f"made-{n:03d}", "type": kind, "title": title, "language": lang if rng.random() < 0.7 else ""}
+        item: dict = {"id": f"made-{n:03d}", "type": kind, "title": title,
+                      "language": lang if rng.random() < 0.7 else ""}
         if not item["language"]:
             del item["language"]
         authors = rng.choice([1, 1, 1, 2, 2, 3, 4, 6, 8, 25])

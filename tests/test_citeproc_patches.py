@@ -107,7 +107,8 @@ def test_season_is_printed():
 def test_circa_is_a_condition_and_printed_with_its_term():
     """date_Uncertain: citeproc-py dropped "circa" and its is-uncertain-date condition never held."""
     csl = style("""<text variable="title" suffix=", "/><choose><if is-uncertain-date="issued">
-        <text term="circa" form="short" suffix=" "/></if></choose><date variable="issued"><date-part name="year"/></date>""")
+        <text term="circa" form="short" suffix=" "/></if></choose>
+        <date variable="issued"><date-part name="year"/></date>""")
     items = [{"id": "a", "type": "book", "title": "A", "issued": {"date-parts": [[1850]], "circa": True}},
              {"id": "b", "type": "book", "title": "B", "issued": {"date-parts": [[1851]]}}]
     assert bib_html(csl, items) == ["A, c. 1850", "B, 1851"]
@@ -253,7 +254,8 @@ def test_ibid_follows_document_order():
 def test_citation_numbers_collapse_into_ranges():
     """collapse_CitationNumberRangesWithAffixes: "[1–3]" not "[1,2,3]"."""
     csl = style('<text variable="title"/>', citation='<text variable="citation-number"/>',
-                citation_attrs='collapse="citation-number"', citation_layout_attrs='prefix="[" suffix="]" delimiter=","')
+                citation_attrs='collapse="citation-number"',
+                citation_layout_attrs='prefix="[" suffix="]" delimiter=","')
     items = [{"id": x, "type": "book", "title": x} for x in "abc"]
     cited = CslProcessor(csl, items, "en-US").citations([CitationInput([CiteRef("a"), CiteRef("b"), CiteRef("c")])])
     assert [c.text() for c in cited] == ["[1–3]"]

@@ -12,13 +12,22 @@ subclass or function of this package fixes it, registered for zotcurate's parser
 * ``styles``: finding, parsing and validating styles, per-style caches;
 * ``processor``: citations in document order, positions, sorting, disambiguation,
   collapsing, second-field-align, subsequent-author-substitute;
-* ``formatter``: the writers' view (``CitationFormatter`` → ``FormattedEntry`` Spans).
+* ``formatter``: the writers' view (``CitationFormatter`` → ``FormattedEntry`` Spans);
+* ``catalogue``: the style names and titles ``zotcurate styles`` lists (no citeproc parse).
 """
 
+from zotcurate.render.citations.catalogue import (
+    StyleInfo,
+    closest_styles,
+    style_catalogue,
+    style_names,
+    unknown_style_message,
+)
 from zotcurate.render.citations.formatter import CitationFormatter, FormattedEntry, runs_to_spans
 from zotcurate.render.citations.processor import CitationInput, CiteRef, CslProcessor, Rendered
 from zotcurate.render.citations.styles import DEFAULT_STYLE, bundled_styles, load_style
 
 __all__ = ["DEFAULT_STYLE", "CitationFormatter", "CitationInput", "CiteRef", "CslProcessor", "FormattedEntry",
-           "Rendered", "bundled_styles", "load_style", "runs_to_spans"]
+           "Rendered", "StyleInfo", "bundled_styles", "closest_styles", "load_style", "runs_to_spans",
+           "style_catalogue", "style_names", "unknown_style_message"]
 

@@ -86,10 +86,7 @@ class Blob:
         """Whether the node prints anything (stops at the first text; text() builds it all)."""
         if isinstance(self.blobs, str):
             return bool(self.blobs)
-        for child in self.blobs:
-            if child.nonempty():
-                return True
-        return False
+        return any(child.nonempty() for child in self.blobs)
 
     def text(self) -> str:
         """The plain text, affixes and delimiters included, no quotes or formatting."""
@@ -312,7 +309,8 @@ def text_case(text: str, case: str, lang: str = "en") -> str:
                     continue
                 lcase = lower(word, lang)
                 capitalise = False
-                if (len(word) > 1 and not _SKIP_WORDS_RE.search(lcase)) or (j == len(words) - 1 and following == "-") or state.is_first or state.after_punct:
+                if ((len(word) > 1 and not _SKIP_WORDS_RE.search(lcase)) or (j == len(words) - 1 and following == "-")
+                        or state.is_first or state.after_punct):
                     capitalise = True
                 if capitalise and word == lcase:
                     words[j] = _capitalise(word, lang)
@@ -699,9 +697,9 @@ def _upward(parent: Blob) -> None:
                 if parent.suffix[:1] != char:
                     parent.suffix = char + parent.suffix
                 child.suffix = child.suffix[:-1]
-        if parent.delimiter and i > 0:
-            if parent.delimiter[-1:] in _PUNCT_OR_SPACE and parent.delimiter[-1:] == child.prefix[:1]:
-                child.prefix = child.prefix[1:]
+        if parent.delimiter and i > 0 and parent.delimiter[-1:] in _PUNCT_OR_SPACE \
+                and parent.delimiter[-1:] == child.prefix[:1]:
+            child.prefix = child.prefix[1:]
 
 
 def _leftward(parent: Blob) -> None:

@@ -251,7 +251,6 @@ class Date_Part(Rich, model.Date_Part):
         return term_text(self, name, form)
 
     def finish_part(self, blob: Blob, attrs: dict[str, str], cite: Cite) -> Blob | None:
-        saved = {key: self.get(key) for key in attrs}
         # The localized part's own element carries the locale's attributes; the style's
         # overrides are applied from ``attrs`` without writing them into the locale.
         case = attrs.get("text-case")
@@ -267,7 +266,6 @@ class Date_Part(Rich, model.Date_Part):
             for leaf in blob.leaves():
                 if leaf.num is None:
                     leaf.blobs = strip_periods(str(leaf.blobs))
-        del saved
         from zotcurate.render.citations.base import FORMATTING
 
         for attribute, decoration in FORMATTING:

@@ -110,7 +110,8 @@ class CitationFormatter:
         """One sentence per CSL feature of the style that the engine does not do."""
         return list(self._style.warnings)
 
-    def format_entries(self, csl_items: Iterable[Mapping[str, Any]], mode: Mode = "bibliography") -> list[FormattedEntry]:
+    def format_entries(self, csl_items: Iterable[Mapping[str, Any]],
+                       mode: Mode = "bibliography") -> list[FormattedEntry]:
         """One FormattedEntry per item, in the order given (no sorting).
 
         ``mode="note"`` gives the footnote form when the style is a note style with its own
@@ -180,7 +181,6 @@ def _entry(item_id: str, runs: list[Run]) -> FormattedEntry | None:
     if margin and margin[-1].text[-1:] == " ":
         last = margin[-1]
         margin[-1] = Span(last.text.rstrip(), **{n: getattr(last, n) for n in _FLAGS})
-    spans = runs_to_spans([*margin_runs, Run(" "), *rest]) if body else margin
     spans = runs_to_spans(Run(s.text, **{n: getattr(s, n) for n in _FLAGS}) for s in [*margin, Span(" "), *body]) \
         if body else margin
     return FormattedEntry(item_id, spans, None, margin, body)

