@@ -267,3 +267,18 @@ def test_subsequent_author_substitute():
                 bib_attrs='subsequent-author-substitute="———"')
     items = [{"id": x, "type": "book", "title": x, "author": [{"family": "Doe", "given": "Jane"}]} for x in "ab"]
     assert bib_html(csl, items) == ["Jane Doe, a", "———, b"]
+
+
+# --- what the engine does not do is said, once per feature (styles.unsupported_features) ------------------------
+
+def test_features_the_output_does_not_carry_are_warnings():
+    plain = style('<text variable="title"/>')
+    assert CitationFormatter(plain, "en-US").warnings == []
+    labelled = style('<text variable="citation-label" display="block"/><text variable="title"/>',
+                     bib_attrs='hanging-indent="true"')
+    warnings = CitationFormatter(labelled, "en-US").warnings
+    assert len(warnings) == 3
+    assert all(w.startswith("Style given as XML asks for a CSL feature zotcurate does not apply: ") for w in warnings)
+    assert any("citation-label is printed only when the item has one" in w for w in warnings)
+    assert any('display="block"' in w for w in warnings)
+    assert any("hanging-indent" in w for w in warnings)

@@ -135,7 +135,7 @@ class Style:
         # zotcurate's own styles print institutions as catalogued (docs/style.md).
         self.institution_formatting = not bundled
         _add_missing_name_elements(self.root)
-        self.warnings = unsupported_features(self.root)
+        self.warnings = unsupported_features(self.root, name)
         self.root.formatter = _Formatter
         self.root.locales = self._locales(locale)
         for element in self.root.locales:
@@ -178,18 +178,25 @@ def _add_missing_name_elements(root: Any) -> None:
         names.insert(0, names.makeelement(f"{{{CSL_NS}}}name", {}))
 
 
+# What a style can ask for that zotcurate's output does not carry: each becomes one sentence
+# in CitationFormatter.warnings (not a silent loss).
 _UNSUPPORTED = {
-    "//cs:*[@display='right-inline' or @display='indent'][not(ancestor::cs:bibliography)]":
-        "display on citation elements is printed inline",
-    "//cs:bibliography[@hanging-indent='true']": "hanging-indent is left to the writer's paragraph style",
-    "//cs:bibliography[@line-spacing or @entry-spacing]": "line-spacing and entry-spacing are left to the writer",
+    "//cs:*[@display='block' or @display='indent' or @display='right-inline']":
+        'display="block", "indent" and "right-inline" are printed inline (only left-margin labels are set apart)',
+    "//cs:text[@variable='citation-label']":
+        "citation-label is printed only when the item has one (labels such as \"Doe20\" are not generated)",
+    "//cs:bibliography[@hanging-indent='true']":
+        "the bibliography's hanging-indent is not passed to the writers (their paragraph style applies)",
+    "//cs:bibliography[@line-spacing or @entry-spacing]":
+        "the bibliography's line-spacing and entry-spacing are not passed to the writers",
 }
 
 
-def unsupported_features(root: Any) -> list[str]:
-    """One sentence per CSL feature the style uses that the engine leaves to the writers."""
+def unsupported_features(root: Any, name: str = "") -> list[str]:
+    """One sentence per CSL feature the style uses that zotcurate's output does not carry."""
     ns = {"cs": CSL_NS}
-    return [f"The style uses a CSL feature zotcurate does not apply: {text}." for xpath, text in _UNSUPPORTED.items()
+    style = f"Style {name}" if name else "The style"
+    return [f"{style} asks for a CSL feature zotcurate does not apply: {text}." for xpath, text in _UNSUPPORTED.items()
             if root.xpath(xpath, namespaces=ns)]
 
 
