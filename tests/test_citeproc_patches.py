@@ -196,10 +196,13 @@ def test_ordinal_edition_follows_the_item_language_locale():
 
 
 def test_page_range_format_chicago():
-    """page_Chicago: citeproc-py's chicago and minimal page ranges were off ("1536–538")."""
+    """page_Chicago: citeproc-py's chicago and minimal page ranges were off ("1536–538");
+    page_Chicago16, page_Minimal: roman numerals take the en dash, a range with letters on
+    one side only is left as written."""
     csl = style('<text variable="page"/>', style_attrs='class="in-text" page-range-format="chicago"')
-    items = [{"id": str(n), "type": "book", "page": page} for n, page in enumerate(["1536-1538", "321-328", "101-108"])]
-    assert bib_html(csl, items) == ["1536–38", "321–28", "101–8"]
+    pages = ["1536-1538", "321-328", "101-108", "xxv-xxviii", "N110-5", "S12-S15"]
+    items = [{"id": str(n), "type": "book", "page": page} for n, page in enumerate(pages)]
+    assert bib_html(csl, items) == ["1536–38", "321–28", "101–8", "xxv–xxviii", "N110-5", "S12–15"]
 
 
 # --- the margin label of numeric styles (formatter.FormattedEntry) -----------------------------------------------

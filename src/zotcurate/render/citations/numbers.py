@@ -151,6 +151,7 @@ def format_number_variable(value: str, form: str, element: Any, variable: str) -
 # --- page ranges (CSL.Util.PageRangeMangler) -------------------------------------------------
 
 _RANGE = re.compile(r"([0-9]*[a-zA-Z]+0*)?([0-9]+[a-z]*)\s*(?:\u2013|-)\s*([0-9]*[a-zA-Z]+0*)?([0-9]+[a-z]*)")
+_ROMAN_RANGE = re.compile(r"\b([ivxlcdm]+|[IVXLCDM]+)\s*-\s*([ivxlcdm]+|[IVXLCDM]+)\b")
 _RANGE_IN_LIST = r"(?:[0-9]*[a-zA-Z]+0*)?[0-9]+[a-z]*\s+-\s+(?:[0-9]*[a-zA-Z]+0*)?[0-9]+[a-z]*"
 
 
@@ -174,6 +175,11 @@ def _expand(text: str, delimiter: str, keep_short: bool = False) -> list[Any]:
         if match:
             m = list(match.groups())
             digits = [int(re.match(r"\d+", m[i]).group()) for i in (1, 3)]  # type: ignore[union-attr]
+            if (m[0] or "") != (m[2] or ""):
+                # Letters before one number only, or different ones ("N110-5", "n11564-1568"):
+                # citeproc-js leaves the range as written, hyphen included (page_Expand, page_Minimal).
+                parts[pos] = parts[pos].replace("-", "\\-")
+                continue
             if keep_short and digits[0] > digits[1]:
                 pass  # no page-range-format: "110-5" stays short (page_NoOption)
             elif not m[2] or m[0] == m[2]:
@@ -207,6 +213,8 @@ def _minimize_internal(begin: str, end: str, minchars: int) -> str:
 def page_range(text: str, range_format: str | None, delimiter: str) -> str:
     """A page value with its ranges formatted (expanded, minimal, minimal-two, chicago…)
     and joined with the locale's page-range-delimiter; escaped hyphens stay hyphens."""
+    # Roman numerals on both sides take the delimiter too (page_Chicago16: "xxv–xxviii").
+    text = _ROMAN_RANGE.sub(lambda m: m.group(1) + delimiter + m.group(2), text)
     if not re.search(r"\d", text) or not re.search(r"\d\s*(?:\\?-|\u2013)\s*\w", text):
         return text.replace("\\-", "-")
     parts = _expand(text, delimiter, keep_short=range_format is None)
