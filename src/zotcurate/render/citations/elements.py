@@ -20,7 +20,7 @@ from zotcurate.render.citations.blobs import Blob
 from zotcurate.render.citations.dates import Date, Date_Part
 from zotcurate.render.citations.items import NUMBER_VARIABLES
 from zotcurate.render.citations.names import Et_Al, Name, Name_Part, Names, Substitute
-from zotcurate.render.citations.numbers import format_number_variable, is_numeric, page_range
+from zotcurate.render.citations.numbers import format_number_variable, is_numeric, locale_ampersand, page_range
 
 # --- terms ----------------------------------------------------------------------------------
 
@@ -264,6 +264,8 @@ def page_text(element: Any, value: str, variable: str) -> Blob:
         first = re.split(r"\s*(?:&|,|-|\u2013)\s*", value)[0]
         return Blob(first.replace("\\", ""))
     delimiter = term_text(element, "page-range-delimiter") or "\u2013"
+    if "&" in value:
+        value = re.sub(r"\s*&\s*", f" {locale_ampersand(element)} ", value)
     return Blob(page_range(value, root.get("page-range-format"), delimiter))
 
 

@@ -249,15 +249,17 @@ class Name(Rich, model.Name):
             return None, 0
         cite.last_name_blobs = blobs
         delimiter = self.option("delimiter", cite)
-        if sort:
-            return Blob(blobs, delimiter="\x02"), len(shown)
         if truncated and use_last and first <= minimum - 2 and len(names) > len(shown) and len(shown) >= 1:
             last = self.render_name(names[-1], cite, len(names) - 1,
                                     cite.givens.get((index, len(names) - 1), cite.givens_all), sort,
                                     institutions_formatted)
+            if sort:  # the last name sorts too (sort_NamesUseLast, sort_EtAlUseLast)
+                return Blob([*blobs, last] if last is not None else blobs, delimiter="\x02"), len(shown)
             ellipsis = Blob("\u2026", prefix=delimiter if len(blobs) > 1 else " ", suffix=" ")
             joined = _join_names(blobs, delimiter, None)
             return Blob([joined, ellipsis, last] if last is not None else [joined]), len(shown)
+        if sort:
+            return Blob(blobs, delimiter="\x02"), len(shown)
         if truncated:
             term = et_al.term_blob(cite) if et_al is not None else self.default_et_al(cite)
             joined = _join_names(blobs, delimiter, None)
@@ -308,13 +310,16 @@ class Name(Rich, model.Name):
         elif precedes == "never":
             if prefix_multiple:
                 prefix_multiple = " "
-        elif precedes == "after-inverted-name":
+        elif precedes == "after-inverted-name" and not (len(shown) >= count and shown[count - 1].is_literal):
+            # An institution last takes the join of cs:institution, where after-inverted-name
+            # is not an option (citeproc-js's institution.and: name_DelimiterAfterInverted).
             if prefix_single:
                 prefix_single = delimiter
             if prefix_multiple:
                 prefix_multiple = " "
-            if self.is_inverted(count - 2, cite):
-                return Blob(term, prefix=delimiter, suffix=suffix)
+        if precedes == "after-inverted-name" and self.is_inverted(count - 2, cite) and not (
+                len(shown) >= count - 1 and shown[count - 2].is_literal):
+            return Blob(term, prefix=delimiter, suffix=suffix)
         return Blob(term, prefix=prefix_multiple if count > 2 else prefix_single, suffix=suffix)
 
     def inverted_flags(self, shown: list[NameValue]) -> None:

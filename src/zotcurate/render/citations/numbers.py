@@ -124,6 +124,15 @@ def range_delimiter(element: Any, variable: str) -> str:
     return term_text(element, term) or "\u2013"
 
 
+def locale_ampersand(element: Any) -> str:
+    """The "&" of number lists: the locale's symbol form of "and" when it defines one
+    (label_PluralWithLocalizedAmpersand); a symbol form equal to the long one is a fallback."""
+    from zotcurate.render.citations.elements import term_text
+
+    symbol = term_text(element, "and", "symbol")
+    return symbol if symbol and symbol != term_text(element, "and") else "&"
+
+
 def format_number_variable(value: str, form: str, element: Any, variable: str) -> str:
     """A numeric value in a number form, each number formatted and joiners normalised:
     ranges take the range delimiter, lists ", ", ampersands " & " (as citeproc-js prints them)."""
@@ -136,7 +145,7 @@ def format_number_variable(value: str, form: str, element: Any, variable: str) -
         else:
             joiner = part.strip()
             if joiner == "&":
-                out.append(" & ")
+                out.append(f" {locale_ampersand(element)} ")
             elif joiner == ",":
                 out.append(", ")
             elif joiner == "and":
