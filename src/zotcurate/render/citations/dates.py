@@ -118,10 +118,13 @@ class Date(Rich, model.Date):
         finish_blobs = [b for b in finish if b is not None]
         if start_blobs and start_blobs[-1].suffix:
             start_blobs[-1].suffix = start_blobs[-1].suffix.rstrip()
+        # The date's delimiter also joins the parts on each side of the range (date_RangeDelimiter).
+        inner = self.delimiter_for()
         if start_blobs and finish_blobs:
-            middle = Blob([Blob(start_blobs), Blob(finish_blobs)], delimiter=range_delimiter)
+            middle = Blob([Blob(start_blobs, delimiter=inner), Blob(finish_blobs, delimiter=inner)],
+                          delimiter=range_delimiter)
         else:
-            middle = Blob(start_blobs or finish_blobs)
+            middle = Blob(start_blobs or finish_blobs, delimiter=inner)
         children = [b for b in [*before, middle, *after] if b is not None and b.blobs]
         return Blob(children) if children else None
 
