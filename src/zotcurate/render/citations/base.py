@@ -53,6 +53,7 @@ class Cite:
     givens_all: int = 0  # a level for every name (givenname rule "all-names…")
     year_suffix: int | None = None
     disambiguate: bool = False
+    just_looking: bool = False  # rendered for an ambiguity key, not for print
     suppress_year_suffix: bool = False
     # render state
     suppressed: set[str] = field(default_factory=set)

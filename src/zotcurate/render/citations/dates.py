@@ -29,7 +29,9 @@ class Date(Rich, model.Date):
 
     def render(self, item: Cite, context: Any = None, **kwargs: Any) -> Blob | None:
         variable = self.get("variable")
-        if variable in item.suppressed:
+        if variable in item.suppressed or (item.just_looking and variable == "accessed"):
+            # citeproc-js leaves the accessed date out of ambiguity keys: two cites that differ
+            # only by it are ambiguous (date_YearSuffixWithNoDate).
             item.tried(variable, None)
             return None
         value = item.reference.get(variable)

@@ -247,10 +247,11 @@ def _part(numbers: list[Any], variable: str, season: Any = None) -> DatePart:
     year = values[0] if values else None
     month = values[1] if len(values) > 1 else None
     day = values[2] if len(values) > 2 else None
-    # A month 13-16 is a season (CSL-JSON's convention), 21-24 too (EDTF's, date_SeasonRange1-3);
+    # A month 13-24 is a season, as citeproc-js reads it: 13-16 (CSL-JSON's convention) and
+    # 21-24 (EDTF's) both give spring to winter (date_SeasonRange1-3, date_VariousInvalidDates);
     # any other month or day out of range is dropped with what follows it: the year alone is still right.
-    if month is not None and (13 <= month <= 16 or 21 <= month <= 24) and season is None:
-        season, month, day = month - (12 if month <= 16 else 20), None, None
+    if month is not None and 13 <= month <= 24 and season is None:
+        season, month, day = (month - 13) % 4 + 1, None, None
     if month is not None and not 1 <= month <= 12:
         month, day = None, None
     if day is not None and not 1 <= day <= 31:

@@ -296,7 +296,8 @@ class CslProcessor:
         probe = Cite(reference=cite.reference, key=cite.key, number=cite.number, area="citation",
                      position="first", terms=cite.terms, lang=cite.lang, item_lang=cite.item_lang,
                      output_lang=cite.output_lang,
-                     names_min=cite.names_min, givens=cite.givens, disambiguate=cite.disambiguate)
+                     names_min=cite.names_min, givens=cite.givens, disambiguate=cite.disambiguate,
+                     just_looking=True)
         blob = self.render_layout(probe, "citation")
         cite.names_counts = probe.names_counts
         cite.rendered_names = probe.rendered_names
