@@ -586,14 +586,15 @@ class CslProcessor:
         previous: Cite | None = None
         suffix_delimiter = self.citation_element.get("year-suffix-delimiter")
         layout_delimiter = self._layout("citation").get("delimiter", "")
+        # The names as first rendered (re-rendering a collapsed cite without them clears them).
+        names_of = {id(cite): cite.first_names_text for cite, _ in rendered}
         for cite, content in rendered:
             unit = _Unit(cite, self._piece(cite, content))
-            same_names = previous is not None and bool(cite.first_names_text) and \
-                cite.first_names_text == previous.first_names_text
+            same_names = previous is not None and bool(names_of[id(cite)]) and \
+                names_of[id(cite)] == names_of[id(previous)]
             if same_names and grouping:
                 unit.grouped = True
-            if same_names and collapse.startswith("year") and not cite.prefix and previous is not None \
-                    and previous.locator is None:
+            if same_names and collapse.startswith("year") and not cite.prefix and previous is not None:
                 unit.collapsed = True
                 suffix_only = (collapse.startswith("year-suffix") and cite.year_suffix is not None
                                and previous.year_suffix is not None and _year(cite) == _year(previous)
