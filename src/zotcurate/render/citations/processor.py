@@ -528,10 +528,13 @@ class CslProcessor:
         units = self._cite_units(cites, collapse, group_delimiter)
         if collapse == "citation-number":
             units = self._number_ranges(units, delimiter)
-        if not any(u.piece.nonempty() for u in units):
+        printed = [u for u in units if u.piece.nonempty()]
+        if not printed:
             return None
-        units[0].piece.prefix = layout.get("prefix", "") + units[0].piece.prefix
-        units[-1].piece.suffix = units[-1].piece.suffix + layout.get("suffix", "")
+        # The layout's affixes go on the first and last cites that print something (a cite
+        # collapsed to nothing at the end kept the closing bracket: collapse_AuthorCollapseNoDateSorted).
+        printed[0].piece.prefix = layout.get("prefix", "") + printed[0].piece.prefix
+        printed[-1].piece.suffix = printed[-1].piece.suffix + layout.get("suffix", "")
         for unit in units:
             adjust(unit.piece, self.style.quote_terms.punctuation_in_quote)
         after_collapse = citation.get("after-collapse-delimiter")
@@ -552,8 +555,8 @@ class CslProcessor:
                             glue = delimiter
                     elif unit.grouped and group_delimiter:
                         glue = group_delimiter
-                    elif unit.collapsed and in_text:
-                        glue = ", "
+                    elif unit.collapsed and in_text and collapse != "citation-number":
+                        glue = ", "  # citeproc-js's splice delimiter; numeric ranges keep the layout's
                     else:
                         glue = delimiter
                 previous_suffix = previous.cite.suffix or ""
