@@ -635,10 +635,19 @@ class CslProcessor:
         children: list[Blob] = []
         if cite.prefix:
             children.append(_affix_blob(_prefix_space(cite.prefix), cite))
-        if content is not None:
-            children.extend(content.blobs if isinstance(content.blobs, list) else [content])
-        if cite.suffix:
-            children.append(_affix_blob(_suffix_space(cite.suffix), cite))
+        body = content.blobs if content is not None and isinstance(content.blobs, list) else \
+            [content] if content is not None else []
+        suffix = _suffix_space(cite.suffix) if cite.suffix else ""
+        lead = re.match(r"[.,;:!?]+\s*", suffix)
+        if lead and body:
+            # Punctuation opening the cite's suffix is the cite's own closing punctuation: it
+            # moves into quotes as the locale says (affix_MovingPunctuation).
+            children.append(Blob(list(body), suffix=lead.group()))
+            suffix = suffix[lead.end():]
+        else:
+            children.extend(body)
+        if suffix:
+            children.append(_affix_blob(suffix, cite))
         return Blob(children)
 
     def _suffix_ranges(self, units: list[_Unit]) -> list[_Unit]:
