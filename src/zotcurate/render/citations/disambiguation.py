@@ -70,7 +70,9 @@ def disambiguate_given_names(cites: list[Cite], rule: str) -> None:
         given = _person(name.get("given") or "")
         others = [g for g in givens if g != given]
         level = 1 if all(givens[g] != givens[given] for g in others) else 2
-        cite.givens[slot] = max(cite.givens.get(slot, 0), min(level, max_level))
+        if level > max_level:
+            continue  # initials alike and full names not allowed: expanding cannot help (disambiguate_ToInitialOnly)
+        cite.givens[slot] = max(cite.givens.get(slot, 0), level)
 
 
 class Disambiguator:
@@ -163,6 +165,12 @@ class Disambiguator:
                         slot = (index, value)
                         cite.givens[slot] = max(cite.givens.get(slot, 0), 1 if kind == "given" else 2)
                 parts = _groups(live, self.key)
+                if len(parts) == 1 and kind != "names":
+                    # A given name that separates nothing is not kept (disambiguate_SetsOfNames);
+                    # added names are, later names may need them.
+                    for cite in live:
+                        cite.givens = dict(best[id(cite)][1])
+                    continue
                 if len(parts) > 1:
                     for cite in live:
                         best[id(cite)] = (dict(cite.names_min), dict(cite.givens))
