@@ -164,6 +164,12 @@ class Disambiguator:
                     else:
                         slot = (index, value)
                         cite.givens[slot] = max(cite.givens.get(slot, 0), 1 if kind == "given" else 2)
+                if kind == "names" and self.add_givenname and self.rule != "by-cite":
+                    # Names added are subject to the document-wide given-name rule too
+                    # (disambiguate_AllNamesBaseNameCountOnFailureIfYearSuffixAvailable).
+                    for cite in live:
+                        self._key(cite)  # records the names it now prints
+                    disambiguate_given_names(live, self.rule)
                 parts = _groups(live, self.key)
                 if len(parts) == 1 and kind != "names":
                     # A given name that separates nothing is not kept (disambiguate_SetsOfNames);
