@@ -19,7 +19,7 @@ SUITE = REPO.parent / "shared" / "data" / "csl-test-suite"
 RUNNER = REPO / "benchmarks" / "csl_suite.py"
 
 # Raise these as fixtures get fixed (benchmarks/RESULTS.md has the history).
-FLOOR = 799
+FLOOR = 800
 BIBLIOGRAPHY_FLOOR = 187
 TOTAL = 845
 BIBLIOGRAPHY_TOTAL = 199

@@ -148,16 +148,15 @@ class Disambiguator:
             self.key(cite)
         if len({_names_of(c) for c in group}) == 1:
             return [group]  # the same names everywhere: adding names or given names cannot help
-        pending = [group]
-        unresolved: list[list[Cite]] = []
         steps = self.steps(group)
-        for cites in pending:
-            saved = {id(c): (dict(c.names_min), dict(c.givens)) for c in cites}
-            best = dict(saved)
-            live = list(cites)
-            for kind, index, value in steps:
-                if len(live) < 2:
-                    break
+        best = {id(c): (dict(c.names_min), dict(c.givens)) for c in group}
+        # Each clashing set goes on with the steps after the one that split it, on its own: a
+        # step that helps one set is not kept for another (disambiguate_YearSuffixAtTwoLevels).
+        queue: list[tuple[list[Cite], int]] = [(group, 0)]
+        while queue:
+            live, start = queue.pop(0)
+            for number in range(start, len(steps)):
+                kind, index, value = steps[number]
                 for cite in live:
                     if kind == "names":
                         cite.names_min[index] = max(cite.names_min.get(index, 0), value)
@@ -171,23 +170,19 @@ class Disambiguator:
                         self._key(cite)  # records the names it now prints
                     disambiguate_given_names(live, self.rule)
                 parts = _groups(live, self.key)
-                if len(parts) == 1 and kind != "names":
-                    # A given name that separates nothing is not kept (disambiguate_SetsOfNames);
-                    # added names are, later names may need them.
-                    for cite in live:
-                        cite.givens = dict(best[id(cite)][1])
+                if len(parts) == 1:
+                    if kind != "names":
+                        # A given name that separates nothing is not kept (disambiguate_SetsOfNames);
+                        # added names are, later names may need them.
+                        for cite in live:
+                            cite.givens = dict(best[id(cite)][1])
                     continue
-                if len(parts) > 1:
-                    for cite in live:
-                        best[id(cite)] = (dict(cite.names_min), dict(cite.givens))
-                    live = []
-                    for part in parts:
-                        if len(part) > 1:
-                            live.extend(part)
-                    if live and len({self.key(c) for c in live}) < len(live):
-                        continue
-            for cite in cites:
-                names_min, givens = best[id(cite)]
-                cite.names_min, cite.givens = dict(names_min), dict(givens)
-            unresolved.extend(g for g in _groups(cites, self.key) if len(g) > 1)
+                for cite in live:
+                    best[id(cite)] = (dict(cite.names_min), dict(cite.givens))
+                queue.extend((part, number + 1) for part in parts if len(part) > 1)
+                break
+        for cite in group:
+            names_min, givens = best[id(cite)]
+            cite.names_min, cite.givens = dict(names_min), dict(givens)
+        unresolved = [g for g in _groups(group, self.key) if len(g) > 1]
         return unresolved
