@@ -186,7 +186,7 @@ def test_italics_inside_italics_flip_to_roman():
 # --- numbers (numbers.py) ---------------------------------------------------------------------------------------
 
 def test_ordinal_edition_follows_the_item_language_locale():
-    """number_EditionOrdinal / the stray "Edition.": an edition number gets the locale's ordinal
+    """number_NewOrdinalsEdition / the stray "Edition.": an edition number gets the locale's ordinal
     (citeproc-py looked terms up across locales and printed "3rd éd." in French)."""
     csl = style('<group delimiter=" "><number variable="edition" form="ordinal"/><label variable="edition" '
                 'form="short"/></group>')
@@ -265,7 +265,7 @@ def test_citation_numbers_collapse_into_ranges():
 
 
 def test_subsequent_author_substitute():
-    """sort_SubsequentAuthorSubstitute (bibliography): repeated leading names become "———"."""
+    """magic_SubsequentAuthorSubstitute (bibliography): repeated leading names become "———"."""
     csl = style('<group delimiter=", "><names variable="author"/><text variable="title"/></group>',
                 bib_attrs='subsequent-author-substitute="———"')
     items = [{"id": x, "type": "book", "title": x, "author": [{"family": "Doe", "given": "Jane"}]} for x in "ab"]
