@@ -231,7 +231,7 @@ class Rich:
 
     def render_children(self, item: Any, delimiter: str = "", **kwargs: Any) -> Blob | None:
         output = []
-        for child in self.iterchildren():  # type: ignore[attr-defined]
+        for child in self.iterchildren():
             try:
                 text = child.render(item, **kwargs)
             except VariableError:
@@ -250,7 +250,7 @@ class Rich:
         return cached
 
     def _calls_variable(self) -> bool:
-        return any(child.calls_variable() for child in self.iterchildren())  # type: ignore[attr-defined]
+        return any(child.calls_variable() for child in self.iterchildren())
 
     def xpath_search(self, expression: str) -> Any:
         """citeproc-py re-runs the same structural XPath queries (enclosing layout, options,

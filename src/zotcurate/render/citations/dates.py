@@ -40,6 +40,7 @@ class Date(Rich, model.Date):
         parts = self.part_elements()
         if item.area == "sort":
             return Blob(sort_key(value, [name for name, _ in parts]))
+        blob: Blob | None
         if value.literal is not None and value.begin.is_empty():
             blob = Blob(value.literal)
         else:
@@ -111,7 +112,7 @@ class Date(Rich, model.Date):
             return self.render_value(DateValue(begin), parts, cite)
         first, last = span[0], span[-1]
         range_delimiter = next((a.get("range-delimiter") for n, a in parts if n == largest
-                                and a.get("range-delimiter")), "\u2013")
+                                and a.get("range-delimiter")), None) or "\u2013"
         before = [self.render_part(n, a, begin, cite) for n, a in parts[:first]]
         start = [self.render_part(n, a, begin, cite) for n, a in parts[first:last + 1]]
         finish = [self.render_part(n, a, end, cite) for n, a in parts[first:last + 1]]
@@ -133,7 +134,7 @@ class Date(Rich, model.Date):
     def render_part(self, name: str, attrs: dict[str, str], part: DatePart, cite: Cite) -> Blob | None:
         element = self.part_element(name)
         text = element.text_for(attrs, part, cite) if element is not None else None
-        if text is None:
+        if element is None or text is None:
             return None
         blob = Blob(text)
         if name == "year" and cite.year_suffix is not None and not cite.year_suffix_done \

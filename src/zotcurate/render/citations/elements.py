@@ -209,9 +209,9 @@ class Text(Rich, model.Text):
                 return locator_text(self, cite, value)
             return None
         if variable == "first-reference-note-number":
-            value = cite.first_reference_note_number if cite.position not in (None, "first") else None
-            if cite.tried(variable, value) and value is not None:
-                return Blob(str(value), num=value)
+            note = cite.first_reference_note_number if cite.position not in (None, "first") else None
+            if cite.tried(variable, note) and note is not None:
+                return Blob(str(note), num=note)
             return None
         reference = cite.reference
         if form == "short":
@@ -353,7 +353,7 @@ def is_plural(variable: str, value: str) -> bool:
     (number_PlainHyphenOrEnDashAlwaysPlural, label_PluralPagesWithAlphaPrefix)."""
     if variable.startswith("number-of"):
         match = re.match(r"\s*(\d+)", value)
-        return bool(match) and int(match.group(1)) > 1
+        return match is not None and int(match.group(1)) > 1
     tokens = [t for t in _JOINERS.split(value) if t.strip()]
     numbers = [t for t in tokens if re.search(r"\d", t) or re.fullmatch(r"[ivxlcdm]+|[IVXLCDM]+", t.strip())]
     return len(numbers) >= 2

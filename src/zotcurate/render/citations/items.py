@@ -56,7 +56,7 @@ class ItemError(Exception):
 _SPELLINGS: dict[str, str] = {}  # "page_first" → "page-first": a fixed vocabulary, filled once
 
 
-class Reference(dict):  # type: ignore[type-arg]
+class Reference(dict):
     """One item's variables. Attribute and item access raise citeproc-py's VariableError
     for a missing variable (which its elements catch); "_" and "-" spellings both work."""
 
@@ -83,7 +83,7 @@ class Reference(dict):  # type: ignore[type-arg]
     def __getattr__(self, name: str) -> Any:
         return self[name]
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         try:
             return dict.__getitem__(self, name)
         except KeyError:
@@ -96,7 +96,7 @@ class Reference(dict):  # type: ignore[type-arg]
         return f"Reference({self.key})"
 
 
-class Name(dict):  # type: ignore[type-arg]
+class Name(dict):
     """A personal name (family, given, particles, suffix) or a literal (institution) name."""
 
     @property
@@ -195,7 +195,7 @@ def _parse_particles(name: dict[str, str]) -> None:
             given = given[:match.start()]
             name["given"] = given
     words = given.split(" ")
-    dropping = []
+    dropping: list[str] = []
     while len(words) > 1 and words[-1] and words[-1][:1].lower() == words[-1][:1] \
             and words[-1][:1].upper() != words[-1][:1]:
         dropping.insert(0, words.pop())
@@ -408,4 +408,4 @@ def prepare(item: Any, key: str, et_al_threshold: tuple[int, int] | None = None)
         authors = data["author"]
         if use_first <= len(authors) and len(authors) + 1 >= et_al_min:
             data["author"] = [*authors, Name(family="\u2026")]
-    return Reference(key, csl_type.strip(), data)
+    return Reference(key, str(csl_type).strip(), data)

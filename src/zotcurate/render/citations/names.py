@@ -278,8 +278,7 @@ class Name(Rich, model.Name):
                 multiple = "" if multiple == " " else multiple
             term.prefix = multiple if len(blobs) > 1 else single
             return Blob([joined, term]), len(shown)
-        return _join_names(blobs, delimiter, self.and_blob(len(blobs), cite, shown), self.inverted_flags(shown)), \
-            len(shown)
+        return _join_names(blobs, delimiter, self.and_blob(len(blobs), cite, shown)), len(shown)
 
     def default_et_al(self, cite: Cite) -> Blob | None:
         from zotcurate.render.citations.elements import term_text
@@ -321,9 +320,6 @@ class Name(Rich, model.Name):
                 len(shown) >= count - 1 and shown[count - 2].is_literal):
             return Blob(term, prefix=delimiter, suffix=suffix)
         return Blob(term, prefix=prefix_multiple if count > 2 else prefix_single, suffix=suffix)
-
-    def inverted_flags(self, shown: list[NameValue]) -> None:
-        return None
 
     def is_inverted(self, position: int, cite: Cite | None = None) -> bool:
         order = self.option("name-as-sort-order", cite)
@@ -420,6 +416,8 @@ class Name(Rich, model.Name):
                 blob = Blob([blob], prefix=prefix or "", suffix=suffix_ or "")
             return blob
 
+        first: Blob | None
+        second: Blob | None
         inverted = form != "short" and self.is_inverted(position, cite)
         if romanesque == 0 and not inverted:
             # CJK names print family then given, no space (name_AsianGlyphs); inverted, the
@@ -432,15 +430,12 @@ class Name(Rich, model.Name):
                 second = join([given_blob, dp], " ")
                 second = join([second, ndp], " ")
                 second = affix(second, given_part)
-                merged = join([affix(family_blob, family_part), second], sort_separator)
-                blob = join([merged, suffix], sort_separator)
-            else:
-                first = join([ndp, family_blob], "" if hyphenated else space)
-                first = affix(first, family_part)
-                second = affix(join([given_blob, dp], " "), given_part)
-                merged = join([first, second], sort_separator)
-                blob = join([merged, suffix], sort_separator)
-            return blob
+                return join([join([affix(family_blob, family_part), second], sort_separator), suffix],
+                            sort_separator)
+            first = join([ndp, family_blob], "" if hyphenated else space)
+            first = affix(first, family_part)
+            second = affix(join([given_blob, dp], " "), given_part)
+            return join([join([first, second], sort_separator), suffix], sort_separator)
         if dp is not None and family_blob is not None and ndp is None:
             particle = dp.text()
             if particle[-1:] in ("'", "\u02bc", "\u2019", "-") and particle[:-1] != "de":
@@ -478,7 +473,7 @@ def _sort_text(text: str) -> str:
     return strip_markup(text)
 
 
-def _join_names(blobs: list[Blob], delimiter: str, final: Blob | None, _flags: Any = None) -> Blob:
+def _join_names(blobs: list[Blob], delimiter: str, final: Blob | None) -> Blob:
     """citeproc-js's NameOutput._join: delimiters go into the names' suffixes, the "and"
     (if any) is its own blob before the last name."""
     blobs = [b for b in blobs if b is not None]
@@ -538,7 +533,7 @@ class Names(Rich, model.Names):
     def _calls_variable(self) -> bool:
         return True
 
-    def children_of(self, context: Any) -> tuple[Name, Et_Al | None, Any]:
+    def children_of(self, context: Any) -> tuple[Any, Et_Al | None, Any]:
         source = context if context is not None else self
         cache = source.__dict__.setdefault("_names_children", None)
         if cache is None:

@@ -58,7 +58,7 @@ def ordinal(number: int, element: Any, gender: str | None = None) -> str:
         terms = _ordinal_terms(locale)
         if not terms:
             continue
-        candidates = []
+        candidates: list[tuple[str, str | None]] = []
         if number >= 10:
             candidates.append((f"ordinal-{number % 100:02d}", "last-two-digits"))
         candidates.append((f"ordinal-{number % 10:02d}", "last-digit"))

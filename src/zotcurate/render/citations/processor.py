@@ -464,10 +464,10 @@ class CslProcessor:
             for position, cite in enumerate(cites):
                 cite.number_in_citation = position
             for position, cite in enumerate(cites):
-                ref = next((r for r in citation.cites if self.keys.get(r.id) == cite.key), None)
-                if ref is not None and ref.position is not None:
-                    cite.position = _POSITIONS.get(ref.position, "first")
-                    cite.near_note = bool(ref.near_note)
+                given = next((r for r in citation.cites if self.keys.get(r.id) == cite.key), None)
+                if given is not None and given.position is not None:
+                    cite.position = _POSITIONS.get(given.position, "first")
+                    cite.near_note = bool(given.near_note)
                 elif track_positions:
                     self._position(cite, cites[:position], history, citation.note_index)
                 else:
@@ -578,7 +578,7 @@ class CslProcessor:
         in_text = self.root.get("class") == "in-text"
         if (in_text and collapse.startswith("year")) or group_delimiter:
             # Cites by the same names are brought together, in the order of their first cite.
-            keys = [cite.first_names_text for cite, _ in rendered]
+            keys = [cite.first_names_text or "" for cite, _ in rendered]
             first: dict[str, int] = {}
             for position, key in enumerate(keys):
                 if key:
@@ -599,10 +599,9 @@ class CslProcessor:
                 unit.grouped = True
             if same_names and collapse.startswith("year") and not cite.prefix and previous is not None:
                 unit.collapsed = True
-                suffix_only = (collapse.startswith("year-suffix") and cite.year_suffix is not None
-                               and previous.year_suffix is not None and _year(cite) == _year(previous)
-                               and cite.locator is None and not cite.suffix)
-                if suffix_only:
+                suffix_only = (collapse.startswith("year-suffix") and previous.year_suffix is not None
+                               and _year(cite) == _year(previous) and cite.locator is None and not cite.suffix)
+                if suffix_only and cite.year_suffix is not None:
                     from zotcurate.render.citations.elements import suffix_letters
 
                     unit.piece = Blob([Blob(suffix_letters(cite.year_suffix), num=cite.year_suffix)])
