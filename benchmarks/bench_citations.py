@@ -33,7 +33,8 @@ citations (one cite per item, through CslProcessor), and counts per style:
 
 * items lost to an exception (an entry whose error is not "the item cannot be used" or "has
   none of the fields the style prints"), and citations lost to an exception;
-* clean refusals (ConfigError: no bibliography, unusable style);
+* clean refusals (ConfigError: no bibliography, unusable style), and the warnings the styles get
+  (CSL features the output does not carry);
 * name-part formatting (cs:name-part with font-style italic, font-weight bold, font-variant
   small-caps, text-decoration underline, text-case uppercase) that the style asks for and
   the output does not show: a family (given) name of the items must appear somewhere in the
@@ -208,17 +209,21 @@ def _name_part_features(root) -> set[tuple[str, str, str]]:
 def _feature_seen(feature: str, wanted: set[str], runs: list, html: str) -> str:
     """"kept", "lost" or "not observed" for one name-part feature over the style's output."""
     wanted = {n for n in wanted if len(n) > 1}
-    printed = [r.text for r in runs if any(n.casefold() in r.text.casefold() for n in wanted)]
+    if not wanted:
+        return "not observed"
+    # Whole words only ("John" is not in "Johnson"); a given name printed as initials is not seen.
+    word = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in sorted(wanted, key=len, reverse=True))
+                      + r")(?!\w)", re.IGNORECASE)
+    printed = [r for r in runs if word.search(r.text)]
     if not printed:
         return "not observed"
     if feature == "uppercase":
         mixed = [n for n in wanted if n != n.upper()]
-        return "kept" if not mixed or any(n.upper() in text for text in printed for n in mixed) else "lost"
+        return "kept" if not mixed or any(n.upper() in r.text for r in printed for n in mixed) else "lost"
     if feature == "underline":  # the writers' Span has no underline: look at the HTML
-        return "kept" if re.search(r'text-decoration:\s*underline;?">[^<]*(' + "|".join(
-            re.escape(n) for n in wanted) + ")", html, re.IGNORECASE) else "lost"
-    return "kept" if any(getattr(r, feature) and any(n.casefold() in r.text.casefold() for n in wanted)
-                         for r in runs) else "lost"
+        return "kept" if re.search(r'text-decoration:\s*underline;?">[^<]*' + word.pattern, html,
+                                   re.IGNORECASE) else "lost"
+    return "kept" if any(getattr(r, feature) for r in printed) else "lost"
 
 
 def sweep_style(path: Path) -> dict:
@@ -237,6 +242,7 @@ def sweep_style(path: Path) -> dict:
         except ConfigError as exc:
             result["refused"] = str(exc)
             return result
+    result["warnings"] = [w.split(": ", 1)[-1] for w in fmt.warnings]
     runs: list[Run] = []
     html: list[str] = []
     for mode in ("bibliography", "note"):
@@ -324,6 +330,13 @@ def all_styles(jobs: int, limit: int | None, json_out: Path | None) -> None:
           f"some lost {len(lost)}, some not observed (no name of the items reaches it) {len(unseen)}")
     for r in lost[:40]:
         print(f"    - lost {r['style']}: {r['features']}")
+    counts: dict[str, int] = {}
+    for r in results:
+        for warning in r.get("warnings", []):
+            counts[warning] = counts.get(warning, 0) + 1
+    print("  warnings (styles):")
+    for warning, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"    {count:5d}  {warning}")
 
 
 def main() -> None:
