@@ -250,7 +250,6 @@ class Date_Part(Rich, model.Date_Part):
         return None
 
     def term(self, name: str, form: str | None) -> str:
-
         return term_text(self, name, form)
 
     def finish_part(self, blob: Blob, attrs: dict[str, str], cite: Cite) -> Blob | None:

@@ -281,7 +281,6 @@ class Name(Rich, model.Name):
         return _join_names(blobs, delimiter, self.and_blob(len(blobs), cite, shown)), len(shown)
 
     def default_et_al(self, cite: Cite) -> Blob | None:
-
         text = term_text(self, "et-al")
         return Blob(text) if text else None
 
@@ -291,7 +290,6 @@ class Name(Rich, model.Name):
         and_option = self.option("and", cite)
         delimiter = self.option("delimiter", cite)
         if and_option == "text":
-
             term = term_text(self, "and")
         elif and_option == "symbol":
             term = "&"
@@ -514,7 +512,6 @@ class Name_Part(Rich, model.Name_Part):
 
 class Et_Al(Rich, model.Et_Al):
     def term_blob(self, cite: Cite) -> Blob | None:
-
         text = term_text(self, self.get("term", "et-al"))
         if not text:
             return None
@@ -578,10 +575,9 @@ class Names(Rich, model.Names):
             values = None if variable in cite.suppressed else reference.get(variable)
             if cite.tried(variable, values) and values:
                 lists.append((variable, values))
-        if len(lists) == 2 and {v for v, _ in lists} == {"editor", "translator"} and lists[0][1] == lists[1][1]:
-
-            if term_text(self, "editortranslator"):
-                lists = [("editortranslator", lists[0][1])]
+        if len(lists) == 2 and {v for v, _ in lists} == {"editor", "translator"} and lists[0][1] == lists[1][1] \
+                and term_text(self, "editortranslator"):
+            lists = [("editortranslator", lists[0][1])]
         outputs: list[Blob] = []
         total = 0
         for variable, values in lists:

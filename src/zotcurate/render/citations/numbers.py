@@ -96,7 +96,6 @@ def noun_gender(element: Any, variable: str) -> str | None:
 
 def long_ordinal(number: int, element: Any) -> str:
     if 1 <= number <= 10:
-
         text = term_text(element, f"long-ordinal-{number:02d}")
         if text:
             return text
