@@ -19,6 +19,7 @@ from citeproc.source import VariableError
 from zotcurate.render.citations.base import Cite, Rich
 from zotcurate.render.citations.blobs import Blob
 from zotcurate.render.citations.items import DatePart, DateValue
+from zotcurate.render.citations.terms import term_text, year_suffix_blob
 
 _ORDER = {"year": 3, "month": 2, "day": 1}
 
@@ -139,8 +140,6 @@ class Date(Rich, model.Date):
         blob = Blob(text)
         if name == "year" and cite.year_suffix is not None and not cite.year_suffix_done \
                 and cite.area != "sort" and self.get("variable") == "issued" and not _style_prints_year_suffix(self):
-            from zotcurate.render.citations.elements import year_suffix_blob
-
             suffix = year_suffix_blob(cite)
             if suffix is not None:
                 blob = Blob([blob, suffix])
@@ -252,8 +251,6 @@ class Date_Part(Rich, model.Date_Part):
         return None
 
     def term(self, name: str, form: str | None) -> str:
-        from zotcurate.render.citations.elements import term_text
-
         return term_text(self, name, form)
 
     def finish_part(self, blob: Blob, attrs: dict[str, str], cite: Cite) -> Blob | None:

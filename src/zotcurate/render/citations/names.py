@@ -30,6 +30,7 @@ from zotcurate.render.citations.blobs import (
     typographic_spaces,
 )
 from zotcurate.render.citations.items import Name as NameValue
+from zotcurate.render.citations.terms import term_text
 
 _INITIAL = re.compile(
     "^([A-Z\u0e01-\u0e5b\u00c0-\u017f\u0400-\u042f\u0590-\u05d4\u05d6-\u05ff\u0600-\u06ff\u0370\u0372\u0376"
@@ -281,8 +282,6 @@ class Name(Rich, model.Name):
         return _join_names(blobs, delimiter, self.and_blob(len(blobs), cite, shown)), len(shown)
 
     def default_et_al(self, cite: Cite) -> Blob | None:
-        from zotcurate.render.citations.elements import term_text
-
         text = term_text(self, "et-al")
         return Blob(text) if text else None
 
@@ -292,8 +291,6 @@ class Name(Rich, model.Name):
         and_option = self.option("and", cite)
         delimiter = self.option("delimiter", cite)
         if and_option == "text":
-            from zotcurate.render.citations.elements import term_text
-
             term = term_text(self, "and")
         elif and_option == "symbol":
             term = "&"
@@ -516,8 +513,6 @@ class Name_Part(Rich, model.Name_Part):
 
 class Et_Al(Rich, model.Et_Al):
     def term_blob(self, cite: Cite) -> Blob | None:
-        from zotcurate.render.citations.elements import term_text
-
         text = term_text(self, self.get("term", "et-al"))
         if not text:
             return None
@@ -581,11 +576,9 @@ class Names(Rich, model.Names):
             values = None if variable in cite.suppressed else reference.get(variable)
             if cite.tried(variable, values) and values:
                 lists.append((variable, values))
-        if len(lists) == 2 and {v for v, _ in lists} == {"editor", "translator"} and lists[0][1] == lists[1][1]:
-            from zotcurate.render.citations.elements import term_text
-
-            if term_text(self, "editortranslator"):
-                lists = [("editortranslator", lists[0][1])]
+        if len(lists) == 2 and {v for v, _ in lists} == {"editor", "translator"} and lists[0][1] == lists[1][1] \
+                and term_text(self, "editortranslator"):
+            lists = [("editortranslator", lists[0][1])]
         outputs: list[Blob] = []
         total = 0
         for variable, values in lists:
@@ -649,8 +642,6 @@ def _identity(name: NameValue) -> str:
 
 def _label(label: Any, variable: str, count: int, cite: Cite) -> Blob | None:
     """The label of a name list (its term; title case whatever the item's language)."""
-    from zotcurate.render.citations.elements import term_text
-
     option = label.get("plural", "contextual")
     plural = option == "always" or (option == "contextual" and count > 1)
     form = label.get("form", "long")
@@ -664,14 +655,12 @@ class Substitute(Rich, model.Substitute):
     def candidates(self, element: Any, cite: Cite) -> Any:
         """The rendering elements to try in turn: a cs:choose counts as its matching branch's
         elements, one by one (citeproc-js; chicago-author-date's editors inside a choose)."""
-        from zotcurate.render.citations.elements import Choose, Else, If
-
         for child in element.iterchildren():
-            if isinstance(child, Choose):
+            if child.tag.endswith("}choose"):  # by tag: the element classes live in elements.py
                 for branch in child.iterchildren():
-                    if isinstance(branch, If) and not branch.matches(cite, None):
+                    if branch.tag.endswith(("}if", "}else-if")) and not branch.matches(cite, None):
                         continue
-                    if isinstance(branch, (If, Else)):
+                    if branch.tag.endswith(("}if", "}else-if", "}else")):
                         yield from self.candidates(branch, cite)
                         break
             elif isinstance(child, Rich):

@@ -16,6 +16,8 @@ from typing import Any
 
 from citeproc import model
 
+from zotcurate.render.citations.terms import term_text
+
 _NUMBER = r"[A-Za-z]*\d+[A-Za-z]*"
 IS_NUMERIC = re.compile(rf"^{_NUMBER}(?:\s*(?:[,&\-\u2013]|\s|and)\s*{_NUMBER})*$")
 _TOKENS = re.compile(r"(\s*&\s*|,\s*|\s*\\?[-\u2013]\s*|\s+and\s+)")
@@ -94,8 +96,6 @@ def noun_gender(element: Any, variable: str) -> str | None:
 
 def long_ordinal(number: int, element: Any) -> str:
     if 1 <= number <= 10:
-        from zotcurate.render.citations.elements import term_text
-
         text = term_text(element, f"long-ordinal-{number:02d}")
         if text:
             return text
@@ -118,8 +118,6 @@ def _format_one(token: str, form: str, element: Any, gender: str | None = None) 
 def range_delimiter(element: Any, variable: str) -> str:
     """citeproc-js joins the ranges of every number variable with the locale's
     page-range-delimiter (year-range-delimiter for collection-number)."""
-    from zotcurate.render.citations.elements import term_text
-
     term = "year-range-delimiter" if variable == "collection-number" else "page-range-delimiter"
     return term_text(element, term) or "\u2013"
 
@@ -127,8 +125,6 @@ def range_delimiter(element: Any, variable: str) -> str:
 def locale_ampersand(element: Any) -> str:
     """The "&" of number lists: the locale's symbol form of "and" when it defines one
     (label_PluralWithLocalizedAmpersand); a symbol form equal to the long one is a fallback."""
-    from zotcurate.render.citations.elements import term_text
-
     symbol = term_text(element, "and", "symbol")
     return symbol if symbol and symbol != term_text(element, "and") else "&"
 
