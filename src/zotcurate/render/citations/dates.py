@@ -16,9 +16,10 @@ from typing import Any
 from citeproc import model
 from citeproc.source import VariableError
 
-from zotcurate.render.citations.base import Cite, Rich, term_text, year_suffix_blob
+from zotcurate.render.citations.base import Cite, Rich
 from zotcurate.render.citations.blobs import Blob
 from zotcurate.render.citations.items import DatePart, DateValue
+from zotcurate.render.citations.terms import term_text, year_suffix_blob
 
 _ORDER = {"year": 3, "month": 2, "day": 1}
 

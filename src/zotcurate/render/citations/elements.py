@@ -15,12 +15,13 @@ from typing import Any
 from citeproc import model
 from citeproc.source import VariableError
 
-from zotcurate.render.citations.base import Choice, Cite, Rich, term_text, year_suffix_blob
+from zotcurate.render.citations.base import Choice, Cite, Rich
 from zotcurate.render.citations.blobs import Blob
 from zotcurate.render.citations.dates import Date, Date_Part
 from zotcurate.render.citations.items import NUMBER_VARIABLES
 from zotcurate.render.citations.names import Et_Al, Name, Name_Part, Names, Substitute
 from zotcurate.render.citations.numbers import format_number_variable, is_numeric, locale_ampersand, page_range
+from zotcurate.render.citations.terms import term_text, year_suffix_blob
 
 # --- terms ----------------------------------------------------------------------------------
 

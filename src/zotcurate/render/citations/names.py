@@ -19,7 +19,7 @@ from typing import Any
 from citeproc import model
 from citeproc.source import VariableError
 
-from zotcurate.render.citations.base import FORMATTING, Cite, Rich, term_text
+from zotcurate.render.citations.base import FORMATTING, Cite, Rich
 from zotcurate.render.citations.blobs import (
     ROMANESQUE,
     STARTS_ROMANESQUE,
@@ -30,6 +30,7 @@ from zotcurate.render.citations.blobs import (
     typographic_spaces,
 )
 from zotcurate.render.citations.items import Name as NameValue
+from zotcurate.render.citations.terms import term_text
 
 _INITIAL = re.compile(
     "^([A-Z\u0e01-\u0e5b\u00c0-\u017f\u0400-\u042f\u0590-\u05d4\u05d6-\u05ff\u0600-\u06ff\u0370\u0372\u0376"
@@ -641,7 +642,6 @@ def _identity(name: NameValue) -> str:
 
 def _label(label: Any, variable: str, count: int, cite: Cite) -> Blob | None:
     """The label of a name list (its term; title case whatever the item's language)."""
-
     option = label.get("plural", "contextual")
     plural = option == "always" or (option == "contextual" and count > 1)
     form = label.get("form", "long")
@@ -656,11 +656,11 @@ class Substitute(Rich, model.Substitute):
         """The rendering elements to try in turn: a cs:choose counts as its matching branch's
         elements, one by one (citeproc-js; chicago-author-date's editors inside a choose)."""
         for child in element.iterchildren():
-            if isinstance(child, model.Choose):  # the classes of elements.py derive from these
+            if child.tag.endswith("}choose"):  # by tag: the element classes live in elements.py
                 for branch in child.iterchildren():
-                    if isinstance(branch, model.If) and not branch.matches(cite, None):
+                    if branch.tag.endswith(("}if", "}else-if")) and not branch.matches(cite, None):
                         continue
-                    if isinstance(branch, (model.If, model.Else)):
+                    if branch.tag.endswith(("}if", "}else-if", "}else")):
                         yield from self.candidates(branch, cite)
                         break
             elif isinstance(child, Rich):

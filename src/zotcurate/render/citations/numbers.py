@@ -16,7 +16,7 @@ from typing import Any
 
 from citeproc import model
 
-from zotcurate.render.citations.base import term_text
+from zotcurate.render.citations.terms import term_text
 
 _NUMBER = r"[A-Za-z]*\d+[A-Za-z]*"
 IS_NUMERIC = re.compile(rf"^{_NUMBER}(?:\s*(?:[,&\-\u2013]|\s|and)\s*{_NUMBER})*$")
@@ -118,7 +118,6 @@ def _format_one(token: str, form: str, element: Any, gender: str | None = None) 
 def range_delimiter(element: Any, variable: str) -> str:
     """citeproc-js joins the ranges of every number variable with the locale's
     page-range-delimiter (year-range-delimiter for collection-number)."""
-
     term = "year-range-delimiter" if variable == "collection-number" else "page-range-delimiter"
     return term_text(element, term) or "\u2013"
 
@@ -126,7 +125,6 @@ def range_delimiter(element: Any, variable: str) -> str:
 def locale_ampersand(element: Any) -> str:
     """The "&" of number lists: the locale's symbol form of "and" when it defines one
     (label_PluralWithLocalizedAmpersand); a symbol form equal to the long one is a fallback."""
-
     symbol = term_text(element, "and", "symbol")
     return symbol if symbol and symbol != term_text(element, "and") else "&"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from citeproc.source import VariableError
 
-from zotcurate.render.citations.base import Cite, term_text
+from zotcurate.render.citations.base import Cite
 from zotcurate.render.citations.blobs import (
     STARTS_ROMANESQUE,
     TERMINAL_PUNCTUATION,
@@ -36,6 +36,7 @@ from zotcurate.render.citations.blobs import (
 from zotcurate.render.citations.disambiguation import Disambiguator
 from zotcurate.render.citations.items import DateValue, Name, Reference, prepare
 from zotcurate.render.citations.styles import CSL_NS, Style, load_style
+from zotcurate.render.citations.terms import suffix_letters, term_text
 
 _POSITIONS = {0: "first", 1: "subsequent", 2: "ibid", 3: "ibid-with-locator"}
 _MISSING = object()
@@ -602,8 +603,6 @@ class CslProcessor:
                 suffix_only = (collapse.startswith("year-suffix") and previous.year_suffix is not None
                                and _year(cite) == _year(previous) and cite.locator is None and not cite.suffix)
                 if suffix_only and cite.year_suffix is not None:
-                    from zotcurate.render.citations.base import suffix_letters
-
                     unit.piece = Blob([Blob(suffix_letters(cite.year_suffix), num=cite.year_suffix)])
                     unit.suffix_only = True
                     unit.glue = group_delimiter or suffix_delimiter or layout_delimiter
@@ -651,7 +650,6 @@ class CslProcessor:
 
     def _suffix_ranges(self, units: list[_Unit]) -> list[_Unit]:
         """Three or more year suffixes in a row print as a range: "2000a–e"."""
-
         delimiter = term_text(self.root, "citation-range-delimiter") or "\u2013"
         out: list[_Unit] = []
         run: list[_Unit] = []
@@ -682,7 +680,6 @@ class CslProcessor:
     def _number_ranges(self, units: list[_Unit], delimiter: str) -> list[_Unit]:
         """collapse="citation-number": three or more consecutive numbers print as a range,
         "[1]–[4]", when a cite prints nothing but its number."""
-
         range_delimiter = term_text(self.root, "citation-range-delimiter") or "\u2013"
         out: list[_Unit] = []
         run: list[_Unit] = []
