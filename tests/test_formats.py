@@ -500,3 +500,13 @@ def test_the_format_table_is_the_one_place_formats_are_named() -> None:
     assert sorted(f.name for f in defined) == sorted(f.name for f in FORMAT_TABLE)
     assert tuple(f.name for f in FORMAT_TABLE if f.dump is not None) == FORMATS
     assert {s for f in FORMAT_TABLE for s in f.suffixes} >= {".json", ".bib", ".bibtex", ".biblatex"}
+
+
+def test_a_key_with_parentheses_in_braces_is_read(tmp_path: Path) -> None:
+    # Better BibTeX writes such keys (its fixture "citekeys with parentheses #2366" has one)
+    bib = tmp_path / "keys.bib"
+    bib.write_text("@online{Agilent(2022)Modifications,\n  title = {Some Modifications},\n  date = {2022},\n}\n"
+                   "@misc(plain2021, title = {Plain})\n", encoding="utf-8")
+    parsed = read_bibtex(bib)
+    assert sorted(o["data"]["title"] for o in parsed.items) == ["Plain", "Some Modifications"]
+    assert parsed.warnings == []

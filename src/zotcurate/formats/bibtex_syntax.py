@@ -26,6 +26,9 @@ _AT_OR_COMMENT = re.compile(r"%[^\n]*|@")
 _ENTRY_START = re.compile(r"@[ \t]*(" + _IDENT + r")[ \t\r\n]*([{(])")
 _WS = re.compile(r"(?:\s+|%[^\n]*)*")  # blanks and %-comment lines between fields
 _KEY = re.compile(r"[^\s,{}()\"=#%]*")
+# In an entry opened with "{", BibTeX reads parentheses as part of the key (Better BibTeX writes
+# "Agilent(2022)Modifications…"); only "@article(key, …)" ends its key at ")".
+_KEY_IN_BRACES = re.compile(r"[^\s,{}\"=#%]*")
 _FIELD_NAME = re.compile(_IDENT)
 _NUMBER = re.compile(r"\d+")
 _MACRO = re.compile(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*")
@@ -140,7 +143,7 @@ class _Parser:
     def _entry(self, kind: str, at: int, pos: int, closer: str) -> int:
         text = self.text
         pos = self._skip_ws(pos)
-        key_match = _KEY.match(text, pos)
+        key_match = (_KEY_IN_BRACES if closer == "}" else _KEY).match(text, pos)
         key, after_key = (key_match[0], key_match.end()) if key_match else ("", pos)
         nxt = self._skip_ws(after_key)
         if self._char(nxt) == "=":
