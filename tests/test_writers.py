@@ -519,3 +519,20 @@ def test_the_example_docx_laid_out_by_libreoffice_has_its_sommaire_footer_and_ti
     # Every page after the title page ends with the footer: the document's title and the page number.
     for n, page in enumerate(pages[1:], start=2):
         assert page.endswith(f"« Numérique et santé » {n}"), (n, page[-60:])
+
+
+def test_a_folder_of_outputs_is_cleaned_of_stale_temporaries_in_one_pass(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from zotcurate.fileio import remove_stale_temporaries_of
+
+    old, young, other = (tmp_path / ".KEY1.abcdefgh.jpg", tmp_path / ".KEY2.abcdefgh.jpg",
+                         tmp_path / ".NOTOURS.abcdefgh.jpg")
+    for f in (old, young, other):
+        f.write_bytes(b"half a picture")
+    two_hours_ago = time.time() - 7200
+    for f in (old, other):
+        os.utime(f, (two_hours_ago, two_hours_ago))
+    assert remove_stale_temporaries_of(tmp_path, ["KEY1.jpg", "KEY2.jpg"]) == [old]
+    assert not old.exists() and young.exists() and other.exists()  # young: maybe a run still writing

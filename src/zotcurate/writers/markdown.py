@@ -14,6 +14,7 @@ Markdown has no columns, so the cover stands above the entry rather than beside 
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 import unicodedata
@@ -33,7 +34,7 @@ from zotcurate.document import (
     Span,
     clean_text,
 )
-from zotcurate.fileio import atomic_output, write_text_atomic
+from zotcurate.fileio import atomic_output, remove_stale_temporaries_of, write_text_atomic
 from zotcurate.writers.base import WriteOptions
 
 # Characters that mean something somewhere in CommonMark, GFM or pandoc's Markdown
@@ -217,8 +218,13 @@ class MarkdownWriter:
         pictures = [b.image for b in doc.blocks if isinstance(b, Paragraph) and b.image is not None]
         if doc.covers is not None and pictures:
             folder.mkdir(parents=True, exist_ok=True)
-            for picture in {p.name: p for p in pictures}.values():
-                with atomic_output(folder / picture.name) as tmp:
+            unique = {p.name: p for p in pictures}
+            remove_stale_temporaries_of(folder, unique)
+            for picture in unique.values():
+                dest = folder / picture.name
+                if dest.is_file() and filecmp.cmp(picture.path, dest, shallow=False):
+                    continue  # written by an earlier render, the same bytes
+                with atomic_output(dest, clean_stale=False) as tmp:
                     shutil.copyfile(picture.path, tmp)
         write_text_atomic(path, to_markdown(doc, folder.name if pictures else None))
         return path
