@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from zotcurate.config import load_settings
 from zotcurate.errors import ExitCode, NetworkError
 from zotcurate.output import ProgressReporter
 from zotcurate.store import Store
-from zotcurate.zotero.client import RetryPolicy
+from zotcurate.zotero.client import RetryPolicy, ZoteroClient
 from zotcurate.zotero.sync import sync_library
 from zotero_server import KEY_CHARS
 
@@ -430,7 +431,7 @@ def test_pages_that_overlap_without_a_version_change_are_completed_by_key(zotero
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
         first_page = json.loads(response.read().decode("utf-8"))
         headers = {h: response.headers[h] for h in ("Last-Modified-Version", "Total-Results")}
-    server.inject(200, body=first_page, path=r"/items$", after=1, headers=headers)
+    server.inject(200, body=first_page, path=r"/items$", query={"start": "100"}, headers=headers)
     server.reset_requests()
     settings = load_settings(env=env_for(server, tmp_path), library=LIB)
     notices = Notices()
@@ -494,6 +495,20 @@ def test_resumed_first_sync_drops_what_zotero_deleted_meanwhile(zotero_example, 
         assert store.item(lib, "GONE2345") is None and store.retry_keys(lib, "item") == []
         assert len(store.item_versions(lib)) == len(server.item_keys(server.prefix))
         assert lib.version == server.library_version(server.prefix)
+
+
+def test_the_http_client_outlives_the_threads_that_used_it(zotero_server, tmp_path) -> None:
+    # pyzotero closes the HTTP client it was given when an instance is collected; the
+    # per-thread instances of a finished pool must not close the client the next calls share.
+    server = zotero_server
+    server.load_export(server.prefix, [{"itemType": "book", "title": f"Livre {i}"} for i in range(120)])
+    settings = load_settings(env=env_for(server, tmp_path), library=LIB)
+    with ZoteroClient(settings, settings.library) as client:
+        assert sum(len(batch) for batch in client.iter_items_by_key(server.item_keys(server.prefix))) == 120
+        assert sum(len(page.objects) for page in client.iter_pages()) == 120
+        gc.collect()
+        assert len(client.item_versions(0)) == 120
+        assert client.deleted(0) == {"collections": [], "searches": [], "items": [], "tags": [], "settings": []}
 
 
 def test_wrong_key_is_exit_4_and_never_printed(zotero_example, tmp_path, capsys) -> None:

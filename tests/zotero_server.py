@@ -42,11 +42,13 @@ Observation and fault injection:
 
 - ``server.requests``: list of :class:`RecordedRequest` (method, path, query dict, headers with
   lower-case names, body bytes, status); ``server.reset_requests()``.
-- ``server.inject(status, headers=None, body=None, path=None, method=None, times=1, after=0)``:
+- ``server.inject(status, headers=None, body=None, path=None, method=None, times=1, after=0,
+  query=None)``:
   ``times`` matching requests get that response instead (e.g. 429 with/without ``Retry-After``,
   503 + ``Retry-After``, 500), after ``after`` matching requests were served normally (a 500
   on the third page: ``after=2``). ``path`` is a regular expression searched in the request
-  path (without the query string); ``times=None`` = until ``server.clear_faults()``, which
+  path (without the query string), ``query`` a dict of parameters the request must carry
+  (the page at ``{"start": "100"}``); ``times=None`` = until ``server.clear_faults()``, which
   drops every pending injection, Backoff, drip and callback. A callback that raises, or a bug in the server, answers 500
   and lands in ``server.errors`` (the ``zotero_server`` fixture fails the test on it).
 - ``server.backoff(seconds, times=1, path=None)``: add ``Backoff: <seconds>`` to the next
@@ -186,11 +188,14 @@ class _Rule:
     callback: Callable[[RecordedRequest], Any] | None = None
     drip: tuple[float, bool] | None = None  # (seconds between bytes, headers dripped too)
     skip: int = 0  # matching requests to let through first
+    query: Mapping[str, str] | None = None  # query parameters the request must carry
 
     def matches(self, req: RecordedRequest) -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method and self.method.upper() != req.method:
+            return False
+        if self.query and any(req.query.get(k) != v for k, v in self.query.items()):
             return False
         return self.path is None or bool(self.path.search(req.path))
 
@@ -429,8 +434,9 @@ class FakeZotero:
 
     def inject(self, status: int, headers: Mapping[str, str] | None = None, body: Any = None,
                path: str | None = None, method: str | None = None, times: int | None = 1,
-               after: int = 0) -> None:
-        """Answer ``times`` matching requests with this response instead, after letting ``after`` through."""
+               after: int = 0, query: Mapping[str, str] | None = None) -> None:
+        """Answer ``times`` matching requests with this response instead, after letting ``after`` through.
+        ``query``: only requests carrying these query parameters match (e.g. ``{"start": "100"}``)."""
         if body is None:
             payload = f"{status} injected by the test server".encode()
             ctype = "text/plain"
@@ -443,7 +449,7 @@ class FakeZotero:
         hdrs = {"Content-Type": ctype, **{k: str(v) for k, v in (headers or {}).items()}}
         with self._meta:
             self._rules.append(_Rule(_compile(path), method, times, response=_Response(status, hdrs, payload),
-                                     skip=after))
+                                     skip=after, query=dict(query) if query else None))
 
     def clear_faults(self) -> None:
         """Forget every pending injection, Backoff header and callback."""

@@ -474,6 +474,15 @@ def _without_waits(response: httpx2.Response) -> httpx2.Response:
     return response
 
 
+class _Zotero(pyzotero.Zotero):
+    """pyzotero's client, minus the ``__del__`` that closes the HTTP client it was given: that
+    client is shared by every thread's instance, and a worker's instance collected after its
+    pool ended would otherwise close it under the calls still to come. ZoteroClient closes it."""
+
+    def __del__(self) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of a listing (``start`` … ``start + PAGE``) and what its response said."""
@@ -586,8 +595,8 @@ class ZoteroClient:
         # pyzotero keeps per-request state on the instance: one instance per thread.
         zot = getattr(self._local, "zot", None)
         if zot is None:
-            zot = pyzotero.Zotero(self.library.remote_id, self.library.remote_type, self.api_key,
-                                  local=self.local, client=self.http)
+            zot = _Zotero(self.library.remote_id, self.library.remote_type, self.api_key,
+                          local=self.local, client=self.http)
             zot.endpoint = self.base_url
             self._local.zot = zot
         return zot
