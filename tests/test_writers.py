@@ -536,3 +536,23 @@ def test_a_folder_of_outputs_is_cleaned_of_stale_temporaries_in_one_pass(tmp_pat
         os.utime(f, (two_hours_ago, two_hours_ago))
     assert remove_stale_temporaries_of(tmp_path, ["KEY1.jpg", "KEY2.jpg"]) == [old]
     assert not old.exists() and young.exists() and other.exists()  # young: maybe a run still writing
+
+
+def test_no_writer_makes_a_live_link_of_a_hostile_item_url(tmp_path: Path) -> None:
+    # Item URLs are text any group member can edit: only http(s) and mailto become links, in every writer.
+    from zotcurate.writers.html import to_html
+    from zotcurate.writers.pdf import to_typst
+
+    hostile = ["javascript:alert(1)", "JavaScript:alert(2)", "vbscript:msgbox", "data:text/html,x", "file:///etc/passwd"]
+    spans = [Span(f"lien{i}", url=u) for i, u in enumerate(hostile)]
+    spans += [Span(" ok", url="https://example.org/a"), Span(" doi", url="doi:10.1000/182")]
+    doc = Document(title="T", blocks=[Paragraph(spans, role=CITATION)])
+    md = to_markdown(doc)
+    rels = docx_parts(write_docx(doc, tmp_path / "x.docx"))["word/_rels/document.xml.rels"]
+    outputs = {"md": md, "docx": rels, "html": to_html(doc), "pdf": to_typst(doc)}
+    assert set(outputs) == set(format_names())  # a new writer joins this test
+    for fmt, text in outputs.items():
+        for url in hostile:
+            assert url.split(":")[0].lower() + ":" not in text.lower(), (fmt, url)
+        assert "https://example.org/a" in text and "https://doi.org/10.1000/182" in text, fmt
+    assert "lien0" in md and "[lien0]" not in md  # the text stays, as text

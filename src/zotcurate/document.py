@@ -144,6 +144,22 @@ def clean_text(text: str) -> str:
     return _BAD_CHARS.sub("", text).replace("\t", " ").replace("\r\n", "\n").replace("\r", "\n")
 
 
+# The only schemes any writer turns into a live link: item URLs are text any group member can
+# edit, and a javascript:, data: or file: link in a .docx, .md or web page is an attack.
+LINK_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def link_target(url: str | None) -> str | None:
+    """The address a writer may make a live link of: an http(s) or mailto URL (a ``doi:`` URI
+    becomes its https://doi.org/ address); None for anything else, which writers print as text."""
+    if not url:
+        return None
+    url = clean_text(url).strip().replace("\n", "")
+    if url[:4].lower() == "doi:":
+        url = "https://doi.org/" + url[4:].strip()
+    return url if url.lower().startswith(LINK_SCHEMES) else None
+
+
 def clean_spans(spans: list[Span]) -> list[Span]:
     """Spans with clean text; empty spans are dropped."""
     out = []

@@ -17,16 +17,9 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from zotcurate.document import BODY, Block, Heading, Inline, ListBlock, Paragraph, Span, clean_text
+from zotcurate.document import BODY, Block, Heading, Inline, ListBlock, Paragraph, Span, clean_text, link_target
 
 _WS = re.compile(r"\s+")
-_SAFE_URL = re.compile(r"^(https?://|mailto:)", re.I)
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only web and mail links are kept (no javascript:, file:, data:…)."""
-    url = clean_text(url or "").strip()
-    return url if _SAFE_URL.match(url) else None
 
 
 def _format_of(s: Span) -> tuple[bool, bool, bool, bool, bool, str | None]:
@@ -158,7 +151,7 @@ class _NoteParser(HTMLParser):
         elif tag == "sub":
             self.b.sub += 1
         elif tag == "a":
-            self.b.links.append(safe_url(dict(attrs).get("href")))
+            self.b.links.append(link_target(dict(attrs).get("href")))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("br", "hr"):
@@ -304,7 +297,7 @@ def _inline_tokens(b: _Builder, children: list[Token], cite: Callable[[str, bool
         elif t == "strong_close":
             b.bold = max(0, b.bold - 1)
         elif t == "link_open":
-            b.links.append(safe_url(str(tok.attrs.get("href", ""))))
+            b.links.append(link_target(str(tok.attrs.get("href", ""))))
         elif t == "link_close" and b.links:
             b.links.pop()
         elif t == "image":

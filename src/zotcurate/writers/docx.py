@@ -49,6 +49,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_target,
 )
 from zotcurate.errors import ConfigError, RenderError
 from zotcurate.fileio import atomic_output
@@ -118,14 +119,14 @@ def _inlines(items: list[Inline], doc: Document) -> list[dict[str, Any]]:
             out.append({"t": "Note", "c": note})
             i += 1
             continue
-        if item.url:
+        url = link_target(item.url)
+        if url is not None:
             # Neighbouring spans with the same target make one hyperlink.
             j = i
             group: list[dict[str, Any]] = []
             while j < len(items) and isinstance(items[j], Span) and items[j].url == item.url:  # type: ignore[union-attr]
                 group += _span(items[j])  # type: ignore[arg-type]
                 j += 1
-            url = clean_text(item.url).strip()
             out.append({"t": "Link", "c": [_NO_ATTR, group, [url, ""]]})
             i = j
             continue
@@ -489,8 +490,8 @@ def _place_cover(parts: _CoverParts, para: Any, picture: Picture, width_mm: floa
     drawing = OxmlElement("w:drawing")
     drawing.append(inline)
     run.append(drawing)
-    url = clean_text(picture.url or "").strip()
-    if url:
+    url = link_target(picture.url)
+    if url is not None:
         link = OxmlElement("w:hyperlink")
         link.set(qn("r:id"), parts.link(url))
         link.append(run)

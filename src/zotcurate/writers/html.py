@@ -36,6 +36,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_target,
 )
 from zotcurate.fileio import write_text_atomic
 from zotcurate.writers.base import Entry, WriteOptions, with_entries
@@ -49,7 +50,6 @@ ROLE_CLASSES: dict[str, str] = {
     LINK: "lien",
     COMMENTARY: "commentaire",
 }
-SAFE_SCHEMES = ("http://", "https://", "mailto:")
 _SPACES = re.compile(r"[ \t\n]+")  # not \s: non-breaking spaces are typography and must stay
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
@@ -117,11 +117,10 @@ def esc(text: str) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """The URL if it may become a link (http, https, mailto), else None."""
-    if not url:
-        return None
-    url = clean_text(url).strip().replace("\n", "")
-    return url if url.lower().startswith(SAFE_SCHEMES) and not any(c.isspace() for c in url) else None
+    """The URL if it may become a link (:func:`~zotcurate.document.link_target`) and holds no
+    space (an href cannot carry one), else None."""
+    target = link_target(url)
+    return target if target is not None and not any(c.isspace() for c in target) else None
 
 
 def slug(text: str) -> str:
@@ -352,4 +351,4 @@ class HtmlWriter:
 
 WRITER = HtmlWriter()
 
-__all__ = ["ROLE_CLASSES", "SAFE_SCHEMES", "STYLESHEET", "WRITER", "HtmlWriter", "esc", "safe_url", "slug", "to_html"]
+__all__ = ["ROLE_CLASSES", "STYLESHEET", "WRITER", "HtmlWriter", "esc", "safe_url", "slug", "to_html"]

@@ -33,6 +33,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_target,
 )
 from zotcurate.fileio import atomic_output, remove_stale_temporaries_of, write_text_atomic
 from zotcurate.writers.base import WriteOptions
@@ -108,8 +109,8 @@ def _format_span(span: Span, prev: str, nxt: str) -> str:
         out = f"*{out}*" if _delimiters_work(before, out, after) else f"<em>{out}</em>"
     if span.bold:
         out = f"**{out}**" if _delimiters_work(before, out, after) else f"<strong>{out}</strong>"
-    if span.url:
-        out = f"[{out}](<{_url(span.url)}>)"
+    if (target := link_target(span.url)) is not None:
+        out = f"[{out}](<{_url(target)}>)"
     return lead + out + trail
 
 
@@ -162,7 +163,8 @@ def _block(block: Block, heading_offset: int) -> str:
 def _cover(picture: Picture, folder: str) -> str:
     """A linked image: the thumbnail (a relative path) that links to the document."""
     image = f"![{escape(picture.alt)}](<{_url(folder + '/' + picture.name)}>)"
-    return f"[{image}](<{_url(picture.url)}>)" if picture.url else image
+    target = link_target(picture.url)
+    return f"[{image}](<{_url(target)}>)" if target is not None else image
 
 
 def covers_folder(path: Path) -> Path:

@@ -48,6 +48,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_target,
 )
 from zotcurate.errors import ConfigError, RenderError
 from zotcurate.fileio import atomic_output
@@ -62,8 +63,6 @@ ROLE_FUNCTIONS: dict[str, str] = {
     LINK: "zc-link",
     COMMENTARY: "zc-commentary",
 }
-# Only these become live links; any other scheme (javascript:, file:, data:) prints as text.
-SAFE_SCHEMES = ("http://", "https://", "mailto:")
 _SPACES = re.compile(r"[ \t\n]+")  # not \s: non-breaking spaces are typography and must stay
 _LANG = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}))?\b")
 # The folder, inside Typst's root, where a render puts its cover thumbnails.
@@ -80,14 +79,6 @@ def typst_str(text: str) -> str:
     """``text`` as a Typst string literal: the only way user text enters the Typst source."""
     text = _SPACES.sub(" ", clean_text(text))
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it may become a live link (http, https, mailto), else None."""
-    if not url:
-        return None
-    url = clean_text(url).strip().replace("\n", "")
-    return url if url.lower().startswith(SAFE_SCHEMES) else None
 
 
 def _span(span: Span) -> str:
@@ -127,7 +118,7 @@ class _Source:
                 parts.append(self.footnote(item.number))
                 i += 1
                 continue
-            url = safe_url(item.url)
+            url = link_target(item.url)
             if url is None:
                 parts.append(_span(item))
                 i += 1
@@ -238,7 +229,7 @@ def _cover(picture: Picture | None) -> str:
     """A call to the template's ``zc-cover`` for the thumbnail (found in ``COVERS_DIR``), or ``none``."""
     if picture is None or not _SAFE_NAME.match(picture.name):
         return "none"
-    url = safe_url(picture.url)
+    url = link_target(picture.url)
     return (f"zc-cover({typst_str(COVERS_DIR + '/' + picture.name)}, alt: {typst_str(picture.alt)}, "
             f"url: {typst_str(url) if url else 'none'})")
 
@@ -365,5 +356,5 @@ class PdfWriter:
 
 WRITER = PdfWriter()
 
-__all__ = ["ROLE_FUNCTIONS", "SAFE_SCHEMES", "WRITER", "PdfWriter", "check_template", "compile_pdf",
-           "default_template", "safe_url", "to_typst", "typst_str", "write_pdf"]
+__all__ = ["ROLE_FUNCTIONS", "WRITER", "PdfWriter", "check_template", "compile_pdf",
+           "default_template", "to_typst", "typst_str", "write_pdf"]
