@@ -63,7 +63,7 @@ def remove_stale_temporaries_of(folder: Path, names: Iterable[str], *, max_age: 
     pattern = re.compile(r"\.(.+)\.[a-z0-9_]{8}(\.[^.]*)?\Z")
     cutoff = time.time() - max_age
     removed = []
-    with suppress(OSError), os.scandir(folder) as entries:
+    with suppress(OSError), os.scandir(folder) as entries:  # an unreadable folder fails in mkstemp
         for entry in entries:
             m = pattern.match(entry.name)
             if not m or f"{m[1]}{m[2] or ''}" not in wanted or not entry.is_file(follow_symlinks=False):
@@ -78,18 +78,7 @@ def remove_stale_temporaries_of(folder: Path, names: Iterable[str], *, max_age: 
 def remove_stale_temporaries(path: Path, *, max_age: float = STALE_TEMP_AGE) -> list[Path]:
     """Remove the temporary files a killed run left beside ``path`` (``.STEM.XXXXXXXX.SUFFIX``,
     as :func:`atomic_output` names them) once they are older than ``max_age`` seconds."""
-    pattern = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}{re.escape(path.suffix)}\Z")
-    cutoff = time.time() - max_age
-    removed = []
-    with suppress(OSError), os.scandir(path.parent) as entries:  # an unreadable folder fails in mkstemp
-        for entry in entries:
-            if not pattern.match(entry.name) or not entry.is_file(follow_symlinks=False):
-                continue
-            with suppress(OSError):
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
+    return remove_stale_temporaries_of(path.parent, [path.name], max_age=max_age)
 
 
 @contextmanager
