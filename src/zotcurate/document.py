@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 # Paragraph roles. Writers map them to styles; unknown roles fall back to BODY.
@@ -158,6 +159,27 @@ def link_target(url: str | None) -> str | None:
     if url[:4].lower() == "doi:":
         url = "https://doi.org/" + url[4:].strip()
     return url if url.lower().startswith(LINK_SCHEMES) else None
+
+
+def link_groups(items: Sequence[Inline], target: Callable[[str | None], str | None] = link_target,
+                ) -> Iterator[FootnoteRef | tuple[str | None, list[Span]]]:
+    """Inline content as a writer lays it out: each footnote call alone, and spans as
+    ``(link, spans)``: neighbouring spans with the same URL make one link; a span whose URL may
+    not become one (``target`` says None) stands alone, as text."""
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if isinstance(item, FootnoteRef):
+            yield item
+            i += 1
+            continue
+        url = target(item.url)
+        j = i + 1
+        if url is not None:
+            while j < len(items) and isinstance(items[j], Span) and items[j].url == item.url:  # type: ignore[union-attr]
+                j += 1
+        yield url, [s for s in items[i:j] if isinstance(s, Span)]
+        i = j
 
 
 def clean_spans(spans: list[Span]) -> list[Span]:

@@ -49,6 +49,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_groups,
     link_target,
 )
 from zotcurate.errors import ConfigError, RenderError
@@ -111,27 +112,14 @@ def _span(span: Span) -> list[dict[str, Any]]:
 
 def _inlines(items: list[Inline], doc: Document) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if isinstance(item, FootnoteRef):
-            note = [{"t": "Para", "c": _inlines(list(doc.footnotes.get(item.number, [])), doc)}]
+    for part in link_groups(items):
+        if isinstance(part, FootnoteRef):
+            note = [{"t": "Para", "c": _inlines(list(doc.footnotes.get(part.number, [])), doc)}]
             out.append({"t": "Note", "c": note})
-            i += 1
             continue
-        url = link_target(item.url)
-        if url is not None:
-            # Neighbouring spans with the same target make one hyperlink.
-            j = i
-            group: list[dict[str, Any]] = []
-            while j < len(items) and isinstance(items[j], Span) and items[j].url == item.url:  # type: ignore[union-attr]
-                group += _span(items[j])  # type: ignore[arg-type]
-                j += 1
-            out.append({"t": "Link", "c": [_NO_ATTR, group, [url, ""]]})
-            i = j
-            continue
-        out += _span(item)
-        i += 1
+        url, spans = part
+        text = [node for span in spans for node in _span(span)]
+        out += text if url is None else [{"t": "Link", "c": [_NO_ATTR, text, [url, ""]]}]
     return out
 
 

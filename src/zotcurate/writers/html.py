@@ -36,6 +36,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_groups,
     link_target,
 )
 from zotcurate.fileio import write_text_atomic
@@ -163,23 +164,13 @@ class _Page:
 
     def inlines(self, items: list[Inline]) -> str:
         parts: list[str] = []
-        i = 0
-        while i < len(items):
-            item = items[i]
-            if isinstance(item, FootnoteRef):
-                parts.append(self.call(item.number))
-                i += 1
+        for part in link_groups(items, safe_url):
+            if isinstance(part, FootnoteRef):
+                parts.append(self.call(part.number))
                 continue
-            url = safe_url(item.url)
-            if url is None:
-                parts.append(_span(item))
-                i += 1
-                continue
-            group: list[str] = []  # neighbouring spans with the same target make one link
-            while i < len(items) and isinstance(items[i], Span) and items[i].url == item.url:  # type: ignore[union-attr]
-                group.append(_span(items[i]))  # type: ignore[arg-type]
-                i += 1
-            parts.append(f'<a href="{esc(url)}">{"".join(group)}</a>')
+            url, spans = part
+            text = "".join(_span(s) for s in spans)
+            parts.append(text if url is None else f'<a href="{esc(url)}">{text}</a>')
         return _SPACES.sub(" ", "".join(parts)).strip()
 
     def call(self, number: int) -> str:

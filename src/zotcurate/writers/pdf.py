@@ -48,6 +48,7 @@ from zotcurate.document import (
     Picture,
     Span,
     clean_text,
+    link_groups,
     link_target,
 )
 from zotcurate.errors import ConfigError, RenderError
@@ -109,26 +110,16 @@ class _Source:
         self.written: set[int] = set()
 
     def inlines(self, items: list[Inline]) -> str:
-        items = _trimmed(items)
         parts: list[str] = []
-        i = 0
-        while i < len(items):
-            item = items[i]
-            if isinstance(item, FootnoteRef):
-                parts.append(self.footnote(item.number))
-                i += 1
+        for part in link_groups(_trimmed(items)):
+            if isinstance(part, FootnoteRef):
+                parts.append(self.footnote(part.number))
                 continue
-            url = link_target(item.url)
+            url, spans = part
             if url is None:
-                parts.append(_span(item))
-                i += 1
-                continue
-            # Neighbouring spans with the same target make one link.
-            group: list[str] = []
-            while i < len(items) and isinstance(items[i], Span) and items[i].url == item.url:  # type: ignore[union-attr]
-                group.append(_span(items[i]))  # type: ignore[arg-type]
-                i += 1
-            parts.append(f"link({typst_str(url)}, {_join(group)})")
+                parts += [_span(s) for s in spans]
+            else:
+                parts.append(f"link({typst_str(url)}, {_join([_span(s) for s in spans])})")
         return _join(parts)
 
     def footnote(self, number: int) -> str:
